@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netpolicy/domain.h"
+#include "parallel.h"
 #include "quantity.h"
 #include "schema.h"
 #include "schema_check.h"
@@ -312,7 +313,12 @@ class DocumentChecker {
     const json& blocked = at("/spec/blockedPaths");
     for (size_t i = 0; i < blocked.size(); ++i) {
       const std::string p = blocked[i].get<std::string>();
-      auto rel = p.empty() || p[0] != '/' ? std::nullopt : normalize_relative(p.substr(1));
+      std::optional<std::string> rel;
+      if (p == "/") {
+        rel = "";
+      } else if (!p.empty() && p[0] == '/') {
+        rel = normalize_relative(p.substr(1));
+      }
       if (!rel) {
         error("/spec/blockedPaths/" + std::to_string(i),
               "blocked path " + q(p) + " must be an absolute path");
@@ -483,23 +489,35 @@ std::string where(const Document& d) {
 
 void validate_documents(std::vector<Document>& docs, const ManifestOptions& options,
                         ManifestSet& out) {
-  SchemaChecker checker;
+  // Schema checks and defaults are per document: spread them over the cores.
+  const unsigned workers = workers_for(docs.size(), 256);
+  std::vector<SchemaChecker> checkers(workers);
+  std::vector<Diagnostics> found(workers);
+  std::vector<char> schema_ok(docs.size(), 0);
+  parallel_for(docs.size(), workers, [&](unsigned w, size_t i) {
+    Document& doc = docs[i];
+    if (!checkers[w].check(doc, found[w])) return;
+    apply_defaults(*document_schema(kind_of(doc)), doc.value);
+    schema_ok[i] = 1;
+  });
+  for (const Diagnostics& d : found) {
+    for (const Diagnostic& x : d.items()) out.diagnostics.add(x.file, x.pos, x.subject, x.message);
+  }
+  SchemaChecker& checker = checkers[0];
   std::vector<Document*> valid;
   // Names seen per kind, even in documents that failed their schema, so a reference to a
   // broken object does not also report "not found".
   std::map<std::string, std::set<std::string>> declared;
-  for (Document& doc : docs) {
+  for (size_t i = 0; i < docs.size(); ++i) {
+    Document& doc = docs[i];
     ++out.documents;
-    bool ok = checker.check(doc, out.diagnostics);
     if (doc.value.is_object() && doc.value.contains("kind") && doc.value["kind"].is_string() &&
         doc.value.contains("metadata") && doc.value["metadata"].is_object() &&
         doc.value["metadata"].contains("name") && doc.value["metadata"]["name"].is_string()) {
       declared[doc.value["kind"].get<std::string>()].insert(
           doc.value["metadata"]["name"].get<std::string>());
     }
-    if (!ok) continue;
-    apply_defaults(*document_schema(kind_of(doc)), doc.value);
-    valid.push_back(&doc);
+    if (schema_ok[i]) valid.push_back(&doc);
   }
 
   // Blueprints a Sandbox names that the manifests do not define come from the project folder.
@@ -538,14 +556,19 @@ void validate_documents(std::vector<Document>& docs, const ManifestOptions& opti
     valid.push_back(&doc);
   }
 
-  // Per-document value checks.
-  for (Document* d : valid) {
-    DocumentChecker c(*d, out.diagnostics);
-    const std::string kind = kind_of(*d);
+  // Per-document value checks, in parallel like the schema pass.
+  std::vector<Diagnostics> semantic(workers);
+  parallel_for(valid.size(), workers, [&](unsigned w, size_t i) {
+    const Document& d = *valid[i];
+    DocumentChecker c(d, semantic[w]);
+    const std::string kind = kind_of(d);
     if (kind == "Host") c.host();
     if (kind == "EgressPolicy") c.egress_policy();
-    if (kind == "Blueprint") c.blueprint(folder_of(d->file));
+    if (kind == "Blueprint") c.blueprint(folder_of(d.file));
     if (kind == "Sandbox") c.sandbox();
+  });
+  for (const Diagnostics& d : semantic) {
+    for (const Diagnostic& x : d.items()) out.diagnostics.add(x.file, x.pos, x.subject, x.message);
   }
 
   // Names are unique per kind across every file.

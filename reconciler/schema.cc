@@ -160,7 +160,7 @@ std::string canonical_kind(std::string_view typed) {
   std::string t = lower(typed);
   for (std::string_view kind : kKinds) {
     std::string k = lower(kind);
-    if (t == k || t == k + "s" || (k == "egresspolicy" && t == "egresspolicies")) {
+    if (t == k || t == k + "s" || t == k + "es" || (k == "egresspolicy" && t == "egresspolicies")) {
       return std::string(kind);
     }
   }

@@ -1,6 +1,8 @@
 // YAML → JSON conversion driven event by event, so positions survive and bad input cannot hang us.
 #include "yaml_loader.h"
 
+#include "parallel.h"
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/parser.h>
@@ -130,18 +132,24 @@ size_t count_nodes(const json& v) {
 // rest of the document, so the parser can still be driven to the next one.
 class DocumentBuilder : public YAML::EventHandler {
  public:
-  DocumentBuilder(Document& doc, std::string& error, Position& error_pos, const LoadLimits& limits)
-      : doc_(doc), error_(error), error_pos_(error_pos), limits_(limits) {}
+  DocumentBuilder(Document& doc, std::string& error, Position& error_pos, const LoadLimits& limits,
+                  std::string_view text, int line_offset)
+      : doc_(doc),
+        error_(error),
+        error_pos_(error_pos),
+        limits_(limits),
+        text_(text),
+        line_offset_(line_offset) {}
 
   bool saw_content() const { return saw_content_; }
 
-  void OnDocumentStart(const YAML::Mark& mark) override { doc_.start = to_position(mark); }
+  void OnDocumentStart(const YAML::Mark& mark) override { doc_.start = to_pos(mark); }
   void OnDocumentEnd() override {}
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     if (failed()) return;
     if (expecting_key()) return fail(mark, "a mapping key cannot be empty or null");
-    complete(nullptr, to_position(mark), anchor);
+    complete(nullptr, to_pos(mark), anchor);
   }
 
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
@@ -153,13 +161,16 @@ class DocumentBuilder : public YAML::EventHandler {
     if (nodes_ > limits_.max_nodes_per_document) return fail(mark, too_large_message());
     std::string pointer = child_pointer();
     copy_positions(it->second.pointer, pointer);
-    complete(it->second.value, to_position(mark), YAML::NullAnchor, /*positions_done=*/true);
+    complete(it->second.value, to_pos(mark), YAML::NullAnchor, /*positions_done=*/true);
   }
 
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     if (failed()) return;
-    Position pos = to_position(mark);
+    Position pos = to_pos(mark);
+    if (tag == "!" && !quote_is_closed(mark)) {
+      return fail(mark, "YAML syntax error: quoted string is never closed");
+    }
     if (expecting_key()) {
       Frame& f = stack_.back();
       if (tag != "?" && tag != "!" && tag != kTagStr) {
@@ -222,6 +233,31 @@ class DocumentBuilder : public YAML::EventHandler {
   void OnMapEnd() override { close(); }
 
  private:
+  // yaml-cpp 0.7 accepts a quoted scalar left open at the end of the input; find its close.
+  bool quote_is_closed(const YAML::Mark& mark) const {
+    if (mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) return true;
+    const char quote = text_[mark.pos];
+    if (quote != '"' && quote != '\'') return true;
+    for (size_t i = mark.pos + 1; i < text_.size(); ++i) {
+      if (quote == '"' && text_[i] == '\\') {
+        ++i;
+      } else if (text_[i] == quote) {
+        if (quote == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') {
+          ++i;  // '' is an escaped quote inside single quotes
+          continue;
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+  Position to_pos(const YAML::Mark& mark) const {
+    Position p = to_position(mark);
+    if (p.line > 0) p.line += line_offset_;
+    return p;
+  }
+
   struct Frame {
     json value;
     std::string pointer;
@@ -244,7 +280,7 @@ class DocumentBuilder : public YAML::EventHandler {
   void fail(const YAML::Mark& mark, std::string message) {
     if (failed()) return;
     error_ = std::move(message);
-    error_pos_ = to_position(mark);
+    error_pos_ = to_pos(mark);
     // Keep what was built so far: it usually names the document ("Sandbox/dev") in the error.
     if (!stack_.empty()) doc_.value = stack_.front().value;
   }
@@ -293,7 +329,7 @@ class DocumentBuilder : public YAML::EventHandler {
     if (++nodes_ > limits_.max_nodes_per_document) return fail(mark, too_large_message());
     Frame f;
     f.pointer = child_pointer();
-    f.pos = to_position(mark);
+    f.pos = to_pos(mark);
     f.anchor = anchor;
     f.value = std::move(empty);
     record_position(f.pointer, f.pos);
@@ -378,6 +414,8 @@ class DocumentBuilder : public YAML::EventHandler {
   std::string& error_;
   Position& error_pos_;
   const LoadLimits& limits_;
+  std::string_view text_;  // the chunk of text this parser sees
+  const int line_offset_;  // lines of the file before that chunk
   std::vector<Frame> stack_;
   std::unordered_map<YAML::anchor_t, Anchored> anchors_;
   size_t nodes_ = 0;
@@ -455,6 +493,144 @@ bool indented_with_tab(std::string_view text, int line) {
 
 }  // namespace
 
+namespace {
+
+// A run of whole documents cut out of a file, parsed on its own.
+struct Chunk {
+  std::string_view text;
+  int line_offset = 0;   // lines of the file before this chunk
+  int index_offset = 0;  // documents of the file before this chunk
+};
+
+struct ChunkResult {
+  std::vector<Document> documents;
+  Diagnostics diagnostics;
+  int content_documents = 0;
+};
+
+bool is_marker_line(std::string_view text, size_t at, std::string_view marker) {
+  if (text.compare(at, marker.size(), marker) != 0) return false;
+  size_t next = at + marker.size();
+  return next == text.size() || text[next] == ' ' || text[next] == '\t' || text[next] == '\n' ||
+         text[next] == '\r';
+}
+
+// Whether the text before the first "---" holds anything but blanks and comments.
+bool has_content(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find('\n', i);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(i, end - i);
+    size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos && line[first] != '#') return true;
+    i = end + 1;
+  }
+  return false;
+}
+
+// Cuts a file at its "---" lines so documents can be parsed in parallel. YAML forbids a
+// document marker at the start of a line inside any content, so the cut never splits a node.
+// Files using directives ("%YAML") or explicit document ends ("...") stay whole.
+std::vector<Chunk> split_documents(std::string_view text) {
+  std::vector<size_t> starts;  // offsets of "---" lines
+  std::vector<int> lines;
+  int line = 0;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '%' || is_marker_line(text, i, "...")) return {{text, 0, 0}};
+    if (i > 0 && is_marker_line(text, i, "---")) {
+      starts.push_back(i);
+      lines.push_back(line);
+    }
+    size_t nl = text.find('\n', i);
+    if (nl == std::string_view::npos) break;
+    i = nl + 1;
+    ++line;
+  }
+  std::vector<Chunk> chunks;
+  size_t begin = 0;
+  int begin_line = 0;
+  int index = 0;
+  for (size_t k = 0; k <= starts.size(); ++k) {
+    size_t end = k < starts.size() ? starts[k] : text.size();
+    Chunk c{text.substr(begin, end - begin), begin_line, index};
+    // The first chunk is a document only if it has content or starts with "---"; every later
+    // chunk starts with "---" and is exactly one document.
+    index += (k > 0 || is_marker_line(text, 0, "---") || has_content(c.text)) ? 1 : 0;
+    chunks.push_back(c);
+    if (k < starts.size()) {
+      begin = starts[k];
+      begin_line = lines[k];
+    }
+  }
+  return chunks;
+}
+
+void parse_chunk(const Chunk& chunk, const std::string& file, const LoadLimits& limits,
+                 ChunkResult& out) {
+  std::istringstream stream{std::string(chunk.text)};
+  YAML::Parser parser(stream);
+  int index = chunk.index_offset;
+  std::optional<Position> last_start;
+  while (true) {
+    Document doc;
+    doc.file = file;
+    doc.index = index + 1;
+    std::string error;
+    Position error_pos;
+    DocumentBuilder builder(doc, error, error_pos, limits, chunk.text, chunk.line_offset);
+    bool more = false;
+    try {
+      more = parser.HandleNextDocument(builder);
+    } catch (const YAML::Exception& e) {
+      Position pos = to_position(e.mark);
+      std::string hint;
+      if (pos.line > 0 && indented_with_tab(chunk.text, pos.line)) {
+        hint = " (tabs cannot indent YAML: use spaces)";
+      }
+      if (pos.line > 0) pos.line += chunk.line_offset;
+      out.diagnostics.add(file, pos.line > 0 ? pos : doc.start,
+                          "document " + std::to_string(index + 1),
+                          "YAML syntax error: " + e.msg + hint);
+      ++out.content_documents;
+      return;  // the parser cannot resynchronise after a syntax error
+    }
+    if (!more) break;
+    ++index;
+    // yaml-cpp 0.7 can report the same document forever (e.g. a stray ','): stop when the
+    // parser did not move.
+    if (last_start && last_start->line == doc.start.line && last_start->col == doc.start.col) {
+      size_t offset = 0;
+      for (int line = chunk.line_offset + 1; line < doc.start.line && offset < chunk.text.size();
+           ++offset) {
+        if (chunk.text[offset] == '\n') ++line;
+      }
+      offset += doc.start.col - 1;
+      std::string near =
+          offset < chunk.text.size() ? std::string(1, chunk.text[offset]) : "end of input";
+      out.diagnostics.add(file, doc.start, "document " + std::to_string(index - 1),
+                          "YAML syntax error: unexpected '" + near + "' (the parser cannot go on)");
+      ++out.content_documents;
+      return;
+    }
+    last_start = doc.start;
+    if (!error.empty()) {
+      out.diagnostics.add(file, error_pos.line > 0 ? error_pos : doc.start, doc.subject(), error);
+      ++out.content_documents;
+      continue;
+    }
+    // Empty documents (a trailing "---", a file of comments) carry nothing and are skipped.
+    if (!builder.saw_content() || doc.value.is_null()) continue;
+    ++out.content_documents;
+    out.documents.push_back(std::move(doc));
+  }
+}
+
+// Below this size a file is parsed on the calling thread: threads would cost more than they save.
+constexpr size_t kParallelThreshold = 256 * 1024;
+
+}  // namespace
+
 void load_yaml_text(std::string_view text, const std::string& file, LoadResult& out,
                     const LoadLimits& limits) {
   out.files.push_back(file);
@@ -465,56 +641,17 @@ void load_yaml_text(std::string_view text, const std::string& file, LoadResult& 
                                        : "not valid UTF-8: manifests are UTF-8 text");
     return;
   }
-  std::istringstream stream{std::string(text)};
-  YAML::Parser parser(stream);
-  int index = 0;
+  std::vector<Chunk> chunks = split_documents(text);
+  std::vector<ChunkResult> results(chunks.size());
+  unsigned workers = text.size() < kParallelThreshold ? 1 : workers_for(chunks.size(), 16);
+  parallel_for(chunks.size(), workers,
+               [&](unsigned, size_t i) { parse_chunk(chunks[i], file, limits, results[i]); });
   int content_documents = 0;
-  std::optional<Position> last_start;
-  while (true) {
-    Document doc;
-    doc.file = file;
-    doc.index = index + 1;
-    std::string error;
-    Position error_pos;
-    DocumentBuilder builder(doc, error, error_pos, limits);
-    bool more = false;
-    try {
-      more = parser.HandleNextDocument(builder);
-    } catch (const YAML::Exception& e) {
-      Position pos = to_position(e.mark);
-      std::string hint;
-      if (pos.line > 0 && indented_with_tab(text, pos.line))
-        hint = " (tabs cannot indent YAML: use spaces)";
-      out.diagnostics.add(file, pos.line > 0 ? pos : doc.start,
-                          "document " + std::to_string(index + 1),
-                          "YAML syntax error: " + e.msg + hint);
-      return;  // the parser cannot resynchronise after a syntax error
-    }
-    if (!more) break;
-    ++index;
-    // yaml-cpp 0.7 can report the same document forever (e.g. a stray ','): stop when the
-    // parser did not move.
-    if (last_start && last_start->line == doc.start.line && last_start->col == doc.start.col) {
-      size_t offset = 0;
-      for (int line = 1; line < doc.start.line && offset < text.size(); ++offset) {
-        if (text[offset] == '\n') ++line;
-      }
-      offset += doc.start.col - 1;
-      std::string near = offset < text.size() ? std::string(1, text[offset]) : "end of input";
-      out.diagnostics.add(file, doc.start, "document " + std::to_string(index - 1),
-                          "YAML syntax error: unexpected '" + near + "' (the parser cannot go on)");
-      return;
-    }
-    last_start = doc.start;
-    if (!error.empty()) {
-      out.diagnostics.add(file, error_pos.line > 0 ? error_pos : doc.start, doc.subject(), error);
-      ++content_documents;
-      continue;
-    }
-    // Empty documents (a trailing "---", a file of comments) carry nothing and are skipped.
-    if (!builder.saw_content() || doc.value.is_null()) continue;
-    ++content_documents;
-    out.documents.push_back(std::move(doc));
+  for (ChunkResult& r : results) {
+    content_documents += r.content_documents;
+    for (Document& d : r.documents) out.documents.push_back(std::move(d));
+    for (const Diagnostic& d : r.diagnostics.items())
+      out.diagnostics.add(d.file, d.pos, d.subject, d.message);
   }
   if (content_documents == 0) {
     out.diagnostics.add(file, {1, 1}, "document 1", "empty document: the file holds no manifest");
