@@ -65,12 +65,13 @@ std::optional<IpAddress> parse_ip(std::string_view text) {
 }
 
 bool Cidr::contains(const IpAddress& addr) const {
-  if (base.is_v4 && !addr.is_v4) return false;
+  // Families never mix: "::/0" must not admit 127.0.0.1 through its mapped form.
+  if (base.is_v4 != addr.is_v4) return false;
   return prefix_equal(base, addr, bits128(*this));
 }
 
 bool Cidr::covers(const Cidr& other) const {
-  if (base.is_v4 && !other.base.is_v4) return false;
+  if (base.is_v4 != other.base.is_v4) return false;
   return bits128(other) >= bits128(*this) && prefix_equal(base, other.base, bits128(*this));
 }
 

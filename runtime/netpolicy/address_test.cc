@@ -50,6 +50,10 @@ TEST(Cidr, ParseAndContain) {
   EXPECT_FALSE(ula.contains(*parse_ip("10.0.0.1")));
   EXPECT_TRUE(cidr("0.0.0.0/0").contains(*parse_ip("8.8.8.8")));
   EXPECT_FALSE(cidr("0.0.0.0/0").contains(*parse_ip("2001:db8::1")));
+  // An IPv6 range never admits an IPv4 address through its mapped form.
+  EXPECT_FALSE(cidr("::/0").contains(*parse_ip("127.0.0.1")));
+  EXPECT_FALSE(cidr("::/0").contains(*parse_ip("::ffff:127.0.0.1")));
+  EXPECT_FALSE(cidr("::/0").covers(cidr("10.0.0.0/8")));
   Cidr host = cidr("192.168.1.7");
   EXPECT_EQ(host.prefix, 32);
   EXPECT_EQ(host.str(), "192.168.1.7/32");

@@ -25,6 +25,7 @@ std::optional<std::string> check_name(std::string_view name, bool wildcard) {
   }
   size_t labels = 0;
   bool last_label_numeric = false;
+  std::string_view last_label;
   size_t start = 0;
   while (start <= name.size()) {
     size_t dot = name.find('.', start);
@@ -35,11 +36,17 @@ std::optional<std::string> check_name(std::string_view name, bool wildcard) {
     if (label.front() == '-' || label.back() == '-') return "label starts or ends with '-'";
     last_label_numeric = true;
     for (char c : label) last_label_numeric = last_label_numeric && c >= '0' && c <= '9';
+    last_label = label;
     ++labels;
     start = dot + 1;
   }
-  // Top-level domains are never all digits; such a name is an IPv4 literal in some notation.
-  if (last_label_numeric) return "looks like an IP address: the allowlist takes names only";
+  // Top-level domains are never all digits nor 0x-hex; such a name is an IPv4 literal in some
+  // notation inet_aton accepts ("2130706433", "127.1", "0x7f000001", "0x7f.0x1").
+  bool last_label_hex =
+      last_label.size() > 2 && last_label.starts_with("0x") &&
+      last_label.substr(2).find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  if (last_label_numeric || last_label_hex)
+    return "looks like an IP address: the allowlist takes names only";
   if (wildcard && labels < 2)
     return "a wildcard must cover at least two labels (\"*.example.com\")";
   return std::nullopt;

@@ -37,6 +37,9 @@ TEST(DomainPattern, RefusesWithAReason) {
                                                  {"1.2.3.4", "IP address"},
                                                  {"0x7f.1", "IP address"},
                                                  {"2130706433", "IP address"},
+                                                 {"0x7f000001", "IP address"},
+                                                 {"0x7f.0x1", "IP address"},
+                                                 {"127.1", "IP address"},
                                                  {"", "empty"}}) {
     auto why = check_domain_pattern(b.pattern);
     ASSERT_TRUE(why.has_value()) << b.pattern;
@@ -66,6 +69,7 @@ TEST(NormalizeName, LowerCasesAndDropsOneTrailingDot) {
   EXPECT_EQ(normalize_name("github.com.."), std::nullopt);
   EXPECT_EQ(normalize_name("git hub.com"), std::nullopt);
   EXPECT_EQ(normalize_name("127.0.0.1"), std::nullopt);
+  EXPECT_EQ(normalize_name("0X7F000001"), std::nullopt);
   EXPECT_EQ(normalize_name("g\xc4\xb1thub.com"), std::nullopt);  // dotless i look-alike
   EXPECT_EQ(normalize_name(""), std::nullopt);
 }

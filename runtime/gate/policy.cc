@@ -1,0 +1,130 @@
+// Compiles an EgressPolicy's lists into hash sets and decides names, ports and addresses.
+#include "gate/policy.h"
+
+#include <algorithm>
+
+#include "netpolicy/domain.h"
+
+namespace acctl::gate {
+namespace {
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex_digit(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// One part of an inet_aton(3) address: decimal, 0x-hex or 0-octal. Out-of-range values still
+// count: whether a library wraps or rejects them, the text is a number, not a name.
+bool is_aton_part(std::string_view part) {
+  if (part.empty()) return false;
+  if (part.size() >= 2 && part[0] == '0' && (part[1] == 'x' || part[1] == 'X')) {
+    return std::all_of(part.begin() + 2, part.end(), is_hex_digit);  // glibc takes a bare "0x"
+  }
+  return std::all_of(part.begin(), part.end(), is_digit);
+}
+
+}  // namespace
+
+bool is_ip_literal(std::string_view host) {
+  if (host.starts_with('[') || host.ends_with(']')) return true;
+  if (host.find(':') != std::string_view::npos) return netpolicy::parse_ip(host).has_value();
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  size_t parts = 0;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = host.find('.', start);
+    const std::string_view part =
+        host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (!is_aton_part(part)) return false;
+    ++parts;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts <= 4;
+}
+
+void EgressPolicy::PatternSet::add(const std::string& pattern) {
+  if (pattern.starts_with("*.")) {
+    wildcard_parents.insert(pattern.substr(2));
+  } else {
+    exact.insert(pattern);
+  }
+}
+
+std::string EgressPolicy::PatternSet::match(std::string_view name) const {
+  if (exact.contains(std::string(name))) return std::string(name);
+  // "*.x.com" matches names strictly below x.com: try each proper parent of the name.
+  for (size_t dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.', dot + 1)) {
+    std::string parent(name.substr(dot + 1));
+    if (wildcard_parents.contains(parent)) return "*." + parent;
+  }
+  return "";
+}
+
+std::variant<EgressPolicy, std::vector<std::string>> EgressPolicy::compile(
+    const EgressRules& rules) {
+  EgressPolicy policy;
+  std::vector<std::string> problems;
+  auto add_patterns = [&](const std::vector<std::string>& patterns, std::string_view field,
+                          PatternSet& into) {
+    for (const std::string& pattern : patterns) {
+      if (auto error = netpolicy::check_domain_pattern(pattern)) {
+        problems.push_back(std::string(field) + " \"" + pattern + "\": " + *error);
+      } else {
+        into.add(pattern);
+      }
+    }
+  };
+  add_patterns(rules.allow, "allow", policy.allow_);
+  add_patterns(rules.deny, "deny", policy.deny_);
+  for (uint16_t port : rules.ports) {
+    if (port == 0) problems.push_back("ports: 0 is not a port");
+  }
+  policy.ports_ = rules.ports;
+  auto add_cidrs = [&](const std::vector<std::string>& texts, std::string_view field,
+                       std::vector<netpolicy::Cidr>& into) {
+    for (const std::string& text : texts) {
+      auto parsed = netpolicy::parse_cidr(text);
+      if (auto* error = std::get_if<std::string>(&parsed)) {
+        problems.push_back(std::string(field) + " \"" + text + "\": " + *error);
+      } else {
+        into.push_back(std::get<netpolicy::Cidr>(parsed));
+      }
+    }
+  };
+  add_cidrs(rules.allow_cidrs, "allowCIDRs", policy.allow_cidrs_);
+  add_cidrs(rules.deny_cidrs, "denyCIDRs", policy.deny_cidrs_);
+  if (!problems.empty()) return problems;
+  return policy;
+}
+
+Decision EgressPolicy::decide_name(std::string_view name) const {
+  std::string lowered(name);
+  for (char& c : lowered) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (is_ip_literal(lowered)) return {false, "ip-literal"};
+  const std::optional<std::string> normalized = netpolicy::normalize_name(lowered);
+  if (!normalized) return {false, "invalid-name"};
+  if (std::string pattern = deny_.match(*normalized); !pattern.empty()) {
+    return {false, "deny " + pattern};
+  }
+  if (std::string pattern = allow_.match(*normalized); !pattern.empty()) {
+    return {true, "allow " + pattern};
+  }
+  return {false, "not-allowed"};
+}
+
+Decision EgressPolicy::decide_port(uint16_t port) const {
+  if (std::find(ports_.begin(), ports_.end(), port) != ports_.end()) return {true, "port-allowed"};
+  return {false, "port-not-allowed " + std::to_string(port)};
+}
+
+Decision EgressPolicy::decide_address(const netpolicy::IpAddress& address) const {
+  AddressDecision decision = check_address(address, allow_cidrs_, deny_cidrs_);
+  return {decision.allowed, std::move(decision.reason)};
+}
+
+}  // namespace acctl::gate
