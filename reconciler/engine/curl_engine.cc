@@ -1,0 +1,537 @@
+// CurlEngine: the Docker Engine API over libcurl (unix socket, TCP, TLS), streaming included.
+#include "engine/curl_engine.h"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "engine/engine_json.h"
+
+namespace acctl::engine {
+
+namespace {
+
+struct Transfer {
+  const CurlEngine::Request* request = nullptr;
+  CURL* curl = nullptr;
+  std::string body;      // the whole reply, or an error reply of a streaming call
+  bool stopped = false;  // the caller's callback asked to stop: not an error
+  std::size_t upload_offset = 0;
+};
+
+size_t on_write(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t n = size * count;
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  // Errors come as one JSON document even on streaming endpoints: keep them for the message.
+  if (!t->request->on_data || status >= 300) {
+    t->body.append(data, n);
+    return n;
+  }
+  if (!t->request->on_data(std::string_view(data, n))) {
+    t->stopped = true;
+    return 0;  // makes libcurl end the transfer
+  }
+  return n;
+}
+
+size_t on_read(char* buffer, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::ptrdiff_t n = (*t->request->upload)(buffer, size * count);
+  if (n < 0) return CURL_READFUNC_ABORT;
+  return static_cast<size_t>(n);
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (t->request->stop && t->request->stop()) {
+    t->stopped = true;
+    return 1;
+  }
+  return 0;
+}
+
+// "repo:tag" -> {"repo", "tag"}; a ':' before the last '/' belongs to a registry host.
+std::pair<std::string, std::string> split_reference(const std::string& ref) {
+  auto colon = ref.rfind(':');
+  auto slash = ref.rfind('/');
+  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) {
+    return {ref, "latest"};
+  }
+  return {ref.substr(0, colon), ref.substr(colon + 1)};
+}
+
+bool file_exists(const std::string& path) {
+  return !path.empty() && access(path.c_str(), R_OK) == 0;
+}
+
+}  // namespace
+
+CurlEngine::CurlEngine(EngineOptions options, EngineAddress address)
+    : options_(std::move(options)), address_(std::move(address)) {}
+
+CurlEngine::~CurlEngine() {
+  for (void* h : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+Result<std::unique_ptr<CurlEngine>> CurlEngine::connect(const EngineOptions& options) {
+  static std::once_flag curl_init;
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  auto address = parse_engine_host(options.host, options.tls);
+  if (!address) return address.error();
+  std::unique_ptr<CurlEngine> engine(new CurlEngine(options, *address));
+  Request r;
+  r.path = "/version";
+  r.versioned = false;
+  r.what = "GET /version";
+  auto reply = engine->perform(r);
+  if (!reply) return reply.error();
+  auto v = json::parse_version(reply->body);
+  if (!v) return v.error();
+  auto api = negotiate_api_version(v->server_api_version);
+  if (!api) return api.error();
+  engine->api_version_ = *api;
+  return engine;
+}
+
+void* CurlEngine::acquire_handle() {
+  {
+    std::lock_guard lock(handles_mutex_);
+    if (!idle_handles_.empty()) {
+      void* h = idle_handles_.back();
+      idle_handles_.pop_back();
+      // Resets options but keeps the handle's open connection for the next request.
+      curl_easy_reset(static_cast<CURL*>(h));
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void CurlEngine::release_handle(void* handle) {
+  std::lock_guard lock(handles_mutex_);
+  idle_handles_.push_back(handle);
+}
+
+Result<CurlEngine::Response> CurlEngine::perform(const Request& request) {
+  CURL* curl = static_cast<CURL*>(acquire_handle());
+  if (!curl) return Error{0, "cannot initialise libcurl"};
+  Transfer t;
+  t.request = &request;
+  t.curl = curl;
+
+  std::string url = address_.base_url;
+  if (request.versioned) url += "/v" + api_version_;
+  url += request.path + query_string(request.query);
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (!address_.socket_path.empty()) {
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, address_.socket_path.c_str());
+  }
+  if (url.rfind("https://", 0) == 0) {
+    if (file_exists(options_.ca_file))
+      curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (file_exists(options_.cert_file) && file_exists(options_.key_file)) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, options_.cert_file.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, options_.key_file.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
+  }
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+  bool streaming = static_cast<bool>(request.on_data) || request.upload;
+  // Streams (logs -f, events, builds) last as long as they last; everything else is bounded.
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   streaming ? 0L : options_.request_timeout_ms + request.extra_timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  if (request.stop) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
+
+  curl_slist* headers = nullptr;
+  // No 100-continue round trip: the engine reads the body straight away.
+  headers = curl_slist_append(headers, "Expect:");
+  if (request.method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
+    if (request.upload) {
+      curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(curl, CURLOPT_READDATA, &t);
+      headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+    } else {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.c_str());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+    }
+  } else if (request.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  release_handle(curl);
+
+  if (rc != CURLE_OK && !t.stopped) {
+    std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_COULDNT_CONNECT && !address_.socket_path.empty()) {
+      // libcurl's text names "localhost port 80", which misleads for a socket: say what is wrong.
+      const char* path = address_.socket_path.c_str();
+      why = access(path, F_OK) != 0   ? "the socket does not exist"
+            : access(path, W_OK) != 0 ? "permission denied (run as root or join the docker group)"
+                                      : "connection refused";
+    }
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+        (rc == CURLE_OPERATION_TIMEDOUT && status == 0)) {
+      return Error{0, "cannot connect to the Docker engine at " + options_.host + ": " + why +
+                          " — is dockerd running?"};
+    }
+    return Error{static_cast<int>(status),
+                 request.what + ": " + why + " (Docker engine at " + options_.host + ")"};
+  }
+  if (status >= 400) {
+    return Error{static_cast<int>(status), request.what + ": " + json::error_message(t.body)};
+  }
+  return Response{status, std::move(t.body)};
+}
+
+Status CurlEngine::simple(Request request) {
+  auto r = perform(request);
+  if (!r) return r.error();
+  return ok_status();
+}
+
+Result<VersionInfo> CurlEngine::version() {
+  auto v = perform({.path = "/version", .what = "GET /version"});
+  if (!v) return v.error();
+  auto info = json::parse_version(v->body);
+  if (!info) return info;
+  info->api_version = api_version_;
+  auto i = perform({.path = "/info", .what = "GET /info"});
+  if (!i) return i.error();
+  if (auto s = json::parse_info(i->body, *info); !s) return s.error();
+  return info;
+}
+
+// Containers -------------------------------------------------------------------------------------
+
+Result<std::vector<ContainerSummary>> CurlEngine::list_containers(const Filters& filters,
+                                                                  bool all) {
+  QueryParams q{{"all", all ? "1" : "0"}};
+  if (!filters.empty()) q.emplace_back("filters", filters_json(filters));
+  auto r = perform({.path = "/containers/json", .query = q, .what = "list containers"});
+  if (!r) return r.error();
+  return json::parse_container_list(r->body);
+}
+
+Result<ContainerInfo> CurlEngine::inspect_container(const std::string& id) {
+  auto r = perform(
+      {.path = "/containers/" + path_encode(id) + "/json", .what = "inspect container " + id});
+  if (!r) return r.error();
+  return json::parse_container_inspect(r->body);
+}
+
+Result<std::string> CurlEngine::create_container(const ContainerSpec& spec) {
+  QueryParams q;
+  if (!spec.name.empty()) q.emplace_back("name", spec.name);
+  auto r = perform({.method = "POST",
+                    .path = "/containers/create",
+                    .query = q,
+                    .body = json::container_create_body(spec),
+                    .what = "create container " + spec.name});
+  if (!r) return r.error();
+  return json::parse_created_id(r->body);
+}
+
+Status CurlEngine::start_container(const std::string& id) {
+  // 304 (already running) is success: start is idempotent for the reconciler.
+  return simple({.method = "POST",
+                 .path = "/containers/" + path_encode(id) + "/start",
+                 .what = "start container " + id});
+}
+
+Status CurlEngine::stop_container(const std::string& id, int timeout_seconds) {
+  return simple({.method = "POST",
+                 .path = "/containers/" + path_encode(id) + "/stop",
+                 .query = {{"t", std::to_string(timeout_seconds)}},
+                 .extra_timeout_ms = timeout_seconds * 1000L,
+                 .what = "stop container " + id});
+}
+
+Status CurlEngine::kill_container(const std::string& id, const std::string& signal) {
+  return simple({.method = "POST",
+                 .path = "/containers/" + path_encode(id) + "/kill",
+                 .query = {{"signal", signal}},
+                 .what = "kill container " + id});
+}
+
+Status CurlEngine::remove_container(const std::string& id, bool force, bool volumes) {
+  return simple({.method = "DELETE",
+                 .path = "/containers/" + path_encode(id),
+                 .query = {{"force", force ? "1" : "0"}, {"v", volumes ? "1" : "0"}},
+                 .what = "remove container " + id});
+}
+
+Status CurlEngine::update_resources(const std::string& id, const ResourceUpdate& update) {
+  return simple({.method = "POST",
+                 .path = "/containers/" + path_encode(id) + "/update",
+                 .body = json::resource_update_body(update),
+                 .what = "update container " + id});
+}
+
+Result<int> CurlEngine::wait_container(const std::string& id) {
+  Request r{.method = "POST",
+            .path = "/containers/" + path_encode(id) + "/wait",
+            .query = {{"condition", "not-running"}},
+            .what = "wait for container " + id};
+  // Waiting has no natural bound; collect the one-line reply through the streaming path.
+  std::string body;
+  r.on_data = [&](std::string_view bytes) {
+    body.append(bytes);
+    return true;
+  };
+  auto reply = perform(r);
+  if (!reply) return reply.error();
+  return json::parse_wait(body);
+}
+
+Status CurlEngine::logs(const std::string& id, const LogOptions& o, const LogFn& on_bytes) {
+  bool tty = false;
+  if (o.tty) {
+    tty = *o.tty;
+  } else {
+    auto info = inspect_container(id);
+    if (!info) return info.error();
+    tty = info->config.tty;
+  }
+  QueryParams q{{"follow", o.follow ? "1" : "0"},         {"stdout", o.stdout ? "1" : "0"},
+                {"stderr", o.stderr ? "1" : "0"},         {"since", std::to_string(o.since)},
+                {"timestamps", o.timestamps ? "1" : "0"}, {"tail", o.tail}};
+  FrameDecoder frames;
+  Request r{
+      .path = "/containers/" + path_encode(id) + "/logs", .query = q, .what = "logs of " + id};
+  // With a TTY the engine sends the terminal's bytes as they are; without, 8-byte framed.
+  r.on_data = [&](std::string_view bytes) {
+    if (tty) return on_bytes(LogStream::kRaw, bytes);
+    return frames.feed(bytes, on_bytes);
+  };
+  auto reply = perform(r);
+  if (!reply) return reply.error();
+  return ok_status();
+}
+
+// Networks ---------------------------------------------------------------------------------------
+
+Result<std::vector<NetworkInfo>> CurlEngine::list_networks(const Filters& filters) {
+  QueryParams q;
+  if (!filters.empty()) q.emplace_back("filters", filters_json(filters));
+  auto r = perform({.path = "/networks", .query = q, .what = "list networks"});
+  if (!r) return r.error();
+  return json::parse_network_list(r->body);
+}
+
+Result<NetworkInfo> CurlEngine::inspect_network(const std::string& id) {
+  auto r = perform({.path = "/networks/" + path_encode(id), .what = "inspect network " + id});
+  if (!r) return r.error();
+  return json::parse_network_inspect(r->body);
+}
+
+Result<std::string> CurlEngine::create_network(const NetworkSpec& spec) {
+  auto r = perform({.method = "POST",
+                    .path = "/networks/create",
+                    .body = json::network_create_body(spec),
+                    .what = "create network " + spec.name});
+  if (!r) return r.error();
+  return json::parse_created_id(r->body);
+}
+
+Status CurlEngine::remove_network(const std::string& id) {
+  return simple(
+      {.method = "DELETE", .path = "/networks/" + path_encode(id), .what = "remove network " + id});
+}
+
+Status CurlEngine::connect_network(const std::string& network, const std::string& container,
+                                   const std::string& ipv4,
+                                   const std::vector<std::string>& aliases) {
+  return simple({.method = "POST",
+                 .path = "/networks/" + path_encode(network) + "/connect",
+                 .body = json::network_connect_body(container, ipv4, aliases),
+                 .what = "connect " + container + " to network " + network});
+}
+
+Status CurlEngine::disconnect_network(const std::string& network, const std::string& container,
+                                      bool force) {
+  return simple({.method = "POST",
+                 .path = "/networks/" + path_encode(network) + "/disconnect",
+                 .body = json::network_disconnect_body(container, force),
+                 .what = "disconnect " + container + " from network " + network});
+}
+
+// Volumes ----------------------------------------------------------------------------------------
+
+Result<std::vector<VolumeInfo>> CurlEngine::list_volumes(const Filters& filters) {
+  QueryParams q;
+  if (!filters.empty()) q.emplace_back("filters", filters_json(filters));
+  auto r = perform({.path = "/volumes", .query = q, .what = "list volumes"});
+  if (!r) return r.error();
+  return json::parse_volume_list(r->body);
+}
+
+Result<VolumeInfo> CurlEngine::inspect_volume(const std::string& name) {
+  auto r = perform({.path = "/volumes/" + path_encode(name), .what = "inspect volume " + name});
+  if (!r) return r.error();
+  return json::parse_volume(r->body);
+}
+
+Result<VolumeInfo> CurlEngine::create_volume(const VolumeSpec& spec) {
+  auto r = perform({.method = "POST",
+                    .path = "/volumes/create",
+                    .body = json::volume_create_body(spec),
+                    .what = "create volume " + spec.name});
+  if (!r) return r.error();
+  return json::parse_volume(r->body);
+}
+
+Status CurlEngine::remove_volume(const std::string& name, bool force) {
+  return simple({.method = "DELETE",
+                 .path = "/volumes/" + path_encode(name),
+                 .query = {{"force", force ? "1" : "0"}},
+                 .what = "remove volume " + name});
+}
+
+// Images -----------------------------------------------------------------------------------------
+
+Result<ImageInfo> CurlEngine::inspect_image(const std::string& ref) {
+  auto r =
+      perform({.path = "/images/" + path_encode(ref) + "/json", .what = "inspect image " + ref});
+  if (!r) return r.error();
+  return json::parse_image_inspect(r->body);
+}
+
+Result<std::vector<ImageInfo>> CurlEngine::list_images(const Filters& filters) {
+  QueryParams q;
+  if (!filters.empty()) q.emplace_back("filters", filters_json(filters));
+  auto r = perform({.path = "/images/json", .query = q, .what = "list images"});
+  if (!r) return r.error();
+  return json::parse_image_list(r->body);
+}
+
+Status CurlEngine::remove_image(const std::string& ref, bool force) {
+  return simple({.method = "DELETE",
+                 .path = "/images/" + path_encode(ref),
+                 .query = {{"force", force ? "1" : "0"}},
+                 .what = "remove image " + ref});
+}
+
+namespace {
+// Feeds a JSON-lines progress stream to the caller, remembering the image id and the first error.
+struct ProgressReader {
+  const ProgressFn* on_progress = nullptr;
+  LineSplitter lines{};
+  std::string image_id{};
+  std::string error{};
+
+  bool line(std::string_view text) {
+    auto p = json::parse_progress(text);
+    if (!p.image_id.empty()) image_id = p.image_id;
+    if (!p.error.empty() && error.empty()) error = p.error;
+    if (*on_progress && !p.line.text.empty()) (*on_progress)(p.line);
+    return true;
+  }
+};
+}  // namespace
+
+Result<std::string> CurlEngine::import_image(const ImportSpec& spec, const ByteSource& tar) {
+  auto [repo, tag] = split_reference(spec.reference);
+  QueryParams q{{"fromSrc", "-"}, {"repo", repo}, {"tag", tag}};
+  for (const auto& [k, v] : spec.labels) {
+    q.emplace_back("changes", "LABEL " + json::quote(k) + "=" + json::quote(v));
+  }
+  for (const auto& c : spec.changes) q.emplace_back("changes", c);
+  if (!spec.message.empty()) q.emplace_back("message", spec.message);
+  ProgressFn none;
+  ProgressReader reader{&none};
+  Request r{.method = "POST",
+            .path = "/images/create",
+            .query = q,
+            .content_type = "application/x-tar",
+            .upload = &tar,
+            .what = "import image " + spec.reference};
+  r.on_data = [&](std::string_view bytes) {
+    return reader.lines.feed(bytes, [&](std::string_view l) { return reader.line(l); });
+  };
+  auto reply = perform(r);
+  if (!reply) return reply.error();
+  reader.lines.finish([&](std::string_view l) { return reader.line(l); });
+  if (!reader.error.empty())
+    return Error{0, "import image " + spec.reference + ": " + reader.error};
+  if (reader.image_id.empty()) {
+    return Error{0, "import image " + spec.reference + ": the engine did not report an image id"};
+  }
+  return reader.image_id;
+}
+
+Result<std::string> CurlEngine::build_image(const BuildSpec& spec, const ByteSource& context,
+                                            const ProgressFn& on_progress) {
+  QueryParams q{
+      {"t", spec.tag},  {"dockerfile", spec.dockerfile},        {"rm", "1"},
+      {"forcerm", "1"}, {"nocache", spec.no_cache ? "1" : "0"}, {"pull", spec.pull ? "1" : "0"}};
+  if (!spec.labels.empty()) q.emplace_back("labels", json::labels_json(spec.labels));
+  if (!spec.build_args.empty()) q.emplace_back("buildargs", json::string_map_json(spec.build_args));
+  ProgressReader reader{&on_progress};
+  Request r{.method = "POST",
+            .path = "/build",
+            .query = q,
+            .content_type = "application/x-tar",
+            .upload = &context,
+            .what = "build image " + spec.tag};
+  r.on_data = [&](std::string_view bytes) {
+    return reader.lines.feed(bytes, [&](std::string_view l) { return reader.line(l); });
+  };
+  auto reply = perform(r);
+  if (!reply) return reply.error();
+  reader.lines.finish([&](std::string_view l) { return reader.line(l); });
+  if (!reader.error.empty()) return Error{0, "build image " + spec.tag + ": " + reader.error};
+  if (reader.image_id.empty()) {
+    return Error{0, "build image " + spec.tag + ": the engine did not report an image id"};
+  }
+  return reader.image_id;
+}
+
+// Events -----------------------------------------------------------------------------------------
+
+Status CurlEngine::events(const EventOptions& o, const EventFn& on_event) {
+  QueryParams q;
+  if (o.since) q.emplace_back("since", std::to_string(o.since));
+  if (o.until) q.emplace_back("until", std::to_string(o.until));
+  if (!o.filters.empty()) q.emplace_back("filters", filters_json(o.filters));
+  LineSplitter lines;
+  std::string bad;
+  Request r{.path = "/events", .query = q, .stop = o.stop, .what = "events"};
+  auto line = [&](std::string_view l) {
+    auto e = json::parse_event(l);
+    if (!e) {
+      bad = e.error().message;
+      return false;
+    }
+    return on_event(*e);
+  };
+  r.on_data = [&](std::string_view bytes) { return lines.feed(bytes, line); };
+  auto reply = perform(r);
+  if (!reply) return reply.error();
+  if (!bad.empty()) return Error{0, bad};
+  lines.finish(line);
+  return ok_status();
+}
+
+}  // namespace acctl::engine

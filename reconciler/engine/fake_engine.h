@@ -1,0 +1,115 @@
+// In-memory EngineApi for tests: deterministic ids, label filters, a call log and injected
+// failures.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/engine_api.h"
+
+namespace acctl::engine {
+
+class FakeEngine final : public EngineApi {
+ public:
+  FakeEngine();
+
+  // --- What tests look at and set up --------------------------------------------------------
+  // One entry per call, "operation subject", e.g. "create_container ac-sb-dev"; the subject is
+  // the object's name where it has one (ids are noise in assertions).
+  std::vector<std::string> calls() const;
+  // Calls that change state (everything but version/list/inspect/logs/events/wait).
+  std::vector<std::string> mutating_calls() const;
+  void clear_calls();
+
+  // The next matching call fails with `error`: `operation` like "create_container" ("" = any),
+  // after letting `skip` matching calls through. Each injection fires once.
+  void fail(const std::string& operation, Error error, int skip = 0);
+  // The nth call from now (1 = the next one), whatever it is, fails.
+  void fail_nth_call(int n, Error error);
+
+  void set_runtimes(std::vector<std::string> runtimes);
+  void add_image(const std::string& reference, const Labels& labels = {});
+  // A running container's process ends with `exit_code` (as if it exited by itself).
+  void simulate_exit(const std::string& id_or_name, int exit_code);
+  // What logs() returns for a container.
+  void set_logs(const std::string& id_or_name,
+                std::vector<std::pair<LogStream, std::string>> chunks);
+
+  // --- EngineApi --------------------------------------------------------------------------------
+  Result<VersionInfo> version() override;
+
+  Result<std::vector<ContainerSummary>> list_containers(const Filters& filters, bool all) override;
+  Result<ContainerInfo> inspect_container(const std::string& id_or_name) override;
+  Result<std::string> create_container(const ContainerSpec& spec) override;
+  Status start_container(const std::string& id) override;
+  Status stop_container(const std::string& id, int timeout_seconds) override;
+  Status kill_container(const std::string& id, const std::string& signal) override;
+  Status remove_container(const std::string& id, bool force, bool volumes) override;
+  Status update_resources(const std::string& id, const ResourceUpdate& update) override;
+  Result<int> wait_container(const std::string& id) override;
+  Status logs(const std::string& id, const LogOptions& options, const LogFn& on_bytes) override;
+
+  Result<std::vector<NetworkInfo>> list_networks(const Filters& filters) override;
+  Result<NetworkInfo> inspect_network(const std::string& id_or_name) override;
+  Result<std::string> create_network(const NetworkSpec& spec) override;
+  Status remove_network(const std::string& id_or_name) override;
+  Status connect_network(const std::string& network, const std::string& container,
+                         const std::string& ipv4_address,
+                         const std::vector<std::string>& aliases) override;
+  Status disconnect_network(const std::string& network, const std::string& container,
+                            bool force) override;
+
+  Result<std::vector<VolumeInfo>> list_volumes(const Filters& filters) override;
+  Result<VolumeInfo> inspect_volume(const std::string& name) override;
+  Result<VolumeInfo> create_volume(const VolumeSpec& spec) override;
+  Status remove_volume(const std::string& name, bool force) override;
+
+  Result<ImageInfo> inspect_image(const std::string& reference) override;
+  Result<std::vector<ImageInfo>> list_images(const Filters& filters) override;
+  Status remove_image(const std::string& reference, bool force) override;
+  Result<std::string> import_image(const ImportSpec& spec, const ByteSource& tar) override;
+  Result<std::string> build_image(const BuildSpec& spec, const ByteSource& context,
+                                  const ProgressFn& on_progress) override;
+
+  // Replays the events the fake's own operations produced, filtered; stops at the last one.
+  Status events(const EventOptions& options, const EventFn& on_event) override;
+
+ private:
+  struct Injection {
+    std::string operation;
+    int skip = 0;
+    Error error;
+  };
+  struct Container {
+    ContainerInfo info;
+    std::vector<std::pair<LogStream, std::string>> logs;
+  };
+
+  // Logs the call and returns the injected failure, if one fires. Call with mutex_ held.
+  std::optional<Error> record(const std::string& operation, const std::string& subject);
+  std::string next_id();
+  std::string now();
+  Container* find_container(const std::string& id_or_name);
+  NetworkInfo* find_network(const std::string& id_or_name);
+  ImageInfo* find_image(const std::string& reference);
+  void emit(const std::string& type, const std::string& action, const std::string& id,
+            const std::string& name, const Labels& labels);
+
+  mutable std::mutex mutex_;  // the executor calls from several threads
+  std::vector<std::string> calls_;
+  std::vector<Injection> injections_;
+  std::map<int, Error> nth_failures_;  // by call number
+  int call_count_ = 0;
+  int next_id_ = 0;
+  int clock_ = 0;
+  std::vector<std::string> runtimes_;
+  std::map<std::string, Container> containers_;  // by id
+  std::map<std::string, NetworkInfo> networks_;  // by id
+  std::map<std::string, VolumeInfo> volumes_;    // by name
+  std::map<std::string, ImageInfo> images_;      // by id
+  std::vector<Event> events_;
+};
+
+}  // namespace acctl::engine
