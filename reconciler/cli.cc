@@ -1,15 +1,29 @@
 // Subcommands of acctl and their --help texts.
 #include "cli.h"
 
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "desired.h"
+#include "engine/curl_engine.h"
+#include "engine/endpoint.h"
+#include "engine_lock.h"
+#include "executor.h"
 #include "manifest.h"
+#include "observe.h"
+#include "plan.h"
+#include "quantity.h"
 #include "schema.h"
 #include "version.h"
 
@@ -28,11 +42,16 @@ Sandboxes. acctl checks them, then converges the Docker engine to them.
 
 Commands:
   validate -f PATH...   check manifests (schema, references, addresses, sizes); no engine needed
+  diff -f PATH...       show what apply would change; exit 0 in sync, 1 changes, 2 error
+  apply -f PATH...      converge the engine to the manifests
+  delete -f PATH...     remove what the manifests describe (also: delete KIND NAME)
+  get [KIND [NAME]]     list the objects acctl manages on an engine
   schema [KIND]         print the JSON Schema of a kind, or of any document
   version               print the version
   help [COMMAND]        show help for a command
 
-Exit status: 0 success, 1 invalid manifests, 2 usage or internal error.
+Exit status: 0 success, 1 invalid manifests (validate) or pending changes (diff),
+2 usage, engine or internal error.
 Run 'acctl <command> --help' for a command's options.
 )";
 
@@ -75,59 +94,139 @@ Editor completion with yaml-language-server:
   and start manifests with:  # yaml-language-server: $schema=./.acctl.schema.json
 )";
 
+constexpr const char* kDiffHelp =
+    R"(Usage: acctl diff -f PATH... [--prune] [-o text|json] [--parallel N]
+
+Validates the manifests, reads what acctl manages on each Host's engine (by its labels) and
+prints the plan that apply would carry out, one line per change:
+  +   create   something missing
+  ~   update   a limit the engine changes live (cpus, memory, pids), same container
+  -/+ replace  something whose spec changed (the changed fields are named)
+  >   start    a container that should run but was found stopped
+  -   delete   with --prune: a managed object no manifest describes
+Nothing is changed. Only objects labelled ac.managed-by=acctl are ever considered.
+
+Exit status: 0 in sync, 1 changes pending, 2 error (invalid manifests, engine unreachable,
+a name held by an object acctl does not manage, a missing image).
+)";
+
+constexpr const char* kApplyHelp =
+    R"(Usage: acctl apply -f PATH... [--prune] [--dry-run] [--wait [--timeout D]] [--parallel N] [-o text|json]
+
+Converges each Host's engine to the manifests: creates what is missing, updates limits in
+place, replaces what changed, starts what should run. Steps run in dependency order,
+independent ones in parallel. A lock serialises acctl runs against the same engine, and an
+apply interrupted at any point is finished by the next one.
+
+Options:
+  --prune         also delete managed objects of these Hosts that no manifest describes
+                  (workspace folders are never deleted)
+  --dry-run       print the plan and stop (same as diff, exit 0)
+  --wait          after applying, wait until every container that should run is running
+  --timeout D     how long --wait and the engine lock may take (e.g. 90s, 5m; default 2m)
+  --parallel N    steps run at once (default 4)
+  -o json         one JSON object per step, then a summary (for CI)
+
+Sandbox workspaces live in $ACCTL_HOME/instances/<name>/workspace (default: the checkout).
+Exit status: 0 converged, 1 invalid manifests, 2 a step failed or another error.
+)";
+
+constexpr const char* kDeleteHelp = R"(Usage: acctl delete -f PATH... [-o text|json]
+       acctl delete KIND NAME [--engine ADDRESS]
+
+Removes the engine objects that the manifests (or the named object) describe: a Sandbox's
+container; a Host's network and every managed object of that Host. Workspace folders stay:
+only 'destroy' deletes a workspace.
+
+Exit status: 0 done (also when there was nothing to delete), 2 error.
+)";
+
+constexpr const char* kGetHelp =
+    R"(Usage: acctl get [KIND [NAME]] [-o table|json|yaml] [--engine ADDRESS]
+
+Lists the objects acctl manages on an engine (by their ac.* labels): KIND is Sandbox or Host
+(any case, plural allowed). The engine is --engine, else $DOCKER_HOST, else the local socket.
+)";
+
 constexpr const char* kVersionHelp = "Usage: acctl version\n\nPrints acctl's version.\n";
 
 struct Flags {
   std::vector<std::string> files;
-  std::string output = "text";
+  std::string output;
   std::string blueprints;
-  bool quiet = false;
+  std::string engine;
+  std::string timeout;
+  int parallel = 4;
+  bool quiet = false, prune = false, dry_run = false, wait = false;
   std::vector<std::string> positional;
 };
 
-// Parses the flags shared by the subcommands; returns an error message or "".
+// Parses the options a subcommand accepts (long names in `allowed`); returns an error or "".
 std::string parse_flags(const std::vector<std::string>& args, size_t from, Flags& f,
                         const std::vector<std::string>& allowed) {
-  auto is_allowed = [&](const std::string& flag) {
-    return std::find(allowed.begin(), allowed.end(), flag) != allowed.end();
-  };
+  static const std::map<std::string, std::string> kShort = {
+      {"-f", "--filename"}, {"-o", "--output"}, {"-q", "--quiet"}};
+  static const std::set<std::string> kBoolean = {"--quiet", "--prune", "--dry-run", "--wait"};
   for (size_t i = from; i < args.size(); ++i) {
     std::string a = args[i];
-    std::string value;
-    bool has_value = false;
+    std::optional<std::string> inline_value;
     if (a.starts_with("--") && a.find('=') != std::string::npos) {
-      value = a.substr(a.find('=') + 1);
+      inline_value = a.substr(a.find('=') + 1);
       a = a.substr(0, a.find('='));
-      has_value = true;
     }
-    auto take = [&]() -> std::optional<std::string> {
-      if (has_value) return value;
-      if (i + 1 >= args.size()) return std::nullopt;
-      return args[++i];
-    };
-    std::string canonical = a == "-f"   ? "--filename"
-                            : a == "-o" ? "--output"
-                            : a == "-q" ? "--quiet"
-                                        : a;
     if (a == "-" || !a.starts_with("-")) {
       f.positional.push_back(args[i]);
       continue;
     }
-    if (!is_allowed(canonical)) return "unknown option " + a;
-    if (canonical == "--quiet") {
-      f.quiet = true;
+    std::string name = kShort.count(a) ? kShort.at(a) : a;
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+      return "unknown option " + a;
+    if (kBoolean.count(name)) {
+      if (inline_value) return "option " + a + " takes no value";
+      if (name == "--quiet") f.quiet = true;
+      if (name == "--prune") f.prune = true;
+      if (name == "--dry-run") f.dry_run = true;
+      if (name == "--wait") f.wait = true;
       continue;
     }
-    auto v = take();
-    if (!v) return "option " + a + " needs a value";
-    if (canonical == "--filename") f.files.push_back(*v);
-    if (canonical == "--output") {
-      if (*v != "text" && *v != "json") return "--output must be text or json, not " + *v;
-      f.output = *v;
+    std::string v;
+    if (inline_value) {
+      v = *inline_value;
+    } else if (i + 1 < args.size()) {
+      v = args[++i];
+    } else {
+      return "option " + a + " needs a value";
     }
-    if (canonical == "--blueprints") f.blueprints = *v;
+    if (name == "--filename") f.files.push_back(v);
+    if (name == "--output") f.output = v;
+    if (name == "--blueprints") f.blueprints = v;
+    if (name == "--engine") f.engine = v;
+    if (name == "--timeout") f.timeout = v;
+    if (name == "--parallel") {
+      int n = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 64) {
+        return "--parallel must be a number from 1 to 64, not " + v;
+      }
+      f.parallel = n;
+    }
   }
   return "";
+}
+
+// "90s", "5m", "1h", "1500ms" or plain seconds.
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  if (i == 0 || i > 9) return std::nullopt;
+  long long n = std::stoll(text.substr(0, i));
+  std::string unit = text.substr(i);
+  if (unit.empty() || unit == "s") return std::chrono::seconds(n);
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "m") return std::chrono::minutes(n);
+  if (unit == "h") return std::chrono::hours(n);
+  return std::nullopt;
 }
 
 bool wants_help(const std::vector<std::string>& args) {
@@ -161,6 +260,11 @@ int cmd_validate(const std::vector<std::string>& args, CliEnv& env) {
   }
   if (!f.positional.empty()) {
     env.err << "acctl validate: unexpected argument " << f.positional[0] << " (use -f PATH)\n";
+    return kExitUsage;
+  }
+  if (f.output.empty()) f.output = "text";
+  if (f.output != "text" && f.output != "json") {
+    env.err << "acctl validate: --output must be text or json, not " << f.output << "\n";
     return kExitUsage;
   }
   if (f.files.empty()) {
@@ -205,6 +309,546 @@ int cmd_validate(const std::vector<std::string>& args, CliEnv& env) {
   return kExitOk;
 }
 
+// The folder holding instances/<name>/workspace: $ACCTL_HOME, else the checkout acctl was
+// built in, else the current folder.
+std::string state_dir(const CliEnv& env) {
+  if (const char* h = std::getenv("ACCTL_HOME"); h && *h) return fs::absolute(h).string();
+  if (!env.self_path.empty()) {
+    fs::path project = fs::path(env.self_path).parent_path().parent_path().parent_path();
+    std::error_code ec;
+    if (fs::is_directory(project / "blueprints", ec)) return project.string();
+  }
+  return fs::current_path().string();
+}
+
+engine::Result<std::shared_ptr<engine::EngineApi>> connect(CliEnv& env,
+                                                           const engine::EngineOptions& options) {
+  if (env.connect_engine) return env.connect_engine(options);
+  auto c = engine::CurlEngine::connect(options);
+  if (!c) return c.error();
+  return std::shared_ptr<engine::EngineApi>(std::move(*c));
+}
+
+// The engine a Host lives on: its spec.engine, else $DOCKER_HOST and friends, else the socket.
+engine::EngineOptions engine_options_for(const std::string& address) {
+  engine::EngineOptions o = engine::options_from_env();
+  if (!address.empty()) {
+    o.host = address;
+    o.tls = address.starts_with("https://");
+  }
+  return o;
+}
+
+// Everything acctl does against one engine for one command.
+struct EngineWork {
+  engine::EngineOptions options;
+  std::vector<std::string> hosts;  // Hosts of the manifests on this engine
+  DesiredState desired;            // the part of the desired state on this engine
+  std::shared_ptr<engine::EngineApi> api;
+  std::optional<EngineLock> lock;
+  Plan plan;
+};
+
+// Loads and validates manifests, prints errors. Returns nullopt (status in `status`) on failure.
+std::optional<ManifestSet> load_checked(const Flags& f, CliEnv& env, const char* cmd, int& status) {
+  if (f.files.empty()) {
+    env.err << "acctl " << cmd << ": no manifests given; use -f FILE, -f FOLDER or -f -\n";
+    status = kExitUsage;
+    return std::nullopt;
+  }
+  ManifestOptions options;
+  options.blueprints_dir = f.blueprints.empty() ? default_blueprints_dir(env) : f.blueprints;
+  ManifestSet set = load_manifests(f.files, env.in, options);
+  if (!set.ok()) {
+    const auto diags = set.diagnostics.sorted();
+    for (const Diagnostic& d : diags) env.err << d.str() << "\n";
+    env.err << count_of(diags.size(), "error", "errors") << "; nothing was applied\n";
+    status = kExitInvalid;
+    return std::nullopt;
+  }
+  return set;
+}
+
+// Renders the desired state and splits it by engine. dind Hosts are refused for now.
+std::optional<std::vector<EngineWork>> split_by_engine(const ManifestSet& set, CliEnv& env,
+                                                       const char* cmd) {
+  std::vector<std::string> unsupported;
+  DesiredState desired = render_desired(set.model, {state_dir(env)}, &unsupported);
+  if (!unsupported.empty()) {
+    for (const std::string& h : unsupported) {
+      env.err << "acctl " << cmd << ": Host/" << h
+              << " has isolation: dind, which this version of acctl cannot build yet; set "
+                 "isolation: direct to run its sandboxes on the engine itself\n";
+    }
+    return std::nullopt;
+  }
+  std::vector<EngineWork> work;
+  for (const Host& h : set.model.hosts) {
+    engine::EngineOptions o = engine_options_for(h.spec.engine);
+    auto it = std::find_if(work.begin(), work.end(),
+                           [&](const EngineWork& w) { return w.options.host == o.host; });
+    if (it == work.end()) {
+      work.push_back({o, {}, {}, nullptr, std::nullopt, {}});
+      it = work.end() - 1;
+    }
+    it->hosts.push_back(h.meta.name);
+  }
+  for (EngineWork& w : work) {
+    for (const DesiredObject& d : desired.objects) {
+      if (std::find(w.hosts.begin(), w.hosts.end(), d.host) != w.hosts.end())
+        w.desired.objects.push_back(d);
+    }
+    w.desired.hosts = w.hosts;
+  }
+  return work;
+}
+
+// Connects, takes the engine's lock, observes and plans. Prints the error and returns false.
+bool connect_and_plan(EngineWork& w, const Flags& f, CliEnv& env, const char* cmd,
+                      std::chrono::milliseconds lock_timeout) {
+  auto api = connect(env, w.options);
+  if (!api) {
+    env.err << "acctl " << cmd << ": " << api.error().message << "\n";
+    return false;
+  }
+  w.api = *api;
+  std::string error;
+  w.lock = EngineLock::acquire(
+      w.options.host, lock_timeout,
+      [&](int pid) {
+        env.err << "acctl " << cmd << ": waiting for another acctl"
+                << (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") << " working on "
+                << w.options.host << "\n";
+      },
+      error);
+  if (!w.lock) {
+    env.err << "acctl " << cmd << ": " << error << "\n";
+    return false;
+  }
+  auto observed = observe(*w.api, w.desired, f.parallel);
+  if (!observed) {
+    env.err << "acctl " << cmd << ": reading " << w.options.host << ": " << observed.error().message
+            << "\n";
+    return false;
+  }
+  PlanOptions po;
+  po.prune = f.prune;
+  po.prune_hosts.insert(w.hosts.begin(), w.hosts.end());
+  w.plan = plan_changes(w.desired, *observed, po);
+  return true;
+}
+
+json plan_json(const EngineWork& w) {
+  json actions = json::array();
+  for (const Action& a : w.plan.actions) {
+    if (a.type == ActionType::kDelete && a.replacing) continue;
+    actions.push_back({{"action", a.replacing ? "replace" : to_string(a.type)},
+                       {"object", to_string(a.object)},
+                       {"name", a.name},
+                       {"owner", a.owner},
+                       {"host", a.host},
+                       {"reasons", a.reasons}});
+  }
+  return {{"engine", w.options.host},
+          {"hosts", w.hosts},
+          {"actions", actions},
+          {"inSync", w.plan.in_sync},
+          {"errors", w.plan.errors}};
+}
+
+void print_plan(const EngineWork& w, size_t engines, CliEnv& env) {
+  if (engines > 1) env.out << "engine " << w.options.host << ":\n";
+  env.out << w.plan.text();
+}
+
+int cmd_diff(const std::vector<std::string>& args, CliEnv& env) {
+  Flags f;
+  if (auto e = parse_flags(args, 1, f,
+                           {"--filename", "--output", "--blueprints", "--prune", "--parallel"});
+      !e.empty()) {
+    env.err << "acctl diff: " << e << "\nRun 'acctl diff --help' for usage.\n";
+    return kExitUsage;
+  }
+  if (f.output.empty()) f.output = "text";
+  if (f.output != "text" && f.output != "json") {
+    env.err << "acctl diff: --output must be text or json\n";
+    return kExitUsage;
+  }
+  int status = kExitOk;
+  auto set = load_checked(f, env, "diff", status);
+  if (!set) return status == kExitInvalid ? kExitUsage : status;  // diff: 2 for any error
+  auto work = split_by_engine(*set, env, "diff");
+  if (!work) return kExitUsage;
+  bool changes = false, errors = false;
+  json out = json::array();
+  for (EngineWork& w : *work) {
+    if (!connect_and_plan(w, f, env, "diff", std::chrono::minutes(2))) return kExitUsage;
+    changes = changes || !w.plan.empty();
+    errors = errors || !w.plan.errors.empty();
+    if (f.output == "json") {
+      out.push_back(plan_json(w));
+    } else {
+      print_plan(w, work->size(), env);
+    }
+  }
+  if (f.output == "json")
+    env.out << json({{"inSync", !changes && !errors}, {"engines", out}}).dump(2) << "\n";
+  if (errors) return kExitUsage;
+  return changes ? kExitInvalid : kExitOk;
+}
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
+std::string action_text(const Action& a) {
+  const char* verb = a.replacing
+                         ? (a.type == ActionType::kDelete ? "remove (replace)" : "create (replace)")
+                         : to_string(a.type);
+  return std::string(verb) + " " + to_string(a.object) + " " + a.name;
+}
+
+// Waits until every container that should run is running (headless ones: has started).
+bool wait_running(EngineWork& w, std::chrono::milliseconds timeout, CliEnv& env, bool json_out) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const DesiredObject& d : w.desired.objects) {
+    if (d.type != ObjectType::kContainer) continue;
+    while (true) {
+      auto info = w.api->inspect_container(d.name);
+      std::string state = info ? info->state.status : "missing";
+      bool ready = d.keep_running ? state == "running" : (state != "created" && state != "missing");
+      if (ready) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        if (!json_out)
+          env.err << "acctl apply: " << d.name << " is " << state << " after waiting "
+                  << seconds_text(timeout) << "\n";
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  return true;
+}
+
+int cmd_apply(const std::vector<std::string>& args, CliEnv& env) {
+  Flags f;
+  if (auto e = parse_flags(args, 1, f,
+                           {"--filename", "--output", "--blueprints", "--prune", "--dry-run",
+                            "--wait", "--timeout", "--parallel"});
+      !e.empty()) {
+    env.err << "acctl apply: " << e << "\nRun 'acctl apply --help' for usage.\n";
+    return kExitUsage;
+  }
+  if (f.output.empty()) f.output = "text";
+  if (f.output != "text" && f.output != "json") {
+    env.err << "acctl apply: --output must be text or json\n";
+    return kExitUsage;
+  }
+  auto timeout = f.timeout.empty()
+                     ? std::optional(std::chrono::milliseconds(std::chrono::minutes(2)))
+                     : parse_duration(f.timeout);
+  if (!timeout) {
+    env.err << "acctl apply: --timeout takes a duration like 90s or 5m, not " << f.timeout << "\n";
+    return kExitUsage;
+  }
+  const bool json_out = f.output == "json";
+  int status = kExitOk;
+  auto set = load_checked(f, env, "apply", status);
+  if (!set) return status;
+  auto work = split_by_engine(*set, env, "apply");
+  if (!work) return kExitUsage;
+  const auto started = std::chrono::steady_clock::now();
+  size_t done = 0, failed = 0, skipped = 0;
+  bool ok = true;
+  for (EngineWork& w : *work) {
+    if (!connect_and_plan(w, f, env, "apply", *timeout)) return kExitUsage;
+    if (!w.plan.errors.empty()) {
+      for (const std::string& e : w.plan.errors) env.err << "acctl apply: " << e << "\n";
+      return kExitUsage;
+    }
+    if (!json_out) print_plan(w, work->size(), env);
+    if (f.dry_run || w.plan.empty()) continue;
+    bool creates_containers =
+        std::any_of(w.plan.actions.begin(), w.plan.actions.end(), [](const Action& a) {
+          return a.type == ActionType::kCreate && a.object == ObjectType::kContainer;
+        });
+    if (creates_containers) {
+      auto v = w.api->version();
+      if (!v) {
+        env.err << "acctl apply: " << v.error().message << "\n";
+        return kExitUsage;
+      }
+      if (std::find(v->runtimes.begin(), v->runtimes.end(), "runsc") == v->runtimes.end()) {
+        env.err
+            << "acctl apply: the engine at " << w.options.host
+            << " has no \"runsc\" runtime, and sandboxes run only under gVisor. Install it "
+               "(apt-get install runsc), register it in /etc/docker/daemon.json "
+               "(\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\"}}) and restart dockerd; "
+               "tests/integration/engine-up.sh does all three.\n";
+        return kExitUsage;
+      }
+    }
+    ExecuteOptions eo;
+    eo.parallel = f.parallel;
+    eo.on_event = [&](const Plan& plan, const StepEvent& e) {
+      const Action& a = plan.actions[e.index];
+      if (json_out) {
+        json j = {{"event", "step"},
+                  {"state", to_string(e.state)},
+                  {"action", a.replacing ? "replace" : to_string(a.type)},
+                  {"object", to_string(a.object)},
+                  {"name", a.name},
+                  {"owner", a.owner},
+                  {"elapsedMs", e.elapsed.count()}};
+        if (a.replacing) j["phase"] = a.type == ActionType::kDelete ? "remove" : "create";
+        if (!e.message.empty()) j["error"] = e.message;
+        env.out << j.dump() << std::endl;
+        return;
+      }
+      if (e.state == StepState::kStarted) {
+        if (env.terminal) env.out << "  ...     " << action_text(a) << std::endl;
+        return;
+      }
+      const char* tag = e.state == StepState::kDone     ? "done   "
+                        : e.state == StepState::kFailed ? "FAILED "
+                                                        : "skipped";
+      env.out << "  " << tag << " " << action_text(a);
+      if (e.state != StepState::kSkipped) env.out << " (" << seconds_text(e.elapsed) << ")";
+      if (!e.message.empty()) env.out << ": " << e.message;
+      env.out << std::endl;
+    };
+    ExecuteResult r = execute_plan(*w.api, w.plan, eo);
+    done += r.done;
+    failed += r.failed;
+    skipped += r.skipped;
+    ok = ok && r.ok();
+    if (ok && f.wait) ok = wait_running(w, *timeout, env, json_out);
+  }
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  if (json_out) {
+    json plans = json::array();
+    for (const EngineWork& w : *work) plans.push_back(plan_json(w));
+    env.out << json({{"event", "summary"},
+                     {"ok", ok},
+                     {"dryRun", f.dry_run},
+                     {"done", done},
+                     {"failed", failed},
+                     {"skipped", skipped},
+                     {"elapsedMs", elapsed.count()},
+                     {"plans", plans}})
+                   .dump()
+            << "\n";
+  } else if (!f.dry_run) {
+    env.out << (ok ? "Applied" : "Apply FAILED") << ": " << done << " done, " << failed
+            << " failed, " << skipped << " skipped in " << seconds_text(elapsed) << ".\n";
+  }
+  return ok ? kExitOk : kExitUsage;
+}
+
+// Objects to delete: every managed object of the named Sandboxes and Hosts.
+int delete_objects(const std::vector<std::pair<std::string, std::string>>& targets,
+                   const engine::EngineOptions& options, const Flags& f, CliEnv& env) {
+  auto api = connect(env, options);
+  if (!api) {
+    env.err << "acctl delete: " << api.error().message << "\n";
+    return kExitUsage;
+  }
+  std::string error;
+  auto lock = EngineLock::acquire(options.host, std::chrono::minutes(2), nullptr, error);
+  if (!lock) {
+    env.err << "acctl delete: " << error << "\n";
+    return kExitUsage;
+  }
+  auto observed = observe(**api, {}, f.parallel);
+  if (!observed) {
+    env.err << "acctl delete: " << observed.error().message << "\n";
+    return kExitUsage;
+  }
+  // Keep what is not targeted; plan with prune to delete the rest of these hosts' objects.
+  DesiredState keep;
+  ObservedState scope;
+  PlanOptions po;
+  po.prune = true;
+  for (const ObservedObject& o : observed->objects) {
+    auto kind = o.labels.count(kLabelKind) ? o.labels.at(kLabelKind) : "";
+    auto name = o.labels.count(kLabelName) ? o.labels.at(kLabelName) : "";
+    auto host = o.labels.count(kLabelHost) ? o.labels.at(kLabelHost) : "";
+    bool targeted = false;
+    for (const auto& [tk, tn] : targets) {
+      targeted = targeted || (tk == kind && tn == name) || (tk == "Host" && tn == host);
+    }
+    if (!targeted) continue;
+    scope.objects.push_back(o);
+    po.prune_hosts.insert(host);
+  }
+  Plan plan = plan_changes(keep, scope, po);
+  for (Action& a : plan.actions) a.reasons.clear();  // asked for, not "missing from manifests"
+  if (plan.empty()) {
+    env.out << "Nothing to delete.\n";
+    return kExitOk;
+  }
+  env.out << plan.text();
+  ExecuteOptions eo;
+  eo.parallel = f.parallel;
+  eo.on_event = [&](const Plan& p, const StepEvent& e) {
+    if (e.state == StepState::kStarted) return;
+    env.out << "  " << to_string(e.state) << " " << action_text(p.actions[e.index])
+            << (e.message.empty() ? "" : ": " + e.message) << std::endl;
+  };
+  ExecuteResult r = execute_plan(**api, plan, eo);
+  env.out << "Deleted " << r.done << " of " << plan.actions.size()
+          << " objects; workspaces were kept.\n";
+  return r.ok() ? kExitOk : kExitUsage;
+}
+
+int cmd_delete(const std::vector<std::string>& args, CliEnv& env) {
+  Flags f;
+  if (auto e = parse_flags(args, 1, f, {"--filename", "--blueprints", "--engine", "--parallel"});
+      !e.empty()) {
+    env.err << "acctl delete: " << e << "\nRun 'acctl delete --help' for usage.\n";
+    return kExitUsage;
+  }
+  if (f.files.empty()) {
+    if (f.positional.size() != 2) {
+      env.err << "acctl delete: give -f PATH or KIND NAME\n";
+      return kExitUsage;
+    }
+    std::string kind = canonical_kind(f.positional[0]);
+    if (kind != "Sandbox" && kind != "Host") {
+      env.err << "acctl delete: KIND must be Sandbox or Host, not " << f.positional[0] << "\n";
+      return kExitUsage;
+    }
+    return delete_objects({{kind, f.positional[1]}}, engine_options_for(f.engine), f, env);
+  }
+  int status = kExitOk;
+  auto set = load_checked(f, env, "delete", status);
+  if (!set) return status;
+  // Group the targets by the engine of their Host.
+  std::map<std::string,
+           std::pair<engine::EngineOptions, std::vector<std::pair<std::string, std::string>>>>
+      by_engine;
+  for (const Sandbox& s : set->model.sandboxes) {
+    auto o = engine_options_for(set->model.find_host(s.spec.host)->spec.engine);
+    by_engine.try_emplace(o.host, o, std::vector<std::pair<std::string, std::string>>{})
+        .first->second.second.push_back({"Sandbox", s.meta.name});
+  }
+  for (const Host& h : set->model.hosts) {
+    auto o = engine_options_for(h.spec.engine);
+    by_engine.try_emplace(o.host, o, std::vector<std::pair<std::string, std::string>>{})
+        .first->second.second.push_back({"Host", h.meta.name});
+  }
+  int result = kExitOk;
+  for (auto& [host, entry] : by_engine) {
+    int r = delete_objects(entry.second, entry.first, f, env);
+    if (r != kExitOk) result = r;
+  }
+  return result;
+}
+
+int cmd_get(const std::vector<std::string>& args, CliEnv& env) {
+  Flags f;
+  if (auto e = parse_flags(args, 1, f, {"--output", "--engine", "--parallel"}); !e.empty()) {
+    env.err << "acctl get: " << e << "\nRun 'acctl get --help' for usage.\n";
+    return kExitUsage;
+  }
+  if (f.output.empty()) f.output = "table";
+  if (f.output != "table" && f.output != "json" && f.output != "yaml") {
+    env.err << "acctl get: --output must be table, json or yaml\n";
+    return kExitUsage;
+  }
+  std::string kind, name;
+  if (!f.positional.empty()) {
+    kind = canonical_kind(f.positional[0]);
+    if (kind != "Sandbox" && kind != "Host") {
+      env.err << "acctl get: KIND must be Sandbox or Host, not " << f.positional[0] << "\n";
+      return kExitUsage;
+    }
+  }
+  if (f.positional.size() > 1) name = f.positional[1];
+  if (f.positional.size() > 2) {
+    env.err << "acctl get: takes at most KIND and NAME\n";
+    return kExitUsage;
+  }
+  engine::EngineOptions options = engine_options_for(f.engine);
+  auto api = connect(env, options);
+  if (!api) {
+    env.err << "acctl get: " << api.error().message << "\n";
+    return kExitUsage;
+  }
+  auto observed = observe(**api, {}, f.parallel);
+  if (!observed) {
+    env.err << "acctl get: " << observed.error().message << "\n";
+    return kExitUsage;
+  }
+  json items = json::array();
+  for (const ObservedObject& o : observed->objects) {
+    std::string k = o.labels.count(kLabelKind) ? o.labels.at(kLabelKind) : "";
+    std::string n = o.labels.count(kLabelName) ? o.labels.at(kLabelName) : "";
+    if ((!kind.empty() && k != kind) || (!name.empty() && n != name)) continue;
+    json item = {{"kind", k},
+                 {"name", n},
+                 {"host", o.labels.count(kLabelHost) ? o.labels.at(kLabelHost) : ""},
+                 {"object", to_string(o.type)},
+                 {"engineName", o.name},
+                 {"id", o.id.substr(0, 12)},
+                 {"specHash", o.labels.count(kLabelSpecHash) ? o.labels.at(kLabelSpecHash) : ""}};
+    if (o.type == ObjectType::kContainer) {
+      item["state"] = o.state;
+      item["cpus"] = o.live.nano_cpus / 1e9;
+      item["memory"] = o.live.memory ? format_size(o.live.memory) : "unlimited";
+      item["pids"] = o.live.pids;
+    }
+    items.push_back(item);
+  }
+  std::sort(items.begin(), items.end(), [](const json& a, const json& b) {
+    return std::tie(a["kind"].get_ref<const std::string&>(),
+                    a["name"].get_ref<const std::string&>(),
+                    a["engineName"].get_ref<const std::string&>()) <
+           std::tie(b["kind"].get_ref<const std::string&>(),
+                    b["name"].get_ref<const std::string&>(),
+                    b["engineName"].get_ref<const std::string&>());
+  });
+  if (!name.empty() && items.empty()) {
+    env.err << "acctl get: no " << kind << " named " << name << " on " << options.host << "\n";
+    return kExitUsage;
+  }
+  if (f.output == "json") {
+    env.out << items.dump(2) << "\n";
+  } else if (f.output == "yaml") {
+    for (const json& item : items) {
+      env.out << "- ";
+      bool first = true;
+      for (auto& [k, v] : item.items()) {
+        env.out << (first ? "" : "  ") << k << ": " << v.dump() << "\n";
+        first = false;
+      }
+    }
+    if (items.empty()) env.out << "[]\n";
+  } else {
+    char line[256];
+    std::snprintf(line, sizeof line, "%-8s %-24s %-10s %-10s %-26s %-9s %-6s %-8s\n", "KIND",
+                  "NAME", "HOST", "OBJECT", "ENGINE NAME", "STATE", "CPUS", "MEMORY");
+    env.out << line;
+    for (const json& i : items) {
+      std::string cpus = i.contains("cpus") ? (i["cpus"].get<double>() == 0 ? "-" : [&] {
+        char b[16];
+        std::snprintf(b, sizeof b, "%g", i["cpus"].get<double>());
+        return std::string(b);
+      }()) : "";
+      std::snprintf(line, sizeof line, "%-8s %-24s %-10s %-10s %-26s %-9s %-6s %-8s\n",
+                    i["kind"].get<std::string>().c_str(), i["name"].get<std::string>().c_str(),
+                    i["host"].get<std::string>().c_str(), i["object"].get<std::string>().c_str(),
+                    i["engineName"].get<std::string>().c_str(), i.value("state", "").c_str(),
+                    cpus.c_str(), i.value("memory", "").c_str());
+      env.out << line;
+    }
+  }
+  return kExitOk;
+}
+
 int cmd_schema(const std::vector<std::string>& args, CliEnv& env) {
   if (args.size() > 2) {
     env.err << "acctl schema: takes at most one KIND\n";
@@ -237,6 +881,10 @@ struct Command {
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> all = {
       {"validate", {cmd_validate, kValidateHelp}},
+      {"diff", {cmd_diff, kDiffHelp}},
+      {"apply", {cmd_apply, kApplyHelp}},
+      {"delete", {cmd_delete, kDeleteHelp}},
+      {"get", {cmd_get, kGetHelp}},
       {"schema", {cmd_schema, kSchemaHelp}},
       {"version", {cmd_version, kVersionHelp}},
   };

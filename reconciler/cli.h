@@ -1,9 +1,14 @@
 // acctl's command line: one function per subcommand, each returning the process exit status.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "engine/endpoint.h"
+#include "engine/engine_api.h"
 
 namespace acctl {
 
@@ -19,6 +24,10 @@ struct CliEnv {
   std::ostream& out;
   std::ostream& err;
   std::string self_path;  // the running binary, to find the project's blueprints
+  // Opens an engine connection; tests hand in a fake. Unset: the libcurl client.
+  std::function<engine::Result<std::shared_ptr<engine::EngineApi>>(const engine::EngineOptions&)>
+      connect_engine;
+  bool terminal = false;  // stdout is a terminal: progress shows steps as they start
 };
 
 int run_cli(const std::vector<std::string>& args, CliEnv& env);

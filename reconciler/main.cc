@@ -12,7 +12,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   char self[PATH_MAX] = {};
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  acctl::CliEnv env{std::cin, std::cout, std::cerr, n > 0 ? std::string(self, n) : ""};
+  acctl::CliEnv env{std::cin,  std::cout,
+                    std::cerr, n > 0 ? std::string(self, n) : "",
+                    nullptr,   isatty(STDOUT_FILENO) == 1};
   try {
     return acctl::run_cli(args, env);
   } catch (const std::exception& e) {

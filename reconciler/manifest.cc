@@ -259,7 +259,10 @@ class DocumentChecker {
     domain_patterns("/spec/egress");
     bool paranoid = at("/spec/hardening") == "paranoid";
     env("/spec/env", paranoid);
+    // A prebuilt image replaces the scripts: nothing is built, so they need not exist.
+    const bool prebuilt = has("/spec/image");
     for (const char* field : {"/spec/install", "/spec/run"}) {
+      if (prebuilt) break;
       const std::string path = at(field).get<std::string>();
       auto norm = normalize_relative(path);
       if (!norm || norm->empty()) {
@@ -421,6 +424,7 @@ void add_to_model(const Document& doc, Model& model) {
   } else if (kind == "Blueprint") {
     Blueprint b{meta_of(doc), {}};
     b.spec.description = spec.value("description", "");
+    b.spec.image = spec.value("image", "");
     b.spec.hardening = enum_of<Hardening>(spec["hardening"], {{"paranoid", Hardening::kParanoid},
                                                               {"standard", Hardening::kStandard}});
     b.spec.install = *normalize_relative(spec["install"].get<std::string>());

@@ -58,6 +58,7 @@ struct EgressPolicySpec {
 
 struct BlueprintSpec {
   std::string description;
+  std::string image;  // a prebuilt image to run; empty: build one from install.sh
   Hardening hardening = Hardening::kParanoid;
   std::string install;  // relative to folder
   std::string run;
