@@ -1,0 +1,122 @@
+// Tests for ac-gate's config parser: defaults, every field, and all problems reported at once.
+#include "gate/gate_config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace acctl::gate {
+namespace {
+
+std::vector<std::string> problems_of(std::string_view text) {
+  auto result = parse_gate_config(text);
+  if (auto* problems = std::get_if<std::vector<std::string>>(&result)) return *problems;
+  return {};
+}
+
+bool mentions(const std::vector<std::string>& problems, std::string_view needle) {
+  for (const std::string& problem : problems) {
+    if (problem.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(GateConfig, ParsesAFullConfig) {
+  auto result = parse_gate_config(R"({
+    "policy": {"allow": ["github.com", "*.github.com"], "deny": ["gist.github.com"],
+               "ports": [443, 8443], "allowCIDRs": ["10.9.0.0/24"], "denyCIDRs": [],
+               "dns": {"upstreams": ["1.1.1.1", "[2606:4700::1111]:5353"],
+                       "records": {"Intercept.Test.": ["10.9.0.5", "fd00::5"]}},
+               "limits": {"dnsQPS": 50, "connections": 100}},
+    "gateIP": "172.20.0.53",
+    "listen": {"dns": "172.20.0.53:53", "proxy": "[::1]:3128", "control": "127.0.0.1:9090"},
+    "sandboxes": {"172.20.0.7": "pi-1"},
+    "auditLog": "/var/log/gate.jsonl",
+    "tuning": {"headTimeoutMs": 500, "httpsPort": 8443}})");
+  ASSERT_TRUE(std::holds_alternative<GateConfig>(result))
+      << std::get<std::vector<std::string>>(result).front();
+  const GateConfig& config = std::get<GateConfig>(result);
+  EXPECT_TRUE(config.policy->decide_name("api.github.com").allowed);
+  EXPECT_FALSE(config.policy->decide_name("gist.github.com").allowed);
+  EXPECT_TRUE(config.policy->decide_port(8443).allowed);
+  EXPECT_FALSE(config.policy->decide_port(80).allowed);
+  ASSERT_EQ(config.upstreams.size(), 2u);
+  EXPECT_EQ(config.upstreams[0].str(), "1.1.1.1:53");
+  EXPECT_EQ(config.upstreams[1].str(), "[2606:4700::1111]:5353");
+  ASSERT_TRUE(config.records.contains("intercept.test"));  // normalised
+  EXPECT_EQ(config.records.at("intercept.test").size(), 2u);
+  EXPECT_EQ(config.dns_qps, 50u);
+  EXPECT_EQ(config.connections, 100u);
+  EXPECT_EQ(config.connections_per_client, 25u);  // a quarter by default
+  EXPECT_EQ(config.gate_ip, (std::array<uint8_t, 4>{172, 20, 0, 53}));
+  ASSERT_TRUE(config.listen.dns && config.listen.proxy && config.listen.control);
+  EXPECT_FALSE(config.listen.http);
+  EXPECT_EQ(config.listen.proxy->str(), "[::1]:3128");
+  EXPECT_EQ(config.sandboxes.at("172.20.0.7"), "pi-1");
+  EXPECT_EQ(config.audit_log, "/var/log/gate.jsonl");
+  EXPECT_EQ(config.tuning.head_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(config.tuning.https_port, 8443);
+  EXPECT_EQ(config.tuning.idle_timeout, std::chrono::seconds(300));
+}
+
+TEST(GateConfig, DefaultsFollowTheEgressPolicySchema) {
+  auto result = parse_gate_config(R"({"policy": {}, "gateIP": "10.0.0.1"})");
+  ASSERT_TRUE(std::holds_alternative<GateConfig>(result));
+  const GateConfig& config = std::get<GateConfig>(result);
+  EXPECT_TRUE(config.policy->decide_port(80).allowed);
+  EXPECT_TRUE(config.policy->decide_port(443).allowed);
+  EXPECT_FALSE(config.policy->decide_name("github.com").allowed);  // allow defaults to nothing
+  EXPECT_EQ(config.dns_qps, 200u);
+  EXPECT_EQ(config.connections, 1024u);
+  EXPECT_EQ(config.audit_log, "-");
+}
+
+TEST(GateConfig, ReportsEveryProblemWithItsPath) {
+  const auto problems = problems_of(R"({
+    "policy": {"allow": ["GitHub.com", 7], "ports": [0, 443, 443], "allowCIDRs": ["10.0.0.1/8"],
+               "dns": {"upstreams": ["1.1.1.1:99999", "dns.google"],
+                       "records": {"x.test": [], "1.2.3.4": ["1.1.1.1"], "y.test": ["nope"]}},
+               "limits": {"dnsQPS": 0, "burst": 3},
+               "typo": true},
+    "gateIP": "::1",
+    "listen": {"dns": "0.0.0.0", "smtp": "1.2.3.4:25"},
+    "sandboxes": {"not-an-ip": "x"},
+    "auditLog": "",
+    "tuning": {"headTimeoutMs": 0}})");
+  for (std::string_view needle :
+       {"policy.allow[1]", "allow \"GitHub.com\"", "policy.ports[0]", "policy.ports[2]",
+        "allowCIDRs \"10.0.0.1/8\"", "policy.dns.upstreams[0]", "policy.dns.upstreams[1]",
+        "policy.dns.records.x.test", "policy.dns.records.1.2.3.4", "policy.dns.records.y.test[0]",
+        "policy.limits.dnsQPS", "policy.limits.burst: unknown field", "policy.typo: unknown field",
+        "gateIP", "listen.dns", "listen.smtp: unknown field", "sandboxes.not-an-ip", "auditLog",
+        "tuning.headTimeoutMs"}) {
+    EXPECT_TRUE(mentions(problems, needle)) << "no problem mentions " << needle;
+  }
+}
+
+TEST(GateConfig, RequiresPolicyAndGateIp) {
+  const auto problems = problems_of("{}");
+  EXPECT_TRUE(mentions(problems, "policy: required"));
+  EXPECT_TRUE(mentions(problems, "gateIP: required"));
+  EXPECT_TRUE(mentions(problems_of("[1]"), "must be a JSON object"));
+  EXPECT_TRUE(mentions(problems_of("{"), "not JSON"));
+}
+
+TEST(GateConfig, LoadNamesTheFileInEveryProblem) {
+  const auto result = load_gate_config("/nonexistent/gate.json");
+  ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(result));
+  EXPECT_EQ(std::get<std::vector<std::string>>(result).front(),
+            "/nonexistent/gate.json: cannot read");
+}
+
+TEST(GateConfig, SocketAddresses) {
+  EXPECT_EQ(std::get<SocketAddress>(parse_socket_address("127.0.0.1:53", std::nullopt)).port, 53);
+  EXPECT_TRUE(std::holds_alternative<std::string>(parse_socket_address("127.0.0.1", std::nullopt)));
+  EXPECT_EQ(std::get<SocketAddress>(parse_socket_address("127.0.0.1", 53)).str(), "127.0.0.1:53");
+  EXPECT_TRUE(std::holds_alternative<std::string>(parse_socket_address("::1:53", std::nullopt)));
+  EXPECT_TRUE(std::holds_alternative<std::string>(parse_socket_address("[1.2.3.4]:53", 53)));
+  EXPECT_TRUE(std::holds_alternative<std::string>(parse_socket_address("host:53", 53)));
+}
+
+}  // namespace
+}  // namespace acctl::gate

@@ -1,0 +1,669 @@
+// Loopback tests of the real ac-gate binary with real clients (dig, curl, openssl) and local
+// upstreams (an in-test HTTP server and `openssl s_server` with a test certificate).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct CommandResult {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult sh(const std::string& command) {
+  CommandResult result;
+  std::FILE* pipe = ::popen(("(" + command + ") 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+bool have(const char* tool) {
+  return sh(std::string("command -v ") + tool).status == 0;
+}
+
+uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+int connect_to(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Polls until something accepts on `port`: processes started by the test need a moment.
+bool wait_for_port(uint16_t port) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    const int fd = connect_to(port);
+    if (fd >= 0) {
+      ::close(fd);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// Reads until EOF or `timeout`; returns what arrived and whether EOF was seen.
+std::pair<std::string, bool> read_all(int fd, std::chrono::milliseconds timeout) {
+  std::string out;
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 1))) <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) return {out, true};
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return {out, false};
+}
+
+// A child process (ac-gate, openssl s_server), killed when the object goes away.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() { stop(); }
+
+  void start(const std::vector<std::string>& argv, const std::string& log_path,
+             const std::string& cwd = "") {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      const int null = ::open("/dev/null", O_RDONLY);
+      ::dup2(null, 0);
+      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+      std::vector<char*> args;
+      for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+      args.push_back(nullptr);
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  void signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// A plain HTTP/1.1 origin: answers every request with the request line it received, then
+// closes. One thread per connection: enough for a test, and easy to trust.
+class HttpUpstream {
+ public:
+  HttpUpstream() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listen_fd_, 4096);
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~HttpUpstream() {
+    stopping_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listen_fd_);
+    std::lock_guard lock(mutex_);
+    for (std::thread& worker : workers_) worker.join();
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  void accept_loop() {
+    while (!stopping_) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (stopping_) return;
+        continue;
+      }
+      std::lock_guard lock(mutex_);
+      workers_.emplace_back([fd] { serve(fd); });
+    }
+  }
+  static void serve(int fd) {
+    std::string head;
+    char buffer[4096];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      head.append(buffer, static_cast<size_t>(n));
+    }
+    const std::string body = "upstream-ok " + head.substr(0, head.find("\r\n")) + "\n";
+    const std::string response =
+        "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
+    ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    read_all(fd, std::chrono::milliseconds(2000));
+    ::close(fd);
+  }
+
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<std::thread> workers_;
+};
+
+constexpr const char* kGateIp = "127.0.0.53";
+
+class GateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* tool : {"curl", "openssl", "dig"}) {
+      if (!have(tool))
+        GTEST_SKIP() << tool << " is not installed (Debian: curl, openssl, bind9-dnsutils)";
+    }
+    char pattern[] = "/tmp/gate-it-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    // A test CA and a server certificate for tls.test and other.test.
+    const CommandResult ca =
+        sh("cd " + dir_ +
+           " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
+           "ca.key -out ca.pem -days 1"
+           " -subj /CN=gate-test-ca"
+           " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
+           "server.key -out server.csr"
+           " -subj /CN=tls.test"
+           " && printf 'subjectAltName=DNS:tls.test,DNS:other.test\\n' > san.ext"
+           " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+           " -out server.pem -days 1 -extfile san.ext");
+    ASSERT_EQ(ca.status, 0) << ca.output;
+    tls_port_ = free_port();
+    tls_server_.start({"openssl", "s_server", "-accept", std::to_string(tls_port_), "-cert",
+                       dir_ + "/server.pem", "-key", dir_ + "/server.key", "-www", "-quiet"},
+                      dir_ + "/s_server.log");
+    ASSERT_TRUE(wait_for_port(tls_port_)) << "openssl s_server did not start";
+    dns_port_ = free_port();
+    http_port_ = free_port();
+    https_port_ = free_port();
+    proxy_port_ = free_port();
+    control_port_ = free_port();
+    config_path_ = dir_ + "/gate.json";
+    audit_path_ = dir_ + "/audit.jsonl";
+  }
+
+  void TearDown() override {
+    gate_.stop();
+    tls_server_.stop();
+    if (!dir_.empty() && !HasFailure()) sh("rm -rf " + dir_);
+    if (HasFailure()) std::fprintf(stderr, "gate test files kept in %s\n", dir_.c_str());
+  }
+
+  json base_config() const {
+    return json{{"policy",
+                 {{"allow", {"plain.test", "tls.test", "other.test", "meta.test", "*.wild.test"}},
+                  {"deny", {"bad.wild.test"}},
+                  {"ports", {upstream_.port(), tls_port_}},
+                  {"allowCIDRs", {"127.0.0.0/8"}},
+                  {"dns",
+                   {{"records",
+                     {{"plain.test", {"127.0.0.1"}},
+                      {"tls.test", {"127.0.0.1"}},
+                      {"other.test", {"127.0.0.1"}},
+                      {"a.wild.test", {"127.0.0.1"}},
+                      {"meta.test", {"169.254.169.254"}}}}}},
+                  {"limits", {{"dnsQPS", 1000}, {"connections", 4000}}}}},
+                {"gateIP", kGateIp},
+                {"listen",
+                 {{"dns", "127.0.0.1:" + std::to_string(dns_port_)},
+                  {"http", "127.0.0.1:" + std::to_string(http_port_)},
+                  {"https", "127.0.0.1:" + std::to_string(https_port_)},
+                  {"proxy", "127.0.0.1:" + std::to_string(proxy_port_)},
+                  {"control", "127.0.0.1:" + std::to_string(control_port_)}}},
+                {"sandboxes", {{"127.0.0.1", "sb-local"}}},
+                {"auditLog", audit_path_},
+                {"tuning",
+                 {{"headTimeoutMs", 700},
+                  {"httpPort", upstream_.port()},
+                  {"httpsPort", tls_port_},
+                  {"connectionsPerClient", 4000}}}};
+  }
+
+  void write_config(const json& config) const { std::ofstream(config_path_) << config.dump(2); }
+
+  void start_gate(const json& config) {
+    write_config(config);
+    gate_.start({ACCTL_GATE_BINARY, "--config", config_path_}, dir_ + "/gate.log");
+    ASSERT_TRUE(wait_for_port(control_port_)) << sh("cat " + dir_ + "/gate.log").output;
+  }
+
+  std::string dig(const std::string& args) const {
+    return sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +time=2 +tries=1 " + args)
+        .output;
+  }
+
+  std::string proxy() const { return "-x http://127.0.0.1:" + std::to_string(proxy_port_); }
+  std::string plain_url(const std::string& path = "/") const {
+    return "http://plain.test:" + std::to_string(upstream_.port()) + path;
+  }
+  std::string tls_url(const std::string& host = "tls.test") const {
+    return "https://" + host + ":" + std::to_string(tls_port_) + "/";
+  }
+  std::string ca() const { return " --cacert " + dir_ + "/ca.pem "; }
+
+  // curl, printing the body then the status code on the last line.
+  CommandResult curl(const std::string& args) const {
+    return sh("curl -sS -m 10 -w '\\n%{http_code}' " + args);
+  }
+  static std::string status_of(const CommandResult& result) {
+    return result.output.substr(result.output.rfind('\n') + 1);
+  }
+  // The reason header of a refusal.
+  std::string refusal_reason(const std::string& args) const {
+    const CommandResult result = sh("curl -sS -m 10 -o /dev/null -D - " + args);
+    const size_t at = result.output.find("X-Acctl-Gate-Reason: ");
+    if (at == std::string::npos) return "(no reason header) " + result.output;
+    const size_t start = at + std::string("X-Acctl-Gate-Reason: ").size();
+    return result.output.substr(start, result.output.find('\r', start) - start);
+  }
+
+  std::vector<json> audit_lines() const {
+    std::vector<json> lines;
+    std::ifstream in(audit_path_);
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    return lines;
+  }
+
+  CommandResult control(const std::string& method, const std::string& path) const {
+    return sh("curl -sS -m 10 -X " + method +
+              " -w '\\n%{http_code}' http://127.0.0.1:" + std::to_string(control_port_) + path);
+  }
+
+  HttpUpstream upstream_;
+  Child tls_server_;
+  Child gate_;
+  std::string dir_, config_path_, audit_path_;
+  uint16_t tls_port_ = 0, dns_port_ = 0, http_port_ = 0, https_port_ = 0, proxy_port_ = 0,
+           control_port_ = 0;
+};
+
+TEST_F(GateTest, CheckConfigValidatesAndReportsEveryProblem) {
+  write_config(base_config());
+  EXPECT_EQ(sh(std::string(ACCTL_GATE_BINARY) + " --check-config " + config_path_).status, 0);
+  json bad = base_config();
+  bad["policy"]["allow"].push_back("Bad Name");
+  bad["gateIP"] = "nope";
+  write_config(bad);
+  const CommandResult result =
+      sh(std::string(ACCTL_GATE_BINARY) + " --check-config " + config_path_);
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.output.find("Bad Name"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("gateIP"), std::string::npos) << result.output;
+}
+
+TEST_F(GateTest, StartupFailsWithExit2WhenAListenerCannotBind) {
+  json config = base_config();
+  config["listen"]["http"] = "127.0.0.1:" + std::to_string(upstream_.port());  // taken
+  write_config(config);
+  const CommandResult result = sh(std::string(ACCTL_GATE_BINARY) + " --config " + config_path_);
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.output.find("listen.http"), std::string::npos) << result.output;
+}
+
+TEST_F(GateTest, DnsAnswersAllowedNamesWithTheGateAndNothingElse) {
+  start_gate(base_config());
+  EXPECT_EQ(sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +short plain.test").output,
+            std::string(kGateIp) + "\n");
+  EXPECT_EQ(sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +short A.WILD.test").output,
+            std::string(kGateIp) + "\n");
+  EXPECT_NE(dig("evil.test").find("status: NXDOMAIN"), std::string::npos);
+  EXPECT_NE(dig("bad.wild.test").find("status: NXDOMAIN"), std::string::npos);
+  EXPECT_NE(dig("127.0.0.1").find("status: NXDOMAIN"), std::string::npos);
+  const std::string aaaa = dig("plain.test AAAA");
+  EXPECT_NE(aaaa.find("status: NOERROR"), std::string::npos) << aaaa;
+  EXPECT_NE(aaaa.find("ANSWER: 0"), std::string::npos) << aaaa;
+  const std::string txt = dig("plain.test TXT");
+  EXPECT_NE(txt.find("ANSWER: 0"), std::string::npos) << txt;
+  EXPECT_NE(dig("-c CH plain.test").find("status: REFUSED"), std::string::npos);
+  EXPECT_EQ(sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +tcp +short plain.test").output,
+            std::string(kGateIp) + "\n");
+  EXPECT_NE(dig("+tcp evil.test").find("status: NXDOMAIN"), std::string::npos);
+}
+
+TEST_F(GateTest, DnsRateLimitRefusesOverTheLimit) {
+  json config = base_config();
+  config["policy"]["limits"]["dnsQPS"] = 3;
+  start_gate(config);
+  // dig's batch mode sends the queries back to back from one client.
+  std::string batch;
+  for (int i = 0; i < 10; ++i) batch += "plain.test\n";
+  std::ofstream(dir_ + "/batch") << batch;
+  const std::string out = dig("-f " + dir_ + "/batch");
+  size_t refused = 0;
+  for (size_t at = out.find("status: REFUSED"); at != std::string::npos;
+       at = out.find("status: REFUSED", at + 1)) {
+    ++refused;
+  }
+  EXPECT_GE(refused, 5u) << out;
+  EXPECT_NE(control("GET", "/metrics")
+                .output.find("acctl_gate_dns_queries_total{result=\"rate-limited\"}"),
+            std::string::npos);
+}
+
+TEST_F(GateTest, HttpListenerDecidesOnHost) {
+  start_gate(base_config());
+  const std::string port = std::to_string(upstream_.port());
+  const std::string to_gate = " --connect-to ::127.0.0.1:" + std::to_string(http_port_) + " ";
+  CommandResult ok = curl(to_gate + plain_url("/hello"));
+  EXPECT_EQ(status_of(ok), "200") << ok.output;
+  EXPECT_NE(ok.output.find("upstream-ok GET /hello HTTP/1.1"), std::string::npos) << ok.output;
+  EXPECT_EQ(refusal_reason(to_gate + "http://evil.test:" + port + "/"), "not-allowed");
+  EXPECT_EQ(refusal_reason(to_gate + "http://bad.wild.test:" + port + "/"), "deny bad.wild.test");
+  EXPECT_EQ(refusal_reason(to_gate + "-H 'Host: 127.0.0.1:" + port + "' http://x.test/"),
+            "ip-literal");
+  EXPECT_EQ(refusal_reason(to_gate + "-H 'Host: 0x7f000001:" + port + "' http://x.test/"),
+            "ip-literal");
+  EXPECT_EQ(refusal_reason(to_gate + "http://plain.test:22/"), "port-not-allowed 22");
+}
+
+TEST_F(GateTest, HttpsListenerDecidesOnSniWithoutTerminatingTls) {
+  start_gate(base_config());
+  const std::string to_gate = " --connect-to ::127.0.0.1:" + std::to_string(https_port_) + " ";
+  // The certificate verifies against the test CA: the gate relayed the upstream's TLS untouched.
+  const CommandResult ok = curl(ca() + to_gate + tls_url());
+  EXPECT_EQ(status_of(ok), "200") << ok.output;
+  const CommandResult denied = curl("-k" + to_gate + tls_url("evil.test"));
+  EXPECT_EQ(status_of(denied), "000") << denied.output;  // closed during the handshake
+  const std::string gate = "127.0.0.1:" + std::to_string(https_port_);
+  const CommandResult allowed = sh("echo | openssl s_client -connect " + gate +
+                                   " -servername tls.test -CAfile " + dir_ + "/ca.pem");
+  EXPECT_NE(allowed.output.find("Verify return code: 0 (ok)"), std::string::npos) << allowed.output;
+  const CommandResult blocked =
+      sh("echo | openssl s_client -connect " + gate + " -servername evil.test");
+  EXPECT_EQ(blocked.output.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_EQ(blocked.output.find("Server certificate"), std::string::npos) << blocked.output;
+  const CommandResult no_sni = sh("echo | openssl s_client -connect " + gate + " -noservername");
+  EXPECT_EQ(no_sni.output.find("Server certificate"), std::string::npos) << no_sni.output;
+}
+
+TEST_F(GateTest, ProxyAbsoluteFormAndConnect) {
+  start_gate(base_config());
+  const std::string port = std::to_string(upstream_.port());
+  const CommandResult ok = curl(proxy() + " " + plain_url("/abs?q=1"));
+  EXPECT_EQ(status_of(ok), "200") << ok.output;
+  // Forwarded in origin form, as RFC 9112 asks of a proxy talking to an origin.
+  EXPECT_NE(ok.output.find("upstream-ok GET /abs?q=1 HTTP/1.1"), std::string::npos) << ok.output;
+  const CommandResult tunnel = curl(proxy() + ca() + tls_url());
+  EXPECT_EQ(status_of(tunnel), "200") << tunnel.output;
+  EXPECT_EQ(refusal_reason(proxy() + " http://evil.test:" + port + "/"), "not-allowed");
+  EXPECT_EQ(refusal_reason(proxy() + " http://plain.test:22/"), "port-not-allowed 22");
+  EXPECT_EQ(refusal_reason(proxy() + " http://127.0.0.1:" + port + "/"), "ip-literal");
+  EXPECT_EQ(refusal_reason(proxy() + " http://[::1]:" + port + "/"), "ip-literal");
+  EXPECT_EQ(refusal_reason(proxy() + " http://2130706433:" + port + "/"), "ip-literal");
+  EXPECT_EQ(refusal_reason(proxy() + " http://meta.test:" + port + "/"),
+            "link-local 169.254.0.0/16");
+  // CONNECT to a denied name is answered 403 before any tunnel exists.
+  const CommandResult denied = sh("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " + proxy() +
+                                  " " + tls_url("evil.test"));
+  EXPECT_EQ(denied.output.substr(denied.output.size() - 3), "403") << denied.output;
+}
+
+TEST_F(GateTest, NameHostConnectAndSniMustAgree) {
+  start_gate(base_config());
+  const std::string port = std::to_string(upstream_.port());
+  EXPECT_EQ(refusal_reason(proxy() + " -H 'Host: other.test:" + port + "' " + plain_url())
+                .rfind("host-mismatch", 0),
+            0u);
+  // CONNECT tls.test, then a ClientHello for other.test (allowed, same certificate): refused.
+  const std::string connect = "openssl s_client -proxy 127.0.0.1:" + std::to_string(proxy_port_) +
+                              " -connect tls.test:" + std::to_string(tls_port_) + " -CAfile " +
+                              dir_ + "/ca.pem";
+  const CommandResult mismatch = sh("echo | " + connect + " -servername other.test");
+  EXPECT_EQ(mismatch.output.find("Server certificate"), std::string::npos) << mismatch.output;
+  const CommandResult match = sh("echo | " + connect + " -servername tls.test");
+  EXPECT_NE(match.output.find("Verify return code: 0 (ok)"), std::string::npos) << match.output;
+  bool logged = false;
+  for (const json& line : audit_lines()) {
+    logged |= line["protocol"] == "connect" && line["decision"] == "deny" &&
+              line["reason"].get<std::string>().rfind("sni-mismatch", 0) == 0;
+  }
+  EXPECT_TRUE(logged);
+}
+
+TEST_F(GateTest, LoopbackAndMetadataNeedAllowCidrs) {
+  json config = base_config();
+  config["policy"]["allowCIDRs"] = json::array();
+  start_gate(config);
+  const std::string port = std::to_string(upstream_.port());
+  EXPECT_EQ(refusal_reason(proxy() + " " + plain_url()).rfind("loopback", 0), 0u);
+  EXPECT_EQ(refusal_reason(proxy() + " http://meta.test:" + port + "/"),
+            "link-local 169.254.0.0/16");
+  const CommandResult tls =
+      sh("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " + proxy() + " " + tls_url());
+  EXPECT_EQ(tls.output.substr(tls.output.size() - 3), "403") << tls.output;
+}
+
+TEST_F(GateTest, ASlowClientIsClosedAfterTheHeadTimeout) {
+  start_gate(base_config());  // headTimeoutMs 700
+  for (uint16_t port : {http_port_, https_port_, proxy_port_}) {
+    const int fd = connect_to(port);
+    ASSERT_GE(fd, 0);
+    const std::string partial =
+        port == https_port_ ? std::string("\x16\x03\x01", 3) : "GET / HTTP/1.1\r\n";
+    ::send(fd, partial.data(), partial.size(), 0);
+    const auto start = Clock::now();
+    const auto [got, closed] = read_all(fd, std::chrono::seconds(5));
+    const auto waited = Clock::now() - start;
+    ::close(fd);
+    EXPECT_TRUE(closed) << port;
+    EXPECT_GE(waited, std::chrono::milliseconds(600)) << port;
+    EXPECT_LT(waited, std::chrono::milliseconds(3000)) << port;
+    if (port != https_port_) {
+      EXPECT_NE(got.find("408"), std::string::npos) << got;
+    }
+  }
+  size_t timeouts = 0;
+  for (const json& line : audit_lines()) timeouts += line["reason"] == "head-timeout";
+  EXPECT_EQ(timeouts, 3u);
+}
+
+TEST_F(GateTest, ReloadSwitchesANameFromAllowedToDenied) {
+  json config = base_config();
+  start_gate(config);
+  EXPECT_EQ(status_of(curl(proxy() + " " + plain_url())), "200");
+  // An invalid file keeps the old policy and says why.
+  std::ofstream(config_path_) << "{\"policy\": {\"allow\": [\"Nope!\"]}}";
+  const CommandResult rejected = control("POST", "/reload");
+  EXPECT_EQ(status_of(rejected), "400");
+  EXPECT_NE(rejected.output.find("Nope!"), std::string::npos) << rejected.output;
+  EXPECT_EQ(status_of(curl(proxy() + " " + plain_url())), "200");
+
+  config["policy"]["allow"] = {"tls.test"};
+  write_config(config);
+  const CommandResult reloaded = control("POST", "/reload");
+  EXPECT_EQ(status_of(reloaded), "200") << reloaded.output;
+  EXPECT_EQ(refusal_reason(proxy() + " " + plain_url()), "not-allowed");
+  EXPECT_NE(dig("plain.test").find("status: NXDOMAIN"), std::string::npos);
+
+  // SIGHUP does the same.
+  config["policy"]["allow"] = {"plain.test"};
+  write_config(config);
+  gate_.signal(SIGHUP);
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < deadline && status_of(curl(proxy() + " " + plain_url())) != "200") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status_of(curl(proxy() + " " + plain_url())), "200");
+  EXPECT_NE(control("GET", "/metrics").output.find("acctl_gate_reloads_total{result=\"ok\"} 2"),
+            std::string::npos);
+}
+
+TEST_F(GateTest, ControlPortServesHealthAndMetrics) {
+  start_gate(base_config());
+  EXPECT_EQ(control("GET", "/healthz").output, "ok\n\n200");
+  curl(proxy() + " " + plain_url());
+  curl(proxy() + " http://evil.test/");
+  const std::string metrics = control("GET", "/metrics").output;
+  for (std::string_view needle :
+       {"acctl_gate_decisions_total{protocol=\"proxy-http\",decision=\"allow\",reason=\"allow\"} 1",
+        "acctl_gate_decisions_total{protocol=\"proxy-http\",decision=\"deny\",reason=\"not-"
+        "allowed\"} 1",
+        "acctl_gate_active_connections 0", "acctl_gate_upstream_connect_seconds_count 1"}) {
+    EXPECT_NE(metrics.find(needle), std::string::npos) << needle << "\n" << metrics;
+  }
+  EXPECT_EQ(status_of(control("GET", "/nope")), "404");
+  EXPECT_EQ(status_of(control("GET", "/reload")), "405");
+}
+
+TEST_F(GateTest, AuditLinesCarryEveryField) {
+  start_gate(base_config());
+  curl(proxy() + " " + plain_url("/audited"));
+  curl(proxy() + " http://evil.test/");
+  dig("plain.test");
+  gate_.stop();  // flushes nothing extra: lines are flushed as they are written
+  const std::vector<json> lines = audit_lines();
+  const json* allowed = nullptr;
+  const json* denied = nullptr;
+  const json* dns = nullptr;
+  for (const json& line : lines) {
+    for (const char* field : {"time", "sandbox", "client", "protocol", "name", "port", "resolved",
+                              "decision", "reason", "bytesUp", "bytesDown", "durationMs"}) {
+      EXPECT_TRUE(line.contains(field)) << field << " missing in " << line.dump();
+    }
+    if (line["protocol"] == "proxy-http" && line["decision"] == "allow") allowed = &line;
+    if (line["protocol"] == "proxy-http" && line["decision"] == "deny") denied = &line;
+    if (line["protocol"] == "dns") dns = &line;
+  }
+  ASSERT_TRUE(allowed && denied && dns);
+  EXPECT_EQ((*allowed)["sandbox"], "sb-local");
+  EXPECT_EQ((*allowed)["client"], "127.0.0.1");
+  EXPECT_EQ((*allowed)["name"], "plain.test");
+  EXPECT_EQ((*allowed)["port"], upstream_.port());
+  EXPECT_EQ((*allowed)["resolved"], "127.0.0.1");
+  EXPECT_EQ((*allowed)["reason"], "allow plain.test");
+  EXPECT_GT((*allowed)["bytesUp"].get<int>(), 0);
+  EXPECT_GT((*allowed)["bytesDown"].get<int>(), 0);
+  EXPECT_EQ((*denied)["name"], "evil.test");
+  EXPECT_EQ((*denied)["reason"], "not-allowed");
+  EXPECT_EQ((*dns)["name"], "plain.test");
+  EXPECT_EQ((*dns)["decision"], "allow");
+  const std::string time = (*allowed)["time"];
+  EXPECT_EQ(time.size(), 24u);
+  EXPECT_EQ(time.back(), 'Z');
+}
+
+// A second gate resolves through the first gate's DNS with c-ares: the asynchronous upstream
+// path end to end, including the address check on what came back.
+TEST_F(GateTest, ResolvesThroughUpstreamDnsWithCares) {
+  json config = base_config();
+  config["gateIP"] = "127.0.0.1";  // the first gate answers allowed names with 127.0.0.1
+  config["policy"]["allow"].push_back("via-dns.test");
+  start_gate(config);
+
+  json second = base_config();
+  const uint16_t second_proxy = free_port();
+  const uint16_t second_control = free_port();
+  second["policy"]["allow"] = {"via-dns.test", "evil.test"};
+  second["policy"]["dns"] = {{"upstreams", {"127.0.0.1:" + std::to_string(dns_port_)}}};
+  second["listen"] = {{"proxy", "127.0.0.1:" + std::to_string(second_proxy)},
+                      {"control", "127.0.0.1:" + std::to_string(second_control)}};
+  second["auditLog"] = dir_ + "/audit2.jsonl";
+  std::ofstream(dir_ + "/gate2.json") << second.dump();
+  Child gate2;
+  gate2.start({ACCTL_GATE_BINARY, "--config", dir_ + "/gate2.json"}, dir_ + "/gate2.log");
+  ASSERT_TRUE(wait_for_port(second_control));
+  const std::string via = "-x http://127.0.0.1:" + std::to_string(second_proxy) + " ";
+  const std::string port = std::to_string(upstream_.port());
+  const CommandResult ok = curl(via + "http://via-dns.test:" + port + "/x");
+  EXPECT_EQ(status_of(ok), "200") << ok.output << sh("cat " + dir_ + "/gate2.log").output;
+  // Allowed by the second gate, NXDOMAIN from the first: refused with the resolver's reason.
+  EXPECT_EQ(refusal_reason(via + "http://evil.test:" + port + "/").rfind("resolve-failed", 0), 0u);
+}
+
+TEST_F(GateTest, ThousandConcurrentConnections) {
+  // The clients and the upstream both live in this process: two descriptors per connection.
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < 2500) GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
+  start_gate(base_config());
+  constexpr int kConnections = 1000;
+  std::vector<int> fds;
+  const std::string request =
+      "GET /c HTTP/1.1\r\nHost: plain.test:" + std::to_string(upstream_.port()) + "\r\n\r\n";
+  for (int i = 0; i < kConnections; ++i) {
+    const int fd = connect_to(http_port_);
+    ASSERT_GE(fd, 0) << i;
+    fds.push_back(fd);
+  }
+  // All are open at the gate at once before any request is sent.
+  for (int fd : fds) ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  int ok = 0;
+  for (int fd : fds) {
+    const auto [got, closed] = read_all(fd, std::chrono::seconds(20));
+    ok += closed && got.find("upstream-ok GET /c") != std::string::npos;
+    ::close(fd);
+  }
+  EXPECT_EQ(ok, kConnections);
+}
+
+}  // namespace
