@@ -2,9 +2,18 @@
 #include "engine/curl_engine.h"
 
 #include <curl/curl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <deque>
 #include <mutex>
+#include <optional>
 
 #include "engine/engine_json.h"
 
@@ -115,6 +124,45 @@ void CurlEngine::release_handle(void* handle) {
   idle_handles_.push_back(handle);
 }
 
+void CurlEngine::set_connection_options(void* handle) const {
+  CURL* curl = static_cast<CURL*>(handle);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (!address_.socket_path.empty()) {
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, address_.socket_path.c_str());
+  }
+  if (address_.base_url.rfind("https://", 0) == 0) {
+    if (file_exists(options_.ca_file))
+      curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (file_exists(options_.cert_file) && file_exists(options_.key_file)) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, options_.cert_file.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, options_.key_file.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
+  }
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+}
+
+Error CurlEngine::transport_error(int curl_code, long status, const char* errbuf,
+                                  const std::string& what) const {
+  auto rc = static_cast<CURLcode>(curl_code);
+  std::string why = errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  if (rc == CURLE_COULDNT_CONNECT && !address_.socket_path.empty()) {
+    // libcurl's text names "localhost port 80", which misleads for a socket: say what is wrong.
+    const char* path = address_.socket_path.c_str();
+    why = access(path, F_OK) != 0   ? "the socket does not exist"
+          : access(path, W_OK) != 0 ? "permission denied (run as root or join the docker group)"
+                                    : "connection refused";
+  }
+  if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+      (rc == CURLE_OPERATION_TIMEDOUT && status == 0)) {
+    return Error{0, "cannot connect to the Docker engine at " + options_.host + ": " + why +
+                        " — is dockerd running?"};
+  }
+  return Error{static_cast<int>(status),
+               what + ": " + why + " (Docker engine at " + options_.host + ")"};
+}
+
 Result<CurlEngine::Response> CurlEngine::perform(const Request& request) {
   CURL* curl = static_cast<CURL*>(acquire_handle());
   if (!curl) return Error{0, "cannot initialise libcurl"};
@@ -129,21 +177,7 @@ Result<CurlEngine::Response> CurlEngine::perform(const Request& request) {
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  if (!address_.socket_path.empty()) {
-    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, address_.socket_path.c_str());
-  }
-  if (url.rfind("https://", 0) == 0) {
-    if (file_exists(options_.ca_file))
-      curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
-    if (file_exists(options_.cert_file) && file_exists(options_.key_file)) {
-      curl_easy_setopt(curl, CURLOPT_SSLCERT, options_.cert_file.c_str());
-      curl_easy_setopt(curl, CURLOPT_SSLKEY, options_.key_file.c_str());
-    }
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
-  }
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+  set_connection_options(curl);
   bool streaming = static_cast<bool>(request.on_data) || request.upload;
   // Streams (logs -f, events, builds) last as long as they last; everything else is bounded.
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
@@ -182,23 +216,7 @@ Result<CurlEngine::Response> CurlEngine::perform(const Request& request) {
   curl_slist_free_all(headers);
   release_handle(curl);
 
-  if (rc != CURLE_OK && !t.stopped) {
-    std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-    if (rc == CURLE_COULDNT_CONNECT && !address_.socket_path.empty()) {
-      // libcurl's text names "localhost port 80", which misleads for a socket: say what is wrong.
-      const char* path = address_.socket_path.c_str();
-      why = access(path, F_OK) != 0   ? "the socket does not exist"
-            : access(path, W_OK) != 0 ? "permission denied (run as root or join the docker group)"
-                                      : "connection refused";
-    }
-    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-        (rc == CURLE_OPERATION_TIMEDOUT && status == 0)) {
-      return Error{0, "cannot connect to the Docker engine at " + options_.host + ": " + why +
-                          " — is dockerd running?"};
-    }
-    return Error{static_cast<int>(status),
-                 request.what + ": " + why + " (Docker engine at " + options_.host + ")"};
-  }
+  if (rc != CURLE_OK && !t.stopped) return transport_error(rc, status, errbuf, request.what);
   if (status >= 400) {
     return Error{static_cast<int>(status), request.what + ": " + json::error_message(t.body)};
   }
@@ -328,6 +346,297 @@ Status CurlEngine::logs(const std::string& id, const LogOptions& o, const LogFn&
   auto reply = perform(r);
   if (!reply) return reply.error();
   return ok_status();
+}
+
+// Attach -----------------------------------------------------------------------------------------
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = std::optional<Clock::time_point>;  // nullopt: no limit
+
+// A CONNECT_ONLY handle's socket, on which acctl speaks the bytes itself. libcurl allows one call
+// on a handle at a time, so sends and receives take turns under a lock; waiting for the socket
+// happens outside it, so a reader blocked in poll does not hold up a writer.
+class RawConnection {
+ public:
+  RawConnection(CURL* curl, std::string what) : curl_(curl), what_(std::move(what)) {}
+  ~RawConnection() { curl_easy_cleanup(curl_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  CURL* curl() const { return curl_; }
+  const std::string& what() const { return what_; }
+  void set_socket(curl_socket_t fd) { fd_ = fd; }
+
+  Status send_all(std::string_view bytes, Deadline deadline) {
+    while (!bytes.empty()) {
+      std::size_t sent = 0;
+      CURLcode rc;
+      {
+        std::lock_guard lock(mutex_);
+        rc = curl_easy_send(curl_, bytes.data(), bytes.size(), &sent);
+      }
+      if (rc == CURLE_OK) {
+        bytes.remove_prefix(sent);
+      } else if (rc == CURLE_AGAIN) {
+        auto ready = wait(POLLOUT, deadline);
+        if (!ready) return ready.error();
+        if (!*ready) return Error{0, what_ + ": timed out sending to the Docker engine"};
+      } else {
+        return Error{0, what_ + ": sending to the Docker engine failed: " + curl_easy_strerror(rc)};
+      }
+    }
+    return ok_status();
+  }
+
+  // Bytes received (0 when the engine closed the stream), or nullopt when the deadline passed.
+  Result<std::optional<std::size_t>> receive(char* buffer, std::size_t size, Deadline deadline) {
+    while (true) {
+      std::size_t n = 0;
+      CURLcode rc;
+      {
+        std::lock_guard lock(mutex_);
+        rc = curl_easy_recv(curl_, buffer, size, &n);
+      }
+      if (rc == CURLE_OK) return std::optional<std::size_t>(n);
+      if (rc != CURLE_AGAIN) {
+        return Error{
+            0, what_ + ": receiving from the Docker engine failed: " + curl_easy_strerror(rc)};
+      }
+      // Poll only after libcurl said it has nothing buffered (TLS may hold decrypted bytes).
+      auto ready = wait(POLLIN, deadline);
+      if (!ready) return ready.error();
+      if (!*ready) return std::optional<std::size_t>();
+    }
+  }
+
+  Status shutdown_write() {
+    std::lock_guard lock(mutex_);
+    // Over TLS this ends the TCP stream without a close_notify; the engine still sees EOF.
+    if (::shutdown(fd_, SHUT_WR) != 0) {
+      return Error{0, what_ + ": closing stdin failed: " + std::strerror(errno)};
+    }
+    return ok_status();
+  }
+
+ private:
+  // True when the socket is ready, false when the deadline passed first.
+  Result<bool> wait(short events, Deadline deadline) {
+    while (true) {
+      int timeout_ms = -1;
+      if (deadline) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+        timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
+      }
+      pollfd p{fd_, events, 0};
+      int n = ::poll(&p, 1, timeout_ms);
+      if (n > 0) return true;  // POLLHUP/POLLERR too: the next send or recv tells what happened
+      if (n == 0) return false;
+      if (errno != EINTR) return Error{0, what_ + ": poll failed: " + std::strerror(errno)};
+    }
+  }
+
+  CURL* curl_;
+  curl_socket_t fd_ = CURL_SOCKET_BAD;
+  std::string what_;
+  std::mutex mutex_;
+};
+
+class CurlAttachedStream final : public AttachedStream {
+ public:
+  CurlAttachedStream(CurlEngine& engine, std::string id, bool tty,
+                     std::unique_ptr<RawConnection> connection, std::string early_bytes)
+      : engine_(engine), id_(std::move(id)), tty_(tty), connection_(std::move(connection)) {
+    take(early_bytes);
+  }
+
+  bool tty() const override { return tty_; }
+
+  Status write(std::string_view bytes) override {
+    if (stdin_closed_) return Error{0, connection_->what() + ": stdin is already closed"};
+    return connection_->send_all(
+        bytes, Clock::now() + std::chrono::milliseconds(engine_.options().request_timeout_ms));
+  }
+
+  Status close_stdin() override {
+    if (stdin_closed_.exchange(true)) return ok_status();
+    return connection_->shutdown_write();
+  }
+
+  Result<ReadResult> read(const LogFn& on_bytes, std::chrono::milliseconds timeout) override {
+    if (ready_.empty() && !ended_) {
+      Deadline deadline;
+      if (timeout.count() >= 0) deadline = Clock::now() + timeout;
+      char buffer[64 * 1024];
+      auto n = connection_->receive(buffer, sizeof buffer, deadline);
+      if (!n) return n.error();
+      if (!*n) return ReadResult::kIdle;
+      if (**n == 0) {
+        ended_ = true;
+      } else {
+        take(std::string_view(buffer, **n));
+        // Only half a frame header so far: nothing to pass on yet, but not idle either.
+        if (ready_.empty()) return ReadResult::kData;
+      }
+    }
+    if (ready_.empty()) return ReadResult::kEnded;
+    while (!ready_.empty()) {
+      auto piece = std::move(ready_.front());
+      ready_.pop_front();
+      if (!on_bytes(piece.first, piece.second)) return ReadResult::kStopped;
+    }
+    return ReadResult::kData;
+  }
+
+  Status resize(int rows, int cols) override {
+    auto r = engine_.perform({.method = "POST",
+                              .path = "/containers/" + path_encode(id_) + "/resize",
+                              .query = {{"h", std::to_string(rows)}, {"w", std::to_string(cols)}},
+                              .what = "resize the terminal of container " + id_});
+    if (!r) return r.error();
+    return ok_status();
+  }
+
+ private:
+  // Decodes right away and queues the pieces, so a caller that stops early loses nothing and the
+  // frame decoder never falls out of step.
+  void take(std::string_view bytes) {
+    if (bytes.empty()) return;
+    if (tty_) {
+      ready_.emplace_back(LogStream::kRaw, std::string(bytes));
+      return;
+    }
+    frames_.feed(bytes, [&](LogStream stream, std::string_view piece) {
+      if (!ready_.empty() && ready_.back().first == stream) {
+        ready_.back().second.append(piece);
+      } else {
+        ready_.emplace_back(stream, std::string(piece));
+      }
+      return true;
+    });
+  }
+
+  CurlEngine& engine_;
+  std::string id_;
+  bool tty_;
+  std::unique_ptr<RawConnection> connection_;
+  std::atomic<bool> stdin_closed_{false};
+  // The reader's side: touched only by read().
+  FrameDecoder frames_;
+  std::deque<std::pair<LogStream, std::string>> ready_;
+  bool ended_ = false;
+};
+
+// "localhost" from "http://localhost", "h:2376" from "https://h:2376".
+std::string authority(const std::string& base_url) {
+  auto start = base_url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  return base_url.substr(start, base_url.find('/', start) - start);
+}
+
+std::optional<std::size_t> content_length(const ResponseHead& head) {
+  auto it = head.headers.find("content-length");
+  if (it == head.headers.end()) return std::nullopt;
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+  if (ec != std::errc() || end != it->second.data() + it->second.size()) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AttachedStream>> CurlEngine::attach_container(const std::string& id,
+                                                                     const AttachOptions& o) {
+  std::string what = "attach to container " + id;
+  bool tty = false;
+  if (o.tty) {
+    tty = *o.tty;
+  } else {
+    auto info = inspect_container(id);
+    if (!info) return info.error();
+    // The engine would accept the attach and wait, silently, for a start that may never come.
+    if (!info->state.running) {
+      return Error{409, what + ": the container is not running (" + info->state.status + ")"};
+    }
+    tty = info->config.tty;
+  }
+  QueryParams q{{"stream", "1"},
+                {"stdin", o.stdin ? "1" : "0"},
+                {"stdout", o.stdout ? "1" : "0"},
+                {"stderr", o.stderr ? "1" : "0"},
+                {"logs", o.logs ? "1" : "0"}};
+  std::string target = "/v" + api_version_ + "/containers/" + path_encode(id) + "/attach";
+  target += query_string(q);
+
+  CURL* curl = curl_easy_init();
+  if (!curl) return Error{0, "cannot initialise libcurl"};
+  auto connection = std::make_unique<RawConnection>(curl, what);
+  char errbuf[CURL_ERROR_SIZE] = {};
+  std::string url = address_.base_url + target;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  set_connection_options(curl);
+  // The request is written by hand below, for the engine itself: no proxy can stand between.
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+  // Connect (and shake hands over TLS), then leave the socket to curl_easy_send/recv.
+  curl_easy_setopt(curl, CURLOPT_CONNECT_ONLY, 1L);
+  CURLcode rc = curl_easy_perform(curl);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // errbuf does not outlive this call
+  if (rc != CURLE_OK) return transport_error(rc, 0, errbuf, what);
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD) {
+    return Error{0, what + ": libcurl did not hand over the connection's socket"};
+  }
+  connection->set_socket(fd);
+
+  Deadline deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
+  std::string request = "POST " + target +
+                        " HTTP/1.1\r\n"
+                        "Host: " +
+                        authority(address_.base_url) +
+                        "\r\n"
+                        "User-Agent: acctl\r\n"
+                        "Content-Type: text/plain\r\n"
+                        "Connection: Upgrade\r\n"
+                        "Upgrade: tcp\r\n"
+                        "\r\n";
+  if (auto sent = connection->send_all(request, deadline); !sent) return sent.error();
+
+  ResponseHeadReader reader;
+  char buffer[16 * 1024];
+  while (reader.state() == ResponseHeadReader::State::kIncomplete) {
+    auto n = connection->receive(buffer, sizeof buffer, deadline);
+    if (!n) return n.error();
+    if (!*n) return Error{0, what + ": the Docker engine did not answer in time"};
+    if (**n == 0) return Error{0, what + ": the Docker engine closed the connection"};
+    reader.feed(std::string_view(buffer, **n));
+  }
+  if (reader.state() == ResponseHeadReader::State::kMalformed) {
+    return Error{0, what + ": unexpected reply from the Docker engine: " + reader.error()};
+  }
+  const ResponseHead& head = reader.head();
+  // 101 after the upgrade; engines older than API 1.24-ish answer 200 and hijack all the same.
+  if (head.status == 101 || head.status == 200) {
+    return std::unique_ptr<AttachedStream>(
+        new CurlAttachedStream(*this, id, tty, std::move(connection), reader.rest()));
+  }
+  // The engine has hijacked the connection even for an error: the body is text or {"message": …},
+  // usually without a length, and the engine closes the connection after it.
+  std::string body = reader.rest();
+  auto length = content_length(head);
+  while (!length || body.size() < *length) {
+    auto n = connection->receive(buffer, sizeof buffer, deadline);
+    if (!n || !*n || **n == 0) break;
+    body.append(buffer, **n);
+  }
+  if (length && body.size() > *length) body.resize(*length);
+  std::string message = json::error_message(body);
+  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) {
+    message.pop_back();
+  }
+  if (message.empty()) message = "HTTP " + std::to_string(head.status) + " " + head.reason;
+  return Error{head.status, what + ": " + message};
 }
 
 // Networks ---------------------------------------------------------------------------------------

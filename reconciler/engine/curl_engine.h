@@ -36,6 +36,10 @@ class CurlEngine final : public EngineApi {
   Status update_resources(const std::string& id, const ResourceUpdate& update) override;
   Result<int> wait_container(const std::string& id) override;
   Status logs(const std::string& id, const LogOptions& options, const LogFn& on_bytes) override;
+  // Upgrades a connection of its own (not one of the pool's) and speaks raw stream bytes on it.
+  // The stream must not outlive this engine: its resize() goes through perform().
+  Result<std::unique_ptr<AttachedStream>> attach_container(const std::string& id,
+                                                           const AttachOptions& options) override;
 
   Result<std::vector<NetworkInfo>> list_networks(const Filters& filters) override;
   Result<NetworkInfo> inspect_network(const std::string& id_or_name) override;
@@ -86,6 +90,11 @@ class CurlEngine final : public EngineApi {
   CurlEngine(EngineOptions options, EngineAddress address);
   void* acquire_handle();
   void release_handle(void* handle);
+  // Socket path, TLS files and connect timeout: what every handle needs to reach the engine.
+  void set_connection_options(void* handle) const;
+  // A libcurl failure as the caller should see it; `curl_code` is a CURLcode.
+  Error transport_error(int curl_code, long status, const char* errbuf,
+                        const std::string& what) const;
   Status simple(Request request);
 
   EngineOptions options_;

@@ -14,6 +14,14 @@ Filters label_filters(const Labels& labels) {
   return f;
 }
 
+Status AttachedStream::read_to_end(const LogFn& on_bytes) {
+  while (true) {
+    auto r = read(on_bytes, std::chrono::milliseconds(-1));
+    if (!r) return r.error();
+    if (*r == ReadResult::kEnded || *r == ReadResult::kStopped) return ok_status();
+  }
+}
+
 ByteSource source_from_string(std::string bytes) {
   auto data = std::make_shared<std::string>(std::move(bytes));
   auto offset = std::make_shared<std::size_t>(0);

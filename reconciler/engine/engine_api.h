@@ -1,10 +1,12 @@
 // The narrow Docker Engine interface acctl needs: plain structs of std types, no libcurl, no JSON.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -133,6 +135,9 @@ struct ContainerSpec {
   std::string hostname;
   bool tty = false;
   bool open_stdin = false;
+  // Close the process's stdin when the first attached client half-closes its stdin (docker run
+  // -i sets this); without it the engine keeps stdin open and ends that client's output instead.
+  bool stdin_once = false;
   HostConfig host_config;
   // The network to join at creation (also set host_config.network_mode to it), with an optional
   // static IPv4 address and aliases.
@@ -247,6 +252,45 @@ struct LogOptions {
 // Gets bytes as they arrive; return false to stop reading.
 using LogFn = std::function<bool(LogStream stream, std::string_view bytes)>;
 
+struct AttachOptions {
+  bool stdin = true;
+  bool stdout = true;
+  bool stderr = true;
+  bool logs = false;  // first replay what the container printed before the attach
+  // Whether the container has a TTY (raw stream); nullopt = ask the engine first.
+  std::optional<bool> tty{};
+};
+
+// An interactive session with a container's stdio. One thread may read while another writes,
+// half-closes or resizes. Destroying it ends the session (the process keeps running).
+class AttachedStream {
+ public:
+  enum class ReadResult {
+    kData,     // on_bytes got what arrived
+    kIdle,     // nothing arrived within the timeout
+    kEnded,    // the engine closed the stream: the process exited or its output ended
+    kStopped,  // on_bytes returned false; what it did not take comes with the next read
+  };
+
+  virtual ~AttachedStream() = default;
+
+  // With a TTY the output is the terminal's raw bytes (LogStream::kRaw); without, the engine's
+  // multiplexed frames are split into kStdout and kStderr.
+  virtual bool tty() const = 0;
+  // Sends all of `bytes` to the process's stdin.
+  virtual Status write(std::string_view bytes) = 0;
+  // Half-closes: the process reads EOF after what was written (given the container's
+  // stdin_once); output keeps coming until the engine ends the stream.
+  virtual Status close_stdin() = 0;
+  // Waits up to `timeout` for output (negative: without limit) and passes what arrived on.
+  virtual Result<ReadResult> read(const LogFn& on_bytes, std::chrono::milliseconds timeout) = 0;
+  // Sets the TTY size (POST /containers/{id}/resize); an error for a container without a TTY.
+  virtual Status resize(int rows, int cols) = 0;
+
+  // Reads until the stream ends or on_bytes returns false.
+  Status read_to_end(const LogFn& on_bytes);
+};
+
 struct Event {
   std::string type;    // container, network, volume, image, daemon
   std::string action;  // create, start, die, destroy, …
@@ -287,6 +331,11 @@ class EngineApi {
   // Blocks until the container stops; -> its exit code.
   virtual Result<int> wait_container(const std::string& id) = 0;
   virtual Status logs(const std::string& id, const LogOptions& options, const LogFn& on_bytes) = 0;
+  // Connects to a container's stdin/stdout/stderr. With options.tty unset the container is
+  // inspected first and one that is not running is a conflict (409); with it set there is no
+  // inspection and, as the engine does, a container not started yet streams once it starts.
+  virtual Result<std::unique_ptr<AttachedStream>> attach_container(
+      const std::string& id, const AttachOptions& options) = 0;
 
   // Networks.
   virtual Result<std::vector<NetworkInfo>> list_networks(const Filters& filters) = 0;

@@ -192,6 +192,7 @@ std::string container_create_body(const ContainerSpec& s) {
   if (!s.hostname.empty()) j["Hostname"] = s.hostname;
   j["Tty"] = s.tty;
   j["OpenStdin"] = s.open_stdin;
+  j["StdinOnce"] = s.stdin_once;
   HostConfig hc = s.host_config;
   if (hc.network_mode.empty() && !s.network.empty()) hc.network_mode = s.network;
   j["HostConfig"] = host_config_json(hc);

@@ -3,15 +3,17 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
+#include <memory>
 
 namespace acctl::engine {
 
 namespace {
 
 const char* const kReadOnly[] = {
-    "version",        "list_containers", "inspect_container", "wait_container",
-    "logs",           "list_networks",   "inspect_network",   "list_volumes",
-    "inspect_volume", "inspect_image",   "list_images",       "events"};
+    "version",       "list_containers", "inspect_container", "wait_container",  "logs",
+    "list_networks", "inspect_network", "list_volumes",      "inspect_volume",  "inspect_image",
+    "list_images",   "events",          "attach_container",  "resize_container"};
 
 bool label_matches(const Labels& labels, const std::string& filter) {
   auto eq = filter.find('=');
@@ -159,6 +161,24 @@ void FakeEngine::set_logs(const std::string& id_or_name,
   if (Container* c = find_container(id_or_name)) c->logs = std::move(chunks);
 }
 
+void FakeEngine::set_attach_output(const std::string& id_or_name,
+                                   std::vector<std::pair<LogStream, std::string>> chunks) {
+  std::lock_guard lock(mutex_);
+  if (Container* c = find_container(id_or_name)) c->attach_output = std::move(chunks);
+}
+
+std::string FakeEngine::attached_stdin(const std::string& id_or_name) const {
+  std::lock_guard lock(mutex_);
+  const Container* c = find_container(id_or_name);
+  return c ? c->stdin_received : "";
+}
+
+bool FakeEngine::attached_stdin_closed(const std::string& id_or_name) const {
+  std::lock_guard lock(mutex_);
+  const Container* c = find_container(id_or_name);
+  return c && c->stdin_closed;
+}
+
 std::optional<Error> FakeEngine::record(const std::string& operation, const std::string& subject) {
   calls_.push_back(subject.empty() ? operation : operation + " " + subject);
   ++call_count_;
@@ -194,6 +214,10 @@ std::string FakeEngine::now() {
   std::snprintf(buf, sizeof buf, "2026-01-01T00:%02d:%02d.000000000Z", clock_ / 60 % 60,
                 clock_ % 60);
   return buf;
+}
+
+const FakeEngine::Container* FakeEngine::find_container(const std::string& key) const {
+  return const_cast<FakeEngine*>(this)->find_container(key);
 }
 
 FakeEngine::Container* FakeEngine::find_container(const std::string& key) {
@@ -455,6 +479,90 @@ Status FakeEngine::logs(const std::string& key, const LogOptions& o, const LogFn
     if (!on_bytes(tty ? LogStream::kRaw : stream, bytes)) break;
   }
   return ok_status();
+}
+
+// Plays back scripted output and hands what is written to the fake's container.
+class FakeAttachedStream final : public AttachedStream {
+ public:
+  FakeAttachedStream(FakeEngine& engine, std::string id, std::string name, bool tty,
+                     bool stdin_attached, std::deque<std::pair<LogStream, std::string>> output)
+      : engine_(engine),
+        id_(std::move(id)),
+        name_(std::move(name)),
+        tty_(tty),
+        stdin_attached_(stdin_attached),
+        output_(std::move(output)) {}
+
+  bool tty() const override { return tty_; }
+
+  Status write(std::string_view bytes) override {
+    std::lock_guard lock(engine_.mutex_);
+    FakeEngine::Container* c = engine_.find_container(id_);
+    if (!c) return not_found("container", id_);
+    if (!stdin_attached_) return Error{0, "attach to container " + name_ + ": stdin not attached"};
+    if (stdin_closed_)
+      return Error{0, "attach to container " + name_ + ": stdin is already closed"};
+    c->stdin_received.append(bytes);
+    return ok_status();
+  }
+
+  Status close_stdin() override {
+    std::lock_guard lock(engine_.mutex_);
+    stdin_closed_ = true;
+    if (FakeEngine::Container* c = engine_.find_container(id_)) c->stdin_closed = true;
+    return ok_status();
+  }
+
+  Result<ReadResult> read(const LogFn& on_bytes, std::chrono::milliseconds) override {
+    if (output_.empty()) return ReadResult::kEnded;
+    auto [stream, bytes] = std::move(output_.front());
+    output_.pop_front();
+    return on_bytes(stream, bytes) ? ReadResult::kData : ReadResult::kStopped;
+  }
+
+  Status resize(int rows, int cols) override {
+    std::lock_guard lock(engine_.mutex_);
+    FakeEngine::Container* c = engine_.find_container(id_);
+    std::string size = std::to_string(rows) + "x" + std::to_string(cols);
+    if (auto e = engine_.record("resize_container", name_ + " " + size)) return *e;
+    if (!c) return not_found("container", id_);
+    if (!tty_) return Error{500, "resize container " + name_ + ": the container has no TTY"};
+    return ok_status();
+  }
+
+ private:
+  FakeEngine& engine_;
+  std::string id_;
+  std::string name_;
+  bool tty_;
+  bool stdin_attached_;
+  bool stdin_closed_ = false;  // guarded by the engine's mutex
+  std::deque<std::pair<LogStream, std::string>> output_;
+};
+
+Result<std::unique_ptr<AttachedStream>> FakeEngine::attach_container(const std::string& key,
+                                                                     const AttachOptions& o) {
+  std::lock_guard lock(mutex_);
+  Container* c = find_container(key);
+  if (auto e = record("attach_container", c ? c->info.name : key)) return *e;
+  if (!c) return not_found("container", key);
+  if (!o.tty && !c->info.state.running) {
+    return Error{409, "attach to container " + c->info.name + ": the container is not running (" +
+                          c->info.state.status + ")"};
+  }
+  bool tty = o.tty.value_or(c->info.config.tty);
+  std::deque<std::pair<LogStream, std::string>> output;
+  auto add = [&](const std::vector<std::pair<LogStream, std::string>>& chunks) {
+    for (const auto& [stream, bytes] : chunks) {
+      if (stream == LogStream::kStdout && !o.stdout) continue;
+      if (stream == LogStream::kStderr && !o.stderr) continue;
+      output.emplace_back(tty ? LogStream::kRaw : stream, bytes);
+    }
+  };
+  if (o.logs) add(c->logs);
+  add(c->attach_output);
+  return std::unique_ptr<AttachedStream>(
+      new FakeAttachedStream(*this, c->info.id, c->info.name, tty, o.stdin, std::move(output)));
 }
 
 // Networks ---------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ class FakeEngine final : public EngineApi {
   // One entry per call, "operation subject", e.g. "create_container ac-sb-dev"; the subject is
   // the object's name where it has one (ids are noise in assertions).
   std::vector<std::string> calls() const;
-  // Calls that change state (everything but version/list/inspect/logs/events/wait).
+  // Calls that change state (everything but version/list/inspect/logs/events/wait and the
+  // interactive attach/resize).
   std::vector<std::string> mutating_calls() const;
   void clear_calls();
 
@@ -36,6 +37,14 @@ class FakeEngine final : public EngineApi {
   // What logs() returns for a container.
   void set_logs(const std::string& id_or_name,
                 std::vector<std::pair<LogStream, std::string>> chunks);
+  // What an attached stream reads after the logs it replays (AttachOptions::logs), one chunk per
+  // read; after the last the stream ends, as when the process exits. Streams are passed as
+  // kRaw for a TTY container.
+  void set_attach_output(const std::string& id_or_name,
+                         std::vector<std::pair<LogStream, std::string>> chunks);
+  // Everything attached streams wrote to a container's stdin, and whether one closed it.
+  std::string attached_stdin(const std::string& id_or_name) const;
+  bool attached_stdin_closed(const std::string& id_or_name) const;
 
   // --- EngineApi --------------------------------------------------------------------------------
   Result<VersionInfo> version() override;
@@ -50,6 +59,9 @@ class FakeEngine final : public EngineApi {
   Status update_resources(const std::string& id, const ResourceUpdate& update) override;
   Result<int> wait_container(const std::string& id) override;
   Status logs(const std::string& id, const LogOptions& options, const LogFn& on_bytes) override;
+  // Records "attach_container name"; resizing records "resize_container name 24x80".
+  Result<std::unique_ptr<AttachedStream>> attach_container(const std::string& id,
+                                                           const AttachOptions& options) override;
 
   Result<std::vector<NetworkInfo>> list_networks(const Filters& filters) override;
   Result<NetworkInfo> inspect_network(const std::string& id_or_name) override;
@@ -85,13 +97,18 @@ class FakeEngine final : public EngineApi {
   struct Container {
     ContainerInfo info;
     std::vector<std::pair<LogStream, std::string>> logs;
+    std::vector<std::pair<LogStream, std::string>> attach_output;
+    std::string stdin_received;
+    bool stdin_closed = false;
   };
+  friend class FakeAttachedStream;
 
   // Logs the call and returns the injected failure, if one fires. Call with mutex_ held.
   std::optional<Error> record(const std::string& operation, const std::string& subject);
   std::string next_id();
   std::string now();
   Container* find_container(const std::string& id_or_name);
+  const Container* find_container(const std::string& id_or_name) const;
   NetworkInfo* find_network(const std::string& id_or_name);
   ImageInfo* find_image(const std::string& reference);
   void emit(const std::string& type, const std::string& action, const std::string& id,

@@ -176,5 +176,78 @@ TEST_F(FakeEngineTest, LogsAndEvents) {
   EXPECT_EQ(actions, (std::vector<std::string>{"create", "start", "die"}));
 }
 
+TEST_F(FakeEngineTest, AttachCapturesStdinAndPlaysBackOutput) {
+  auto spec = sandbox("sh");
+  spec.open_stdin = true;
+  ASSERT_TRUE(engine.create_container(spec).ok());
+  ASSERT_TRUE(engine.start_container("sh").ok());
+  engine.set_logs("sh", {{LogStream::kStdout, "earlier\n"}});
+  engine.set_attach_output("sh", {{LogStream::kStdout, "hello\n"}, {LogStream::kStderr, "done\n"}});
+  engine.clear_calls();
+
+  AttachOptions o;
+  o.logs = true;
+  auto stream = engine.attach_container("sh", o);
+  ASSERT_TRUE(stream.ok()) << stream.error().message;
+  EXPECT_FALSE((*stream)->tty());
+  ASSERT_TRUE((*stream)->write("hello\n").ok());
+  ASSERT_TRUE((*stream)->close_stdin().ok());
+  EXPECT_FALSE((*stream)->write("late").ok()) << "stdin was closed";
+  EXPECT_EQ(engine.attached_stdin("sh"), "hello\n");
+  EXPECT_TRUE(engine.attached_stdin_closed("sh"));
+
+  std::string out, err;
+  ASSERT_TRUE((*stream)
+                  ->read_to_end([&](LogStream s, std::string_view b) {
+                    (s == LogStream::kStderr ? err : out).append(b);
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(out, "earlier\nhello\n");
+  EXPECT_EQ(err, "done\n");
+  EXPECT_FALSE((*stream)->resize(24, 80).ok()) << "no TTY to resize";
+  EXPECT_EQ(engine.calls(),
+            (std::vector<std::string>{"attach_container sh", "resize_container sh 24x80"}));
+  EXPECT_TRUE(engine.mutating_calls().empty());
+}
+
+TEST_F(FakeEngineTest, AttachToATtyIsRawAndStopsWhenAsked) {
+  auto spec = sandbox("tty");
+  spec.tty = true;
+  ASSERT_TRUE(engine.create_container(spec).ok());
+  ASSERT_TRUE(engine.start_container("tty").ok());
+  engine.set_attach_output("tty", {{LogStream::kStdout, "$ "},
+                                   {LogStream::kStderr, "42\r\n"},
+                                   {LogStream::kStdout, "never read"}});
+  auto stream = engine.attach_container("tty", {});
+  ASSERT_TRUE(stream.ok());
+  EXPECT_TRUE((*stream)->tty());
+  std::string seen;
+  auto r = (*stream)->read_to_end([&](LogStream s, std::string_view b) {
+    EXPECT_EQ(s, LogStream::kRaw);
+    seen.append(b);
+    return seen.find("42") == std::string::npos;
+  });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(seen, "$ 42\r\n");
+  EXPECT_TRUE((*stream)->resize(50, 132).ok());
+  EXPECT_EQ(engine.calls().back(), "resize_container tty 50x132");
+}
+
+TEST_F(FakeEngineTest, AttachErrors) {
+  EXPECT_TRUE(engine.attach_container("missing", {}).not_found());
+  ASSERT_TRUE(engine.create_container(sandbox("stopped")).ok());
+  auto stopped = engine.attach_container("stopped", {});
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_TRUE(stopped.error().conflict());
+  EXPECT_NE(stopped.error().message.find("not running"), std::string::npos);
+  AttachOptions known_tty;
+  known_tty.tty = false;  // no inspection: attaching before the start is allowed
+  EXPECT_TRUE(engine.attach_container("stopped", known_tty).ok());
+  ASSERT_TRUE(engine.start_container("stopped").ok());
+  engine.fail("attach_container", Error{500, "boom"});
+  EXPECT_EQ(engine.attach_container("stopped", {}).error().message, "boom");
+}
+
 }  // namespace
 }  // namespace acctl::engine

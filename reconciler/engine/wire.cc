@@ -1,6 +1,8 @@
 // Encodings and stream decoders of the Docker Engine API wire format.
 #include "engine/wire.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -152,6 +154,79 @@ bool LineSplitter::finish(const Sink& sink) {
   std::string line = std::move(pending_);
   pending_.clear();
   return line.empty() || sink(line);
+}
+
+ResponseHeadReader::State ResponseHeadReader::feed(std::string_view bytes) {
+  if (state_ != State::kIncomplete) return state_;
+  std::size_t scanned = buffer_.size();
+  buffer_.append(bytes);
+  for (std::size_t i = scanned; i < buffer_.size(); ++i) {
+    if (buffer_[i] != '\n') continue;
+    std::size_t len = i - line_start_;
+    if (len > 0 && buffer_[i - 1] == '\r') --len;
+    if (len == 0) {
+      rest_ = buffer_.substr(i + 1);
+      buffer_.resize(line_start_);
+      return state_ = parse(buffer_);
+    }
+    line_start_ = i + 1;
+  }
+  if (buffer_.size() > kMaxHeadBytes) {
+    error_ = "response head longer than " + std::to_string(kMaxHeadBytes) + " bytes";
+    return state_ = State::kMalformed;
+  }
+  return state_;
+}
+
+ResponseHeadReader::State ResponseHeadReader::parse(std::string_view text) {
+  auto fail = [&](std::string why) {
+    error_ = std::move(why);
+    return State::kMalformed;
+  };
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  bool first = true;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (first) {
+      first = false;
+      // "HTTP/1.1 101 UPGRADED": a version, three digits, an optional reason.
+      if (line.substr(0, 5) != "HTTP/") return fail("not an HTTP response: " + std::string(line));
+      auto sp = line.find(' ');
+      std::string_view code = sp == std::string_view::npos ? "" : line.substr(sp + 1, 3);
+      if (code.size() != 3 ||
+          !std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return fail("malformed status line: " + std::string(line));
+      }
+      std::string_view after = line.substr(sp + 4);
+      if (!after.empty() && after.front() != ' ') {
+        return fail("malformed status line: " + std::string(line));
+      }
+      std::from_chars(code.data(), code.data() + 3, head_.status);
+      head_.reason = std::string(trim(after));
+      continue;
+    }
+    // A name is a token: no whitespace anywhere (a leading one would be obsolete line folding).
+    auto colon = line.find(':');
+    std::string name(line.substr(0, colon));
+    if (colon == std::string_view::npos || name.empty() ||
+        name.find_first_of(" \t") != std::string::npos) {
+      return fail("malformed header line: " + std::string(line));
+    }
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string_view value = trim(line.substr(colon + 1));
+    auto [it, fresh] = head_.headers.try_emplace(name, value);
+    if (!fresh) it->second.append(", ").append(value);
+  }
+  if (first) return fail("empty response head");
+  return State::kComplete;
 }
 
 }  // namespace acctl::engine

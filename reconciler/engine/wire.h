@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,6 +72,40 @@ class LineSplitter {
 
  private:
   std::string pending_;
+};
+
+// The status line and headers of an HTTP/1.1 response.
+struct ResponseHead {
+  int status = 0;
+  std::string reason;
+  std::map<std::string, std::string> headers;  // names lower-cased; repeats joined by ", "
+};
+
+// Reads a response head off a connection that HTTP does not own afterwards (an upgraded attach):
+// takes bytes in chunks of any size up to the blank line and keeps whatever followed it, which is
+// already stream data.
+class ResponseHeadReader {
+ public:
+  enum class State { kIncomplete, kComplete, kMalformed };
+  static constexpr std::size_t kMaxHeadBytes = 64 * 1024;
+
+  // Once complete or malformed, further bytes are not looked at.
+  State feed(std::string_view bytes);
+  State state() const { return state_; }
+  const ResponseHead& head() const { return head_; }
+  // The bytes that came after the head (complete only).
+  const std::string& rest() const { return rest_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  State parse(std::string_view head_text);
+
+  State state_ = State::kIncomplete;
+  std::string buffer_;
+  std::size_t line_start_ = 0;  // where the line being scanned for '\n' begins
+  ResponseHead head_;
+  std::string rest_;
+  std::string error_;
 };
 
 }  // namespace acctl::engine

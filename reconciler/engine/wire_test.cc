@@ -147,5 +147,100 @@ TEST(LineSplitter, SplitsAcrossChunksAndFlushesTheTail) {
   }
 }
 
+// Feeds `text` split at byte `split` (0 = whole) as a connection may deliver it, and does what
+// the attach does: once the head is complete, later chunks are stream bytes, after rest().
+struct HeadRead {
+  ResponseHeadReader reader;
+  std::string stream;
+};
+HeadRead read_head(std::string_view text, std::size_t split) {
+  HeadRead r;
+  std::vector<std::string_view> chunks{text};
+  if (split > 0 && split < text.size()) chunks = {text.substr(0, split), text.substr(split)};
+  for (auto chunk : chunks) {
+    if (r.reader.state() == ResponseHeadReader::State::kIncomplete) {
+      if (r.reader.feed(chunk) == ResponseHeadReader::State::kComplete) r.stream = r.reader.rest();
+    } else {
+      r.stream.append(chunk);
+    }
+  }
+  return r;
+}
+
+TEST(ResponseHeadReader, UpgradeKeepsTheStreamBytesThatFollowTheHead) {
+  // An attach that already has output: the first frame arrives in the same read as the head.
+  std::string frame("\x01\0\0\0\0\0\0\x03hi\n", 11);
+  std::string text =
+      "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+      "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n" +
+      frame;
+  for (std::size_t split = 0; split < text.size(); ++split) {
+    auto [r, stream] = read_head(text, split);
+    ASSERT_EQ(r.state(), ResponseHeadReader::State::kComplete) << "split " << split;
+    EXPECT_EQ(r.head().status, 101);
+    EXPECT_EQ(r.head().reason, "UPGRADED");
+    EXPECT_EQ(r.head().headers.at("upgrade"), "tcp");
+    EXPECT_EQ(r.head().headers.at("content-type"), "application/vnd.docker.raw-stream");
+    EXPECT_EQ(stream, frame) << "split " << split;
+  }
+}
+
+TEST(ResponseHeadReader, ByteAtATime) {
+  std::string text = "HTTP/1.0 200 OK\r\nX-A: 1\r\nx-a:  2 \r\n\r\nraw";
+  ResponseHeadReader r;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto state = r.feed(text.substr(i, 1));
+    // Complete exactly at the blank line's '\n', not a byte earlier.
+    EXPECT_EQ(state == ResponseHeadReader::State::kComplete, i >= text.size() - 4) << i;
+  }
+  EXPECT_EQ(r.head().status, 200);
+  EXPECT_EQ(r.head().headers.at("x-a"), "1, 2");
+  EXPECT_EQ(r.rest(), "");  // bytes fed after completion are the caller's: "raw" is not kept
+}
+
+TEST(ResponseHeadReader, ErrorRepliesAndBareNewlines) {
+  std::string text = "HTTP/1.1 404 Not Found\nContent-Type: text/plain\n\nNo such container: x\r\n";
+  for (std::size_t split = 0; split < text.size(); ++split) {
+    auto [r, body] = read_head(text, split);
+    ASSERT_EQ(r.state(), ResponseHeadReader::State::kComplete) << "split " << split;
+    EXPECT_EQ(r.head().status, 404);
+    EXPECT_EQ(r.head().reason, "Not Found");
+    EXPECT_EQ(body, "No such container: x\r\n");
+  }
+  auto conflict = read_head("HTTP/1.1 409\r\n\r\n", 0).reader;
+  ASSERT_EQ(conflict.state(), ResponseHeadReader::State::kComplete);
+  EXPECT_EQ(conflict.head().status, 409);
+  EXPECT_EQ(conflict.head().reason, "");
+}
+
+TEST(ResponseHeadReader, IncompleteUntilTheBlankLine) {
+  ResponseHeadReader r;
+  EXPECT_EQ(r.feed("HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n"),
+            ResponseHeadReader::State::kIncomplete);
+  EXPECT_EQ(r.feed("\r"), ResponseHeadReader::State::kIncomplete);
+  EXPECT_EQ(r.feed("\n"), ResponseHeadReader::State::kComplete);
+}
+
+TEST(ResponseHeadReader, MalformedHeads) {
+  for (std::string text :
+       {"SSH-2.0-OpenSSH\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/1.1 abc\r\n\r\n", "HTTP/1.1 101 UPGRADED\r\nno colon here\r\n\r\n",
+        "HTTP/1.1 101 UPGRADED\r\n folded: x\r\n\r\n", "HTTP/1.1 101 X\r\nBad Name: x\r\n\r\n",
+        "\r\n"}) {
+    auto r = read_head(text, text.size() / 2).reader;
+    EXPECT_EQ(r.state(), ResponseHeadReader::State::kMalformed) << text;
+    EXPECT_FALSE(r.error().empty()) << text;
+  }
+  ResponseHeadReader endless;
+  std::string header = "X-Filler: " + std::string(1000, 'x') + "\r\n";
+  auto state = endless.feed("HTTP/1.1 200 OK\r\n");
+  for (int i = 0; i < 100 && state == ResponseHeadReader::State::kIncomplete; ++i) {
+    state = endless.feed(header);
+  }
+  EXPECT_EQ(state, ResponseHeadReader::State::kMalformed);
+  // Once decided, more bytes change nothing.
+  EXPECT_EQ(endless.feed("\r\n\r\n"), ResponseHeadReader::State::kMalformed);
+}
+
 }  // namespace
 }  // namespace acctl::engine

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -374,6 +375,126 @@ TEST_F(EngineIntegration, EventsStreamAndStop) {
   auto begin = std::chrono::steady_clock::now();
   ASSERT_TRUE(engine().events(quiet, [](const Event&) { return true; }).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(5));
+}
+
+// Reads until `done` says so, the stream ends or 20 s pass; -> whether `done` was satisfied.
+bool read_until(AttachedStream& stream, const std::function<bool()>& done, const LogFn& on_bytes) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    auto r = stream.read(on_bytes, std::chrono::milliseconds(200));
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    if (!r.ok() || *r == AttachedStream::ReadResult::kEnded) break;
+  }
+  return done();
+}
+
+TEST_F(EngineIntegration, AttachWithoutTtyDemultiplexesAndHalfCloses) {
+  auto s = spec("cat", {"sh", "-c", "cat; echo done >&2"});
+  s.open_stdin = true;
+  s.stdin_once = true;              // the half-close reaches cat as EOF
+  s.host_config.runtime = "runsc";  // as acctl's sandboxes run
+  auto id = engine().create_container(s);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(engine().start_container(*id).ok());
+  auto stream = engine().attach_container(*id, {});
+  ASSERT_TRUE(stream.ok()) << stream.error().message;
+  EXPECT_FALSE((*stream)->tty());
+  ASSERT_TRUE((*stream)->write("hello\n").ok());
+  ASSERT_TRUE((*stream)->close_stdin().ok());
+  std::string out, err;
+  bool ended = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!ended && std::chrono::steady_clock::now() < deadline) {
+    auto r = (*stream)->read(
+        [&](LogStream stream, std::string_view bytes) {
+          EXPECT_NE(stream, LogStream::kRaw);
+          (stream == LogStream::kStderr ? err : out).append(bytes);
+          return true;
+        },
+        std::chrono::milliseconds(500));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ended = *r == AttachedStream::ReadResult::kEnded;
+  }
+  EXPECT_TRUE(ended) << "the stream ends when the process exits";
+  EXPECT_EQ(out, "hello\n");
+  EXPECT_EQ(err, "done\n");
+  EXPECT_EQ(*engine().wait_container(*id), 0);
+}
+
+TEST_F(EngineIntegration, AttachToATtyShellWhileReadingOnAnotherThread) {
+  auto s = spec("tty", {"sh"});
+  s.tty = true;
+  s.open_stdin = true;
+  s.host_config.runtime = "runsc";
+  auto id = engine().create_container(s);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(engine().start_container(*id).ok());
+  auto stream = engine().attach_container(*id, {});
+  ASSERT_TRUE(stream.ok()) << stream.error().message;
+  EXPECT_TRUE((*stream)->tty());
+  std::string seen;
+  bool all_raw = true;
+  std::atomic<bool> found{false};
+  std::thread reader([&] {
+    read_until(
+        **stream, [&] { return found.load(); },
+        [&](LogStream kind, std::string_view bytes) {
+          all_raw &= kind == LogStream::kRaw;
+          seen.append(bytes);
+          // The terminal echoes the command line, which says 6*7, not 42.
+          found = seen.find("42") != std::string::npos;
+          return true;
+        });
+  });
+  std::this_thread::yield();
+  EXPECT_TRUE((*stream)->write("echo $((6*7))\nexit\n").ok());
+  reader.join();
+  EXPECT_TRUE(found) << seen;
+  EXPECT_TRUE(all_raw);
+}
+
+TEST_F(EngineIntegration, AttachResizesTheTerminal) {
+  auto s = spec("resize", {"sh"});
+  s.tty = true;
+  s.open_stdin = true;
+  s.host_config.runtime = "runsc";
+  auto id = engine().create_container(s);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(engine().start_container(*id).ok());
+  auto stream = engine().attach_container(*id, {});
+  ASSERT_TRUE(stream.ok()) << stream.error().message;
+  auto resized = (*stream)->resize(33, 101);
+  ASSERT_TRUE(resized.ok()) << resized.error().message;
+  ASSERT_TRUE((*stream)->write("stty size\n").ok());
+  std::string seen;
+  EXPECT_TRUE(read_until(
+      **stream, [&] { return seen.find("33 101") != std::string::npos; },
+      [&](LogStream, std::string_view bytes) {
+        seen.append(bytes);
+        return true;
+      }))
+      << seen;
+}
+
+TEST_F(EngineIntegration, AttachErrorsSayWhatIsWrong) {
+  auto missing = engine().attach_container(name("nothing"), {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(missing.not_found()) << missing.error().message;
+  // Without inspection the refusal comes from the engine, on the upgraded connection itself.
+  AttachOptions no_inspect;
+  no_inspect.tty = false;
+  auto raw = engine().attach_container(name("nothing"), no_inspect);
+  ASSERT_FALSE(raw.ok());
+  EXPECT_TRUE(raw.not_found()) << raw.error().message;
+  EXPECT_EQ(raw.error().message,
+            "attach to container " + name("nothing") + ": No such container: " + name("nothing"));
+
+  auto s = spec("idle", {"true"});
+  ASSERT_TRUE(engine().create_container(s).ok());
+  auto stopped = engine().attach_container(s.name, {});
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_TRUE(stopped.error().conflict()) << stopped.error().message;
+  EXPECT_NE(stopped.error().message.find("not running"), std::string::npos);
 }
 
 TEST_F(EngineIntegration, ParallelCallsShareTheEngine) {
