@@ -19,7 +19,7 @@ struct CliRun {
 CliRun run(std::vector<std::string> args, const std::string& stdin_text = "") {
   std::istringstream in(stdin_text);
   std::ostringstream out, err;
-  CliEnv env{in, out, err, ""};
+  CliEnv env{in, out, err, "", nullptr, false};
   setenv("ACCTL_BLUEPRINTS", (testing::source_dir() + "/blueprints").c_str(), 1);
   int status = run_cli(args, env);
   return {status, out.str(), err.str()};

@@ -28,6 +28,14 @@ engine::Status make_workspace(const std::string& dir) {
   return engine::ok_status();
 }
 
+// Whether an engine object's labels say acctl made it from exactly this desired spec.
+bool is_same_managed(const engine::Labels& labels, const DesiredObject& d) {
+  auto managed = labels.find(kLabelManagedBy);
+  auto hash = labels.find(kLabelSpecHash);
+  return managed != labels.end() && managed->second == kManagedByValue && hash != labels.end() &&
+         hash->second == d.spec_hash;
+}
+
 engine::Status run_action(engine::EngineApi& api, const Action& a, const ExecuteOptions& options) {
   switch (a.type) {
     case ActionType::kDelete:
@@ -48,7 +56,11 @@ engine::Status run_action(engine::EngineApi& api, const Action& a, const Execute
     case ActionType::kCreate:
       if (a.object == ObjectType::kNetwork) {
         auto r = api.create_network(a.desired->network);
-        return r ? engine::ok_status() : engine::Status(r.error());
+        if (r || !r.error().conflict()) return r ? engine::ok_status() : engine::Status(r.error());
+        // Created meanwhile (a killed acctl's request the engine finished late): same spec is fine.
+        auto n = api.inspect_network(a.name);
+        return n && is_same_managed(n->labels, *a.desired) ? engine::ok_status()
+                                                           : engine::Status(r.error());
       }
       if (a.object == ObjectType::kVolume) {
         auto r = api.create_volume(a.desired->volume);
@@ -59,8 +71,25 @@ engine::Status run_action(engine::EngineApi& api, const Action& a, const Execute
           if (auto w = make_workspace(a.desired->workspace_dir); !w) return w;
         }
         auto id = api.create_container(a.desired->container);
+        if (!id && id.error().conflict()) {
+          // The name was taken after we looked: by a request of a killed acctl that the engine
+          // completed late, or by someone else. Adopt our own identical container, replace our
+          // own stale one, and never touch anything we do not manage.
+          auto existing = api.inspect_container(a.name);
+          if (existing && is_same_managed(existing->config.labels, *a.desired)) {
+            auto start = api.start_container(existing->id);
+            return start || start.error().status == 304 ? engine::ok_status() : start;
+          }
+          if (existing && existing->config.labels.count(kLabelManagedBy) &&
+              existing->config.labels.at(kLabelManagedBy) == kManagedByValue) {
+            if (auto rm = api.remove_container(existing->id, true, false); !rm && !rm.not_found())
+              return rm;
+            id = api.create_container(a.desired->container);
+          }
+        }
         if (!id) return id.error();
-        return api.start_container(*id);
+        auto start = api.start_container(*id);
+        return start || start.error().status == 304 ? engine::ok_status() : start;
       }
     case ActionType::kUpdate: {
       engine::ResourceUpdate u;
@@ -69,7 +98,17 @@ engine::Status run_action(engine::EngineApi& api, const Action& a, const Execute
       // Swap follows memory (no swap beyond the limit); the engine wants both when memory changes.
       u.memory_swap = a.desired->live.memory > 0 ? a.desired->live.memory : -1;
       u.pids_limit = a.desired->live.pids > 0 ? a.desired->live.pids : -1;
-      return api.update_resources(a.observed_id, u);
+      auto live = api.update_resources(a.observed_id, u);
+      if (live || a.desired->container.host_config.runtime != "runsc") return live;
+      // runsc (Debian's 20221219; gVisor issue 9554) has no "update" command, so the engine
+      // cannot change a running sandbox's limits and rolls the change back. A stopped container
+      // takes the update: stop, update, start keeps the container (same id) and its workspace.
+      auto info = api.inspect_container(a.observed_id);
+      if (!info || !info->state.running) return live;
+      if (auto stop = api.stop_container(a.observed_id, options.stop_timeout_seconds); !stop)
+        return stop;
+      if (auto again = api.update_resources(a.observed_id, u); !again) return again;
+      return api.start_container(a.observed_id);
     }
     case ActionType::kStart: {
       auto r = api.start_container(a.observed_id);

@@ -135,3 +135,108 @@ TEST(Executor, EmptyPlanDoesNothing) {
 
 }  // namespace
 }  // namespace acctl
+
+namespace acctl {
+namespace {
+
+TEST(Executor, RunscThatCannotUpdateLiveIsStoppedUpdatedAndStarted) {
+  FakeEngine fake;
+  fake.add_image("img");
+  engine::ContainerSpec spec;
+  spec.name = "sb";
+  spec.image = "img";
+  spec.host_config.runtime = "runsc";
+  auto id = fake.create_container(spec);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(fake.start_container(*id).ok());
+  DesiredObject d;
+  d.type = ObjectType::kContainer;
+  d.name = "sb";
+  d.container = spec;
+  d.live = {2000000000, 0, 100};
+  Action a;
+  a.type = ActionType::kUpdate;
+  a.name = "sb";
+  a.desired = d;
+  a.observed_id = *id;
+  Plan plan;
+  plan.actions = {a};
+  // What Debian's runsc does: the engine cannot apply the update to a running sandbox.
+  fake.fail("update_resources", engine::Error{500, "runsc did not terminate successfully"});
+  fake.clear_calls();
+  ASSERT_TRUE(execute_plan(fake, plan, {}).ok());
+  EXPECT_EQ(fake.mutating_calls(),
+            (std::vector<std::string>{"update_resources sb", "stop_container sb",
+                                      "update_resources sb", "start_container sb"}));
+  auto info = fake.inspect_container("sb");
+  EXPECT_EQ(info->id, *id);
+  EXPECT_EQ(info->host_config.nano_cpus, 2000000000);
+  EXPECT_TRUE(info->state.running);
+}
+
+TEST(Executor, OtherRuntimesDoNotRestartOnAFailedUpdate) {
+  FakeEngine fake;
+  fake.add_image("img");
+  engine::ContainerSpec spec;
+  spec.name = "sb";
+  spec.image = "img";
+  auto id = fake.create_container(spec);
+  ASSERT_TRUE(fake.start_container(*id).ok());
+  DesiredObject d;
+  d.type = ObjectType::kContainer;
+  d.name = "sb";
+  d.container = spec;
+  Action a;
+  a.type = ActionType::kUpdate;
+  a.desired = d;
+  a.observed_id = *id;
+  Plan plan;
+  plan.actions = {a};
+  fake.fail("update_resources", engine::Error{500, "no"});
+  fake.clear_calls();
+  EXPECT_FALSE(execute_plan(fake, plan, {}).ok());
+  EXPECT_EQ(fake.mutating_calls(), std::vector<std::string>{"update_resources sb"});
+}
+
+}  // namespace
+}  // namespace acctl
+
+namespace acctl {
+namespace {
+
+TEST(Executor, NameTakenMeanwhileByOurOwnIdenticalContainerIsAdopted) {
+  FakeEngine fake;
+  fake.add_image("img");
+  DesiredObject d = container_object("a");
+  d.spec_hash = "h1";
+  d.container.labels = {{kLabelManagedBy, kManagedByValue}, {kLabelSpecHash, "h1"}};
+  d.container.network.clear();
+  d.container.host_config.network_mode.clear();
+  d.depends_on.clear();
+  // A killed acctl's create that the engine finished after the plan was made.
+  ASSERT_TRUE(fake.create_container(d.container).ok());
+  Plan plan;
+  plan.actions = {create(d)};
+  ASSERT_TRUE(execute_plan(fake, plan, {}).ok());
+  EXPECT_TRUE(fake.inspect_container("a")->state.running);
+}
+
+TEST(Executor, NameTakenByAnUnmanagedContainerFailsAndLeavesIt) {
+  FakeEngine fake;
+  fake.add_image("img");
+  DesiredObject d = container_object("a");
+  d.container.network.clear();
+  d.container.host_config.network_mode.clear();
+  engine::ContainerSpec theirs;
+  theirs.name = "a";
+  theirs.image = "img";
+  auto id = fake.create_container(theirs);
+  Plan plan;
+  plan.actions = {create(d)};
+  EXPECT_FALSE(execute_plan(fake, plan, {}).ok());
+  EXPECT_EQ(fake.inspect_container("a")->id, *id);
+  EXPECT_FALSE(fake.inspect_container("a")->state.running);
+}
+
+}  // namespace
+}  // namespace acctl

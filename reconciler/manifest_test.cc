@@ -21,9 +21,6 @@ std::string sandbox(const std::string& spec_lines, const std::string& name = "de
          "}\nspec:\n  blueprint: base\n" + spec_lines;
 }
 
-// The line of `kBase` + sandbox header where spec_lines start.
-constexpr int kSpecLine = 15;
-
 TEST(Manifest, QuickstartIsValidAndTyped) {
   ManifestSet set;
   std::istringstream in;

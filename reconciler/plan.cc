@@ -165,6 +165,9 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
     if (d.type == ObjectType::kContainer) {
       auto live = describe_live_change(o.live, d.live);
       if (!live.empty()) {
+        if (d.container.host_config.runtime == "runsc" && o.state == "running") {
+          live.push_back("restarts it if runsc cannot change limits live");
+        }
         changes.push_back(
             {ActionType::kUpdate, d.type, d.name, d.owner, d.host, false, live, d, o.id, {}});
         continue;

@@ -60,7 +60,7 @@ class ReconcileTest : public ::testing::Test {
   Out run(std::vector<std::string> args, const std::string& stdin_text = "") {
     std::istringstream in(stdin_text);
     std::ostringstream out, err;
-    CliEnv env{in, out, err, ""};
+    CliEnv env{in, out, err, "", nullptr, false};
     env.connect_engine = [this](const engine::EngineOptions&) {
       return engine::Result<std::shared_ptr<engine::EngineApi>>(
           std::shared_ptr<engine::EngineApi>(fake_));
