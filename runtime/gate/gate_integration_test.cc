@@ -13,8 +13,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -664,6 +666,230 @@ TEST_F(GateTest, ThousandConcurrentConnections) {
     ::close(fd);
   }
   EXPECT_EQ(ok, kConnections);
+}
+
+// One request through the proxy listener on a fresh connection; true when the upstream answered.
+bool proxied_request_ok(uint16_t proxy_port, uint16_t upstream_port, const std::string& path) {
+  const int fd = connect_to(proxy_port);
+  if (fd < 0) return false;
+  const std::string authority = "plain.test:" + std::to_string(upstream_port);
+  const std::string request = "GET http://" + authority + path + " HTTP/1.1\r\nHost: " + authority +
+                              "\r\nConnection: close\r\n\r\n";
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  const auto [got, closed] = read_all(fd, std::chrono::seconds(10));
+  ::close(fd);
+  return closed && got.rfind("HTTP/1.1 200", 0) == 0 &&
+         got.find("upstream-ok GET " + path + " HTTP/1.1") != std::string::npos;
+}
+
+// Raises the soft descriptor limit (and, as root, the hard one) to at least `wanted`.
+bool raise_nofile(rlim_t wanted) {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_max < wanted) {
+    rlimit raised{wanted, wanted};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) return true;
+  }
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur >= wanted;
+}
+
+TEST_F(GateTest, ReloadUnderLoadFailsNoConnection) {
+  constexpr int kThreads = 8;
+  constexpr int kRequestsPerThread = 200;
+  constexpr int kStraddling = 50;
+  // Each in-flight request holds a client and an upstream descriptor here, plus thread stacks.
+  if (!raise_nofile(4096)) GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
+  json config = base_config();
+  config["tuning"]["headTimeoutMs"] = 10000;  // the straddling connections wait for the reloads
+  start_gate(config);
+  const std::string authority = "plain.test:" + std::to_string(upstream_.port());
+
+  // Connections accepted before the reloads whose heads arrive only after them.
+  std::vector<int> straddling;
+  const std::string half = "GET http://" + authority + "/straddle HTTP/1.1\r\n";
+  for (int i = 0; i < kStraddling; ++i) {
+    const int fd = connect_to(proxy_port_);
+    ASSERT_GE(fd, 0);
+    ::send(fd, half.data(), half.size(), MSG_NOSIGNAL);
+    straddling.push_back(fd);
+  }
+
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  const auto load_start = Clock::now();
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < kRequestsPerThread; ++i) {
+        const std::string path = "/t" + std::to_string(t) + "-" + std::to_string(i);
+        (proxied_request_ok(proxy_port_, upstream_.port(), path) ? ok : failed)++;
+      }
+    });
+  }
+  // Reloads while the load runs, each changing something else: another name in or out of the
+  // allowlist, a record, the DNS rate. plain.test stays allowed throughout.
+  int reloads = 0;
+  std::string reload_errors;
+  while (reloads < 20 && ok + failed < kThreads * kRequestsPerThread) {
+    json next = base_config();
+    next["tuning"]["headTimeoutMs"] = 10000;
+    if (reloads % 2 == 0) {
+      next["policy"]["allow"] = {"plain.test", "tls.test",
+                                 "reload-" + std::to_string(reloads) + ".test"};
+      next["policy"]["dns"]["records"]["other.test"] = {"127.0.0.2"};
+    }
+    next["policy"]["limits"]["dnsQPS"] = 1000 + reloads;
+    write_config(next);
+    const CommandResult result = control("POST", "/reload");
+    if (status_of(result) != "200") reload_errors += result.output + "\n";
+    ++reloads;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (std::thread& client : clients) client.join();
+  const auto load_time = Clock::now() - load_start;
+
+  const std::string rest = "Host: " + authority + "\r\nConnection: close\r\n\r\n";
+  int straddled_ok = 0;
+  for (int fd : straddling) {
+    ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+    const auto [got, closed] = read_all(fd, std::chrono::seconds(10));
+    straddled_ok += closed && got.find("upstream-ok GET /straddle") != std::string::npos;
+    ::close(fd);
+  }
+
+  EXPECT_EQ(reload_errors, "");
+  // The reloads must have happened during the load, not after it.
+  EXPECT_GE(reloads, 5) << "load finished in "
+                        << std::chrono::duration_cast<std::chrono::milliseconds>(load_time).count()
+                        << " ms";
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(ok.load(), kThreads * kRequestsPerThread);
+  EXPECT_EQ(straddled_ok, kStraddling);
+  EXPECT_NE(control("GET", "/metrics")
+                .output.find("acctl_gate_reloads_total{result=\"ok\"} " + std::to_string(reloads)),
+            std::string::npos);
+  // The last reload took effect: other.test is allowed exactly when the last config had it.
+  const bool other_allowed = (reloads - 1) % 2 == 1;
+  const CommandResult other =
+      curl(proxy() + " http://other.test:" + std::to_string(upstream_.port()) + "/");
+  EXPECT_EQ(status_of(other), other_allowed ? "200" : "403") << other.output;
+}
+
+TEST_F(GateTest, RecordsChangedByReloadAreCheckedAgain) {
+  json config = base_config();
+  config["policy"]["allowCIDRs"] = {"127.0.0.0/8"};
+  start_gate(config);
+  const std::string port = std::to_string(upstream_.port());
+  // Allowed and dialled: the gate now holds a resolution of plain.test.
+  EXPECT_EQ(status_of(curl(proxy() + " " + plain_url("/before"))), "200");
+  EXPECT_EQ(status_of(curl(" --connect-to ::127.0.0.1:" + std::to_string(http_port_) + " " +
+                           plain_url("/before"))),
+            "200");
+
+  config["policy"]["dns"]["records"]["plain.test"] = {"169.254.169.254"};
+  write_config(config);
+  ASSERT_EQ(status_of(control("POST", "/reload")), "200");
+  // The name is still allowed; the address it now has is not, on every listener.
+  EXPECT_EQ(refusal_reason(proxy() + " " + plain_url("/after")), "link-local 169.254.0.0/16");
+  EXPECT_EQ(refusal_reason(" --connect-to ::127.0.0.1:" + std::to_string(http_port_) + " " +
+                           plain_url("/after")),
+            "link-local 169.254.0.0/16");
+  const CommandResult tunnel = sh("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " + proxy() +
+                                  " https://plain.test:" + port + "/");
+  EXPECT_EQ(tunnel.output.substr(tunnel.output.size() - 3), "403") << tunnel.output;
+  bool logged = false;
+  for (const json& line : audit_lines()) {
+    logged |= line["name"] == "plain.test" && line["decision"] == "deny" &&
+              line["resolved"] == "169.254.169.254";
+  }
+  EXPECT_TRUE(logged);
+
+  // And back: the allowance returns with the address, so nothing is cached as denied either.
+  config["policy"]["dns"]["records"]["plain.test"] = {"127.0.0.1"};
+  write_config(config);
+  ASSERT_EQ(status_of(control("POST", "/reload")), "200");
+  EXPECT_EQ(status_of(curl(proxy() + " " + plain_url("/again"))), "200");
+}
+
+// The same through real DNS: an upstream whose answer for an allowed name flips to the metadata
+// address (DNS rebinding) is re-checked once the cached answer's TTL runs out.
+TEST_F(GateTest, UpstreamAnswerThatTurnsToMetadataIsRefusedAfterItsTtl) {
+  json first = base_config();
+  first["gateIP"] = "127.0.0.1";
+  first["policy"]["allow"].push_back("rebind.test");
+  first["tuning"]["dnsAnswerTTL"] = 1;
+  start_gate(first);
+
+  json second = base_config();
+  const uint16_t second_proxy = free_port();
+  const uint16_t second_control = free_port();
+  second["policy"]["allow"] = {"rebind.test"};
+  second["policy"]["dns"] = {{"upstreams", {"127.0.0.1:" + std::to_string(dns_port_)}}};
+  second["listen"] = {{"proxy", "127.0.0.1:" + std::to_string(second_proxy)},
+                      {"control", "127.0.0.1:" + std::to_string(second_control)}};
+  second["auditLog"] = dir_ + "/audit2.jsonl";
+  std::ofstream(dir_ + "/gate2.json") << second.dump();
+  Child gate2;
+  gate2.start({ACCTL_GATE_BINARY, "--config", dir_ + "/gate2.json"}, dir_ + "/gate2.log");
+  ASSERT_TRUE(wait_for_port(second_control));
+  const std::string via = "-x http://127.0.0.1:" + std::to_string(second_proxy) + " ";
+  const std::string url = "http://rebind.test:" + std::to_string(upstream_.port()) + "/";
+  ASSERT_EQ(status_of(curl(via + url)), "200") << sh("cat " + dir_ + "/gate2.log").output;
+
+  first["gateIP"] = "169.254.169.254";
+  write_config(first);
+  ASSERT_EQ(status_of(control("POST", "/reload")), "200");
+  // Within the 1 s TTL the cached answer may still be used; after it, never.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(refusal_reason(via + url), "link-local 169.254.0.0/16");
+}
+
+TEST_F(GateTest, ThreeThousandConcurrentIdleConnectionsAllComplete) {
+  constexpr int kConnections = 3000;
+  // Clients and upstream in this process (two descriptors per connection), ac-gate inherits it.
+  if (!raise_nofile(3 * kConnections + 512)) GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
+  json config = base_config();
+  config["policy"]["limits"]["connections"] = kConnections + 100;
+  config["tuning"]["connectionsPerClient"] = kConnections + 100;
+  config["tuning"]["headTimeoutMs"] = 60000;  // idle for as long as opening them all takes
+  start_gate(config);
+  std::vector<int> fds;
+  for (int i = 0; i < kConnections; ++i) {
+    const int fd = connect_to(http_port_);
+    ASSERT_GE(fd, 0) << i << ": " << std::strerror(errno);
+    fds.push_back(fd);
+  }
+  // Every one of them is open at the gate at once before any request is sent.
+  const std::string gauge = "acctl_gate_active_connections " + std::to_string(kConnections) + "\n";
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  std::string metrics;
+  while (Clock::now() < deadline &&
+         (metrics = control("GET", "/metrics").output).find(gauge) == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(metrics.find(gauge), std::string::npos) << metrics;
+  const std::string request =
+      "GET /c HTTP/1.1\r\nHost: plain.test:" + std::to_string(upstream_.port()) +
+      "\r\nConnection: close\r\n\r\n";
+  for (int fd : fds) ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  int ok = 0;
+  for (int fd : fds) {
+    const auto [got, closed] = read_all(fd, std::chrono::seconds(30));
+    ok += closed && got.find("upstream-ok GET /c") != std::string::npos;
+    ::close(fd);
+  }
+  EXPECT_EQ(ok, kConnections);
+  // Audit lines are written as connections end: wait until the gate has closed them all.
+  const auto closed_by = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < closed_by &&
+         control("GET", "/metrics").output.find("acctl_gate_active_connections 0\n") ==
+             std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  size_t allowed = 0;
+  for (const json& line : audit_lines()) allowed += line["decision"] == "allow";
+  EXPECT_EQ(allowed, static_cast<size_t>(kConnections));
 }
 
 }  // namespace
