@@ -2,6 +2,7 @@
 #include "executor.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <condition_variable>
@@ -16,11 +17,20 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// Creates the workspace folder (and parents) and makes the folder itself private (0700).
+// The uid and gid the agent runs as inside every sandbox image (the image's "agent" user).
+constexpr uid_t kAgentUid = 1000;
+constexpr gid_t kAgentGid = 1000;
+
+// Creates the workspace folder (and parents) and makes the folder itself private (0700) to the
+// agent. Only root can hand it to the agent's uid; another user keeps it as their own.
 engine::Status make_workspace(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return engine::Error{0, "cannot create workspace " + dir + ": " + ec.message()};
+  if (::geteuid() == 0 && ::chown(dir.c_str(), kAgentUid, kAgentGid) != 0) {
+    return engine::Error{0,
+                         "cannot give workspace " + dir + " to uid 1000: " + std::strerror(errno)};
+  }
   if (::chmod(dir.c_str(), 0700) != 0) {
     return engine::Error{0,
                          "cannot set mode 0700 on workspace " + dir + ": " + std::strerror(errno)};
