@@ -760,6 +760,19 @@ struct ProgressReader {
 };
 }  // namespace
 
+Result<std::string> CurlEngine::upload_for_image(Request r, const ProgressFn& on_progress) {
+  ProgressReader reader{&on_progress};
+  r.on_data = [&](std::string_view bytes) {
+    return reader.lines.feed(bytes, [&](std::string_view l) { return reader.line(l); });
+  };
+  auto reply = perform(r);
+  if (!reply) return reply.error();
+  reader.lines.finish([&](std::string_view l) { return reader.line(l); });
+  if (!reader.error.empty()) return Error{0, r.what + ": " + reader.error};
+  if (reader.image_id.empty()) return Error{0, r.what + ": the engine did not report an image id"};
+  return reader.image_id;
+}
+
 Result<std::string> CurlEngine::import_image(const ImportSpec& spec, const ByteSource& tar) {
   auto [repo, tag] = split_reference(spec.reference);
   QueryParams q{{"fromSrc", "-"}, {"repo", repo}, {"tag", tag}};
@@ -768,26 +781,13 @@ Result<std::string> CurlEngine::import_image(const ImportSpec& spec, const ByteS
   }
   for (const auto& c : spec.changes) q.emplace_back("changes", c);
   if (!spec.message.empty()) q.emplace_back("message", spec.message);
-  ProgressFn none;
-  ProgressReader reader{&none};
-  Request r{.method = "POST",
-            .path = "/images/create",
-            .query = q,
-            .content_type = "application/x-tar",
-            .upload = &tar,
-            .what = "import image " + spec.reference};
-  r.on_data = [&](std::string_view bytes) {
-    return reader.lines.feed(bytes, [&](std::string_view l) { return reader.line(l); });
-  };
-  auto reply = perform(r);
-  if (!reply) return reply.error();
-  reader.lines.finish([&](std::string_view l) { return reader.line(l); });
-  if (!reader.error.empty())
-    return Error{0, "import image " + spec.reference + ": " + reader.error};
-  if (reader.image_id.empty()) {
-    return Error{0, "import image " + spec.reference + ": the engine did not report an image id"};
-  }
-  return reader.image_id;
+  return upload_for_image({.method = "POST",
+                           .path = "/images/create",
+                           .query = q,
+                           .content_type = "application/x-tar",
+                           .upload = &tar,
+                           .what = "import image " + spec.reference},
+                          ProgressFn{});
 }
 
 Result<std::string> CurlEngine::build_image(const BuildSpec& spec, const ByteSource& context,
@@ -797,24 +797,13 @@ Result<std::string> CurlEngine::build_image(const BuildSpec& spec, const ByteSou
       {"forcerm", "1"}, {"nocache", spec.no_cache ? "1" : "0"}, {"pull", spec.pull ? "1" : "0"}};
   if (!spec.labels.empty()) q.emplace_back("labels", json::labels_json(spec.labels));
   if (!spec.build_args.empty()) q.emplace_back("buildargs", json::string_map_json(spec.build_args));
-  ProgressReader reader{&on_progress};
-  Request r{.method = "POST",
-            .path = "/build",
-            .query = q,
-            .content_type = "application/x-tar",
-            .upload = &context,
-            .what = "build image " + spec.tag};
-  r.on_data = [&](std::string_view bytes) {
-    return reader.lines.feed(bytes, [&](std::string_view l) { return reader.line(l); });
-  };
-  auto reply = perform(r);
-  if (!reply) return reply.error();
-  reader.lines.finish([&](std::string_view l) { return reader.line(l); });
-  if (!reader.error.empty()) return Error{0, "build image " + spec.tag + ": " + reader.error};
-  if (reader.image_id.empty()) {
-    return Error{0, "build image " + spec.tag + ": the engine did not report an image id"};
-  }
-  return reader.image_id;
+  return upload_for_image({.method = "POST",
+                           .path = "/build",
+                           .query = q,
+                           .content_type = "application/x-tar",
+                           .upload = &context,
+                           .what = "build image " + spec.tag},
+                          on_progress);
 }
 
 // Events -----------------------------------------------------------------------------------------

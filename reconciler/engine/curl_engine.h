@@ -85,6 +85,9 @@ class CurlEngine final : public EngineApi {
   };
   // One HTTP exchange; HTTP statuses >= 400 and transport failures are Errors.
   Result<Response> perform(const Request& request);
+  // Sends a tar upload whose reply streams JSON progress lines (build, import); -> the image id
+  // the engine reports. An errorDetail line becomes the error.
+  Result<std::string> upload_for_image(Request request, const ProgressFn& on_progress);
 
  private:
   CurlEngine(EngineOptions options, EngineAddress address);
