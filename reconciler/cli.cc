@@ -238,6 +238,28 @@ std::string parse_flags(const std::vector<std::string>& args, size_t from, Flags
   return "";
 }
 
+// Parses a subcommand's options and checks -o against `outputs` (the first is the default).
+// Prints the problem and returns false on a usage error.
+bool parse_command_flags(const char* cmd, const std::vector<std::string>& args,
+                         const std::vector<std::string>& allowed,
+                         const std::vector<std::string>& outputs, Flags& f, CliEnv& env) {
+  if (auto e = parse_flags(args, 1, f, allowed); !e.empty()) {
+    env.err << "acctl " << cmd << ": " << e << "\nRun 'acctl " << cmd << " --help' for usage.\n";
+    return false;
+  }
+  if (outputs.empty()) return true;
+  if (f.output.empty()) f.output = outputs.front();
+  if (std::find(outputs.begin(), outputs.end(), f.output) == outputs.end()) {
+    std::string list;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == outputs.size() ? " or " : ", ") + outputs[i];
+    }
+    env.err << "acctl " << cmd << ": --output must be " << list << ", not " << f.output << "\n";
+    return false;
+  }
+  return true;
+}
+
 // "90s", "5m", "1h", "1500ms" or plain seconds.
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -277,18 +299,12 @@ std::string count_of(size_t n, const std::string& one, const std::string& many) 
 
 int cmd_validate(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
-  if (auto e = parse_flags(args, 1, f, {"--filename", "--output", "--blueprints", "--quiet"});
-      !e.empty()) {
-    env.err << "acctl validate: " << e << "\nRun 'acctl validate --help' for usage.\n";
+  if (!parse_command_flags("validate", args, {"--filename", "--output", "--blueprints", "--quiet"},
+                           {"text", "json"}, f, env)) {
     return kExitUsage;
   }
   if (!f.positional.empty()) {
     env.err << "acctl validate: unexpected argument " << f.positional[0] << " (use -f PATH)\n";
-    return kExitUsage;
-  }
-  if (f.output.empty()) f.output = "text";
-  if (f.output != "text" && f.output != "json") {
-    env.err << "acctl validate: --output must be text or json, not " << f.output << "\n";
     return kExitUsage;
   }
   if (f.files.empty()) {
@@ -487,15 +503,9 @@ void print_plan(const EngineWork& w, size_t engines, CliEnv& env) {
 
 int cmd_diff(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
-  if (auto e = parse_flags(args, 1, f,
-                           {"--filename", "--output", "--blueprints", "--prune", "--parallel"});
-      !e.empty()) {
-    env.err << "acctl diff: " << e << "\nRun 'acctl diff --help' for usage.\n";
-    return kExitUsage;
-  }
-  if (f.output.empty()) f.output = "text";
-  if (f.output != "text" && f.output != "json") {
-    env.err << "acctl diff: --output must be text or json\n";
+  if (!parse_command_flags("diff", args,
+                           {"--filename", "--output", "--blueprints", "--prune", "--parallel"},
+                           {"text", "json"}, f, env)) {
     return kExitUsage;
   }
   int status = kExitOk;
@@ -558,16 +568,10 @@ bool wait_running(EngineWork& w, std::chrono::milliseconds timeout, CliEnv& env,
 
 int cmd_apply(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
-  if (auto e = parse_flags(args, 1, f,
+  if (!parse_command_flags("apply", args,
                            {"--filename", "--output", "--blueprints", "--prune", "--dry-run",
-                            "--wait", "--timeout", "--parallel"});
-      !e.empty()) {
-    env.err << "acctl apply: " << e << "\nRun 'acctl apply --help' for usage.\n";
-    return kExitUsage;
-  }
-  if (f.output.empty()) f.output = "text";
-  if (f.output != "text" && f.output != "json") {
-    env.err << "acctl apply: --output must be text or json\n";
+                            "--wait", "--timeout", "--parallel"},
+                           {"text", "json"}, f, env)) {
     return kExitUsage;
   }
   auto timeout = f.timeout.empty()
@@ -730,9 +734,8 @@ int delete_objects(const std::vector<std::pair<std::string, std::string>>& targe
 
 int cmd_delete(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
-  if (auto e = parse_flags(args, 1, f, {"--filename", "--blueprints", "--engine", "--parallel"});
-      !e.empty()) {
-    env.err << "acctl delete: " << e << "\nRun 'acctl delete --help' for usage.\n";
+  if (!parse_command_flags("delete", args, {"--filename", "--blueprints", "--engine", "--parallel"},
+                           {}, f, env)) {
     return kExitUsage;
   }
   if (f.files.empty()) {
@@ -774,13 +777,8 @@ int cmd_delete(const std::vector<std::string>& args, CliEnv& env) {
 
 int cmd_get(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
-  if (auto e = parse_flags(args, 1, f, {"--output", "--engine", "--parallel"}); !e.empty()) {
-    env.err << "acctl get: " << e << "\nRun 'acctl get --help' for usage.\n";
-    return kExitUsage;
-  }
-  if (f.output.empty()) f.output = "table";
-  if (f.output != "table" && f.output != "json" && f.output != "yaml") {
-    env.err << "acctl get: --output must be table, json or yaml\n";
+  if (!parse_command_flags("get", args, {"--output", "--engine", "--parallel"},
+                           {"table", "json", "yaml"}, f, env)) {
     return kExitUsage;
   }
   std::string kind, name;
