@@ -495,19 +495,25 @@ void validate_documents(std::vector<Document>& docs, const ManifestOptions& opti
                         ManifestSet& out) {
   // Schema checks and defaults are per document: spread them over the cores.
   const unsigned workers = workers_for(docs.size(), 256);
-  std::vector<SchemaChecker> checkers(workers);
+  // Compiling the schemas costs more than checking a small file, so the calling thread keeps
+  // its checker between calls (repeated validations, the fuzzer); extra workers get their own.
+  static thread_local SchemaChecker caller_checker;
+  std::vector<SchemaChecker> extra_checkers(workers - 1);
+  auto checker_for = [&](unsigned w) -> SchemaChecker& {
+    return w == 0 ? caller_checker : extra_checkers[w - 1];
+  };
   std::vector<Diagnostics> found(workers);
   std::vector<char> schema_ok(docs.size(), 0);
   parallel_for(docs.size(), workers, [&](unsigned w, size_t i) {
     Document& doc = docs[i];
-    if (!checkers[w].check(doc, found[w])) return;
+    if (!checker_for(w).check(doc, found[w])) return;
     apply_defaults(*document_schema(kind_of(doc)), doc.value);
     schema_ok[i] = 1;
   });
   for (const Diagnostics& d : found) {
     for (const Diagnostic& x : d.items()) out.diagnostics.add(x.file, x.pos, x.subject, x.message);
   }
-  SchemaChecker& checker = checkers[0];
+  SchemaChecker& checker = caller_checker;
   std::vector<Document*> valid;
   // Names seen per kind, even in documents that failed their schema, so a reference to a
   // broken object does not also report "not found".
