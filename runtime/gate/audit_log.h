@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -30,23 +31,40 @@ std::string rfc3339_utc(std::chrono::system_clock::time_point time);
 // One line of JSON, newline included.
 std::string format_audit_line(const AuditRecord& record,
                               std::chrono::system_clock::time_point time);
+// The same line, appended to `out` (the log's hot path: no allocation once `out` has grown).
+void append_audit_line(const AuditRecord& record, std::chrono::system_clock::time_point time,
+                       std::string& out);
 
-// Appends lines to a file (or stdout for "-"), flushed per line so a crash loses nothing.
+// Appends lines to a file (or stdout for "-") in batches. Without a scheduler every line is
+// flushed as it is written. With one, lines are buffered: the scheduler is called when the first
+// line of a batch is buffered, and its owner calls flush() once the work at hand is done (the
+// gate posts it to its event loop, so a batch is what one turn of the loop decided). A batch is
+// also written when it reaches kFlushBytes, when the file is reopened and on destruction. Lines
+// are written whole and in order; a crash loses at most the current batch (a few milliseconds).
 class AuditLog {
  public:
-  AuditLog() = default;
+  static constexpr size_t kFlushBytes = 64 * 1024;
+
+  explicit AuditLog(std::function<void()> schedule_flush = {})
+      : schedule_flush_(std::move(schedule_flush)) {}
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // Opens `path` for appending; on failure keeps the current destination and says why.
+  // Opens `path` for appending (after flushing what is buffered for the current file); on
+  // failure keeps the current destination and says why.
   std::optional<std::string> open(const std::string& path);
   void write(const AuditRecord& record, std::chrono::system_clock::time_point time);
+  // Writes out what is buffered.
+  void flush();
+  size_t buffered() const { return pending_.size(); }
   const std::string& path() const { return path_; }
 
  private:
+  std::function<void()> schedule_flush_;
   std::FILE* file_ = nullptr;
   std::string path_;
+  std::string pending_;  // complete lines not yet handed to the file
 };
 
 }  // namespace acctl::gate

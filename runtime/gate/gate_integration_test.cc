@@ -699,6 +699,7 @@ TEST_F(GateTest, ReloadUnderLoadFailsNoConnection) {
   constexpr int kThreads = 8;
   constexpr int kRequestsPerThread = 200;
   constexpr int kStraddling = 50;
+  constexpr int kReloads = 20;
   // Each in-flight request holds a client and an upstream descriptor here, plus thread stacks.
   if (!raise_nofile(4096)) GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
   json config = base_config();
@@ -717,11 +718,13 @@ TEST_F(GateTest, ReloadUnderLoadFailsNoConnection) {
   }
 
   std::atomic<int> ok{0}, failed{0};
+  // The clients keep sending until the reloads are done (and at least kRequestsPerThread each),
+  // so every reload lands during the load however fast the gate is.
+  std::atomic<bool> reloading{true};
   std::vector<std::thread> clients;
-  const auto load_start = Clock::now();
   for (int t = 0; t < kThreads; ++t) {
     clients.emplace_back([&, t] {
-      for (int i = 0; i < kRequestsPerThread; ++i) {
+      for (int i = 0; i < kRequestsPerThread || reloading; ++i) {
         const std::string path = "/t" + std::to_string(t) + "-" + std::to_string(i);
         (proxied_request_ok(proxy_port_, upstream_.port(), path) ? ok : failed)++;
       }
@@ -731,7 +734,7 @@ TEST_F(GateTest, ReloadUnderLoadFailsNoConnection) {
   // allowlist, a record, the DNS rate. plain.test stays allowed throughout.
   int reloads = 0;
   std::string reload_errors;
-  while (reloads < 20 && ok + failed < kThreads * kRequestsPerThread) {
+  while (reloads < kReloads) {
     json next = base_config();
     next["tuning"]["headTimeoutMs"] = 10000;
     if (reloads % 2 == 0) {
@@ -746,8 +749,9 @@ TEST_F(GateTest, ReloadUnderLoadFailsNoConnection) {
     ++reloads;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  const int during_reloads = ok + failed;
+  reloading = false;
   for (std::thread& client : clients) client.join();
-  const auto load_time = Clock::now() - load_start;
 
   const std::string rest = "Host: " + authority + "\r\nConnection: close\r\n\r\n";
   int straddled_ok = 0;
@@ -759,12 +763,10 @@ TEST_F(GateTest, ReloadUnderLoadFailsNoConnection) {
   }
 
   EXPECT_EQ(reload_errors, "");
-  // The reloads must have happened during the load, not after it.
-  EXPECT_GE(reloads, 5) << "load finished in "
-                        << std::chrono::duration_cast<std::chrono::milliseconds>(load_time).count()
-                        << " ms";
+  // The load ran through all the reloads: requests completed while they happened.
+  EXPECT_GT(during_reloads, 0);
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_EQ(ok.load(), kThreads * kRequestsPerThread);
+  EXPECT_GE(ok.load(), kThreads * kRequestsPerThread);
   EXPECT_EQ(straddled_ok, kStraddling);
   EXPECT_NE(control("GET", "/metrics")
                 .output.find("acctl_gate_reloads_total{result=\"ok\"} " + std::to_string(reloads)),

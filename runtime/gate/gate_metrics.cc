@@ -29,18 +29,33 @@ std::string number(double value) {
 
 }  // namespace
 
+namespace {
+
+std::string_view reason_word(std::string_view reason) {
+  const std::string_view word = reason.substr(0, reason.find_first_of(" :"));
+  return word.empty() ? "none" : word;
+}
+
+}  // namespace
+
 std::string reason_kind(std::string_view reason) {
-  const size_t end = reason.find_first_of(" :");
-  std::string_view word = reason.substr(0, end);
-  return word.empty() ? "none" : std::string(word);
+  return std::string(reason_word(reason));
 }
 
 void GateMetrics::decision(std::string_view protocol, bool allowed, std::string_view reason) {
-  ++decisions_[{std::string(protocol), allowed ? "allow" : "deny", reason_kind(reason)}];
+  const std::tuple<std::string_view, std::string_view, std::string_view> key{
+      protocol, allowed ? "allow" : "deny", reason_word(reason)};
+  auto it = decisions_.find(key);
+  if (it == decisions_.end()) {
+    it = decisions_.emplace(std::tuple<std::string, std::string, std::string>(key), 0).first;
+  }
+  ++it->second;
 }
 
 void GateMetrics::dns_query(std::string_view result) {
-  ++dns_queries_[std::string(result)];
+  auto it = dns_queries_.find(result);
+  if (it == dns_queries_.end()) it = dns_queries_.emplace(std::string(result), 0).first;
+  ++it->second;
 }
 
 void GateMetrics::connection_closed(uint64_t bytes_up, uint64_t bytes_down) {

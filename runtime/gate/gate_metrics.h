@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -32,8 +33,9 @@ class GateMetrics {
   std::string prometheus_text() const;
 
  private:
-  std::map<std::tuple<std::string, std::string, std::string>, uint64_t> decisions_;
-  std::map<std::string, uint64_t> dns_queries_;
+  // Transparent comparators: counting an existing label set allocates nothing.
+  std::map<std::tuple<std::string, std::string, std::string>, uint64_t, std::less<>> decisions_;
+  std::map<std::string, uint64_t, std::less<>> dns_queries_;
   uint64_t active_connections_ = 0;
   uint64_t connections_total_ = 0;
   uint64_t bytes_up_ = 0;

@@ -8,11 +8,16 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <unordered_map>
 
 #include "gate/ares_resolver.h"
@@ -33,9 +38,17 @@ using asio::ip::tcp;
 using asio::ip::udp;
 using Steady = std::chrono::steady_clock;
 
-// Per direction of a spliced connection; allocated only while bytes are moving, so idle
+// Per direction of a spliced connection; held only while bytes are moving, so idle
 // connections cost a few hundred bytes.
 constexpr size_t kSpliceBuffer = 64 * 1024;
+// Relay buffers kept for reuse between bursts (4 MiB at most, whatever the connection count).
+constexpr size_t kRelayPoolSize = 64;
+// DNS datagrams taken per recvmmsg(2) and answered per sendmmsg(2); each slot holds the largest
+// datagram, as a single receive did.
+constexpr unsigned kDnsBatch = 32;
+constexpr size_t kMaxDatagram = 65536;
+// recvmmsg calls per readiness wakeup, so TCP work is not starved by a flood.
+constexpr int kDnsRoundsPerWakeup = 4;
 // A ClientHello of the maximum length split into the maximum number of records.
 constexpr size_t kMaxHelloBytes = kMaxClientHelloLength + 5 * kMaxClientHelloRecords;
 constexpr size_t kMaxControlHead = 8 * 1024;
@@ -133,6 +146,7 @@ class GateService final : public SocketWatcher {
         signals_(io_, SIGHUP, SIGINT, SIGTERM),
         ares_timer_(io_),
         sweep_timer_(io_),
+        audit_([this] { asio::post(io_, [this] { audit_.flush(); }); }),
         dns_limiter_(config_->dns_qps) {}
 
   std::vector<std::string> start();
@@ -154,6 +168,11 @@ class GateService final : public SocketWatcher {
   void audit(const AuditRecord& record) { audit_.write(record, clock_.wall()); }
   bool acquire_slot(const std::string& client);
   void release_slot(const std::string& client);
+  // client_text(address), remembering the last one: connections come from a few clients in runs.
+  const std::string& client_name(const asio::ip::address& address);
+  // An uninitialised kSpliceBuffer-byte buffer, from the pool when it has one.
+  std::unique_ptr<char[]> take_relay_buffer();
+  void give_relay_buffer(std::unique_ptr<char[]> buffer);
   // The response to one DNS message from `client`, or nothing.
   std::optional<std::vector<uint8_t>> answer_dns(std::span<const uint8_t> message,
                                                  const std::string& client);
@@ -164,6 +183,7 @@ class GateService final : public SocketWatcher {
     std::string name;
     tcp::acceptor acceptor;
     asio::steady_timer backoff;
+    tcp::endpoint peer;  // filled by accept(2) itself: no getpeername(2) per connection
   };
   struct WatchedFd {
     explicit WatchedFd(asio::io_context& io, int fd) : descriptor(io, fd) {}
@@ -199,7 +219,10 @@ class GateService final : public SocketWatcher {
   std::optional<udp::socket> dns_udp_;
   std::optional<tcp::acceptor> dns_tcp_;
   std::optional<tcp::acceptor> control_;
-  std::array<uint8_t, 65536> udp_buffer_{};
+  std::unique_ptr<uint8_t[]> udp_buffers_;  // kDnsBatch slots of kMaxDatagram bytes
+  std::vector<std::unique_ptr<char[]>> relay_pool_;
+  std::optional<asio::ip::address> last_client_address_;
+  std::string last_client_name_;
   uint64_t active_ = 0;
   std::unordered_map<std::string, uint32_t> per_client_;
 };
@@ -246,7 +269,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
   struct Direction {
     tcp::socket* from = nullptr;
     tcp::socket* to = nullptr;
-    std::unique_ptr<uint8_t[]> buffer;
+    std::unique_ptr<char[]> buffer;
     uint64_t bytes = 0;
     bool done = false;
   };
@@ -510,9 +533,6 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
     record_.allowed = true;
     record_.reason = allow_reason_;
     gate_.metrics().decision(record_.protocol, true, allow_reason_);
-    std::error_code ignored;
-    client_.non_blocking(true, ignored);
-    upstream_.non_blocking(true, ignored);
     touch();
     arm_idle();
     pump(down_);
@@ -535,8 +555,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
                       });
   }
 
-  // Waits for readability before taking a buffer, reads what is there, writes all of it, and
-  // only then reads again: the peer's window is the backpressure.
+  // Waits for readability before taking a buffer.
   void pump(Direction& d) {
     d.from->async_wait(tcp::socket::wait_read, [self = shared_from_this(), &d](std::error_code ec) {
       if (self->finished_) return;
@@ -544,41 +563,58 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
         self->finish();
         return;
       }
-      if (!d.buffer) d.buffer = std::make_unique<uint8_t[]>(kSpliceBuffer);
-      std::error_code read_error;
-      const size_t n = d.from->read_some(asio::buffer(d.buffer.get(), kSpliceBuffer), read_error);
-      if (read_error == asio::error::would_block || read_error == asio::error::try_again) {
-        self->pump(d);
-        return;
-      }
-      if (read_error == asio::error::eof) {
-        // Half-close: pass the FIN on, keep the other direction running.
-        d.done = true;
-        d.buffer.reset();
-        std::error_code ignored;
-        d.to->shutdown(tcp::socket::shutdown_send, ignored);
-        if (self->up_.done && self->down_.done) self->finish();
-        return;
-      }
-      if (read_error) {
-        self->finish();
-        return;
-      }
-      d.bytes += n;
-      self->touch();
-      asio::async_write(*d.to, asio::buffer(d.buffer.get(), n),
-                        [self, &d, n](std::error_code ec, size_t) {
-                          if (self->finished_) return;
-                          if (ec) {
-                            self->finish();
-                            return;
-                          }
-                          self->touch();
-                          // A short read means the stream is not busy: give the memory back.
-                          if (n < kSpliceBuffer) d.buffer.reset();
-                          self->pump(d);
-                        });
+      self->relay(d);
     });
+  }
+
+  // Reads what is there, writes all of it, and only then reads again: the peer's window is the
+  // backpressure. A read that filled the buffer means more is likely queued, so the next read
+  // goes ahead at once with the same buffer; after a short one the buffer goes back to the pool
+  // and the direction waits for readability.
+  void relay(Direction& d) {
+    if (!d.buffer) d.buffer = gate_.take_relay_buffer();
+    // recv(2) with MSG_DONTWAIT rather than a synchronous Asio read: that needs the socket in
+    // user non-blocking mode, two more ioctl(2) calls per connection.
+    ssize_t received;
+    do {
+      received = ::recv(d.from->native_handle(), d.buffer.get(), kSpliceBuffer, MSG_DONTWAIT);
+    } while (received < 0 && errno == EINTR);
+    if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      gate_.give_relay_buffer(std::move(d.buffer));
+      pump(d);
+      return;
+    }
+    if (received == 0) {
+      // Half-close: pass the FIN on, keep the other direction running.
+      d.done = true;
+      gate_.give_relay_buffer(std::move(d.buffer));
+      std::error_code ignored;
+      d.to->shutdown(tcp::socket::shutdown_send, ignored);
+      if (up_.done && down_.done) finish();
+      return;
+    }
+    if (received < 0) {
+      finish();
+      return;
+    }
+    const size_t n = static_cast<size_t>(received);
+    d.bytes += n;
+    touch();
+    asio::async_write(*d.to, asio::buffer(d.buffer.get(), n),
+                      [self = shared_from_this(), &d, n](std::error_code ec, size_t) {
+                        if (self->finished_) return;
+                        if (ec) {
+                          self->finish();
+                          return;
+                        }
+                        self->touch();
+                        if (n == kSpliceBuffer) {
+                          self->relay(d);
+                          return;
+                        }
+                        self->gate_.give_relay_buffer(std::move(d.buffer));
+                        self->pump(d);
+                      });
   }
 
   void touch() { last_activity_ = Steady::now(); }
@@ -943,7 +979,7 @@ std::vector<std::string> GateService::start() {
                        : kind == Listener::kTls ? "https"
                                                 : "proxy";
     auto listener = std::unique_ptr<TcpListener>(
-        new TcpListener{kind, name, tcp::acceptor(io_), asio::steady_timer(io_)});
+        new TcpListener{kind, name, tcp::acceptor(io_), asio::steady_timer(io_), tcp::endpoint()});
     if (auto error = bind_tcp(**address, listener->acceptor)) {
       problems.push_back(std::string("listen.") + name + " " + *error);
       continue;
@@ -984,7 +1020,8 @@ std::vector<std::string> GateService::start() {
 }
 
 void GateService::accept_proxy(TcpListener& listener) {
-  listener.acceptor.async_accept([this, &listener](std::error_code ec, tcp::socket socket) {
+  listener.acceptor.async_accept(listener.peer, [this, &listener](std::error_code ec,
+                                                                  tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
       // Usually EMFILE: back off instead of spinning on a listener that stays readable.
@@ -996,8 +1033,7 @@ void GateService::accept_proxy(TcpListener& listener) {
       return;
     }
     std::error_code ignored;
-    const tcp::endpoint peer = socket.remote_endpoint(ignored);
-    std::string client = client_text(peer.address());
+    std::string client = client_name(listener.peer.address());
     socket.set_option(tcp::no_delay(true), ignored);
     const bool slot = acquire_slot(client);
     std::make_shared<ProxyConnection>(*this, std::move(socket), listener.kind, std::move(client))
@@ -1011,7 +1047,7 @@ void GateService::accept_dns_tcp() {
     if (ec == asio::error::operation_aborted) return;
     if (!ec) {
       std::error_code ignored;
-      std::string client = client_text(socket.remote_endpoint(ignored).address());
+      std::string client = client_name(socket.remote_endpoint(ignored).address());
       const bool slot = acquire_slot(client);
       std::make_shared<DnsTcpConnection>(*this, std::move(socket), std::move(client))->start(slot);
     }
@@ -1030,18 +1066,70 @@ void GateService::accept_control() {
 void GateService::receive_udp() {
   dns_udp_->async_wait(udp::socket::wait_read, [this](std::error_code ec) {
     if (ec == asio::error::operation_aborted) return;
+    if (!udp_buffers_)
+      udp_buffers_ = std::make_unique_for_overwrite<uint8_t[]>(kDnsBatch * kMaxDatagram);
+    const int fd = dns_udp_->native_handle();
+    std::array<sockaddr_storage, kDnsBatch> peers;
+    std::array<iovec, kDnsBatch> in_iov;
+    std::array<mmsghdr, kDnsBatch> in;
+    std::array<std::vector<uint8_t>, kDnsBatch> responses;
+    std::array<iovec, kDnsBatch> out_iov;
+    std::array<mmsghdr, kDnsBatch> out;
+    // The peer of the previous datagram and its text form: a client usually sends many.
+    sockaddr_storage last_peer{};
+    socklen_t last_peer_len = 0;
+    std::string client;
     // Drain what is queued (bounded, so TCP work is not starved) before waiting again.
-    for (int i = 0; i < 64 && !ec; ++i) {
-      udp::endpoint peer;
-      std::error_code receive_error;
-      const size_t n = dns_udp_->receive_from(asio::buffer(udp_buffer_), peer, 0, receive_error);
-      if (receive_error == asio::error::would_block || receive_error == asio::error::try_again)
-        break;
-      if (receive_error) continue;  // e.g. an ICMP error for an earlier reply
-      if (auto response = answer_dns({udp_buffer_.data(), n}, client_text(peer.address()))) {
-        std::error_code send_error;  // a full send buffer drops the reply, as the network might
-        dns_udp_->send_to(asio::buffer(*response), peer, 0, send_error);
+    for (int round = 0; round < kDnsRoundsPerWakeup && !ec; ++round) {
+      for (unsigned i = 0; i < kDnsBatch; ++i) {
+        in_iov[i] = {udp_buffers_.get() + i * kMaxDatagram, kMaxDatagram};
+        in[i] = {};
+        in[i].msg_hdr.msg_name = &peers[i];
+        in[i].msg_hdr.msg_namelen = sizeof peers[i];
+        in[i].msg_hdr.msg_iov = &in_iov[i];
+        in[i].msg_hdr.msg_iovlen = 1;
       }
+      const int received = ::recvmmsg(fd, in.data(), kDnsBatch, MSG_DONTWAIT, nullptr);
+      if (received < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        continue;  // e.g. an ICMP error for an earlier reply
+      }
+      unsigned answers = 0;
+      for (unsigned i = 0; i < static_cast<unsigned>(received); ++i) {
+        const socklen_t peer_len = in[i].msg_hdr.msg_namelen;
+        if (peer_len != last_peer_len || std::memcmp(&peers[i], &last_peer, peer_len) != 0) {
+          udp::endpoint peer;
+          if (peer_len > peer.capacity()) continue;
+          std::memcpy(peer.data(), &peers[i], peer_len);
+          peer.resize(peer_len);
+          client = client_name(peer.address());
+          std::memcpy(&last_peer, &peers[i], peer_len);
+          last_peer_len = peer_len;
+        }
+        auto response = answer_dns({udp_buffers_.get() + i * kMaxDatagram, in[i].msg_len}, client);
+        if (!response) continue;
+        responses[answers] = std::move(*response);
+        out_iov[answers] = {responses[answers].data(), responses[answers].size()};
+        out[answers] = {};
+        out[answers].msg_hdr.msg_name = &peers[i];
+        out[answers].msg_hdr.msg_namelen = peer_len;
+        out[answers].msg_hdr.msg_iov = &out_iov[answers];
+        out[answers].msg_hdr.msg_iovlen = 1;
+        ++answers;
+      }
+      // A full send buffer drops the remaining replies, as the network might; another error
+      // drops the reply it is about.
+      for (unsigned sent = 0; sent < answers;) {
+        const int n = ::sendmmsg(fd, out.data() + sent, answers - sent, MSG_DONTWAIT);
+        if (n > 0) {
+          sent += static_cast<unsigned>(n);
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          break;
+        } else {
+          ++sent;
+        }
+      }
+      if (static_cast<unsigned>(received) < kDnsBatch) break;  // the queue is empty
     }
     receive_udp();
   });
@@ -1078,6 +1166,25 @@ bool GateService::acquire_slot(const std::string& client) {
   ++mine;
   ++active_;
   return true;
+}
+
+const std::string& GateService::client_name(const asio::ip::address& address) {
+  if (last_client_address_ != address) {
+    last_client_name_ = client_text(address);
+    last_client_address_ = address;
+  }
+  return last_client_name_;
+}
+
+std::unique_ptr<char[]> GateService::take_relay_buffer() {
+  if (relay_pool_.empty()) return std::make_unique_for_overwrite<char[]>(kSpliceBuffer);
+  std::unique_ptr<char[]> buffer = std::move(relay_pool_.back());
+  relay_pool_.pop_back();
+  return buffer;
+}
+
+void GateService::give_relay_buffer(std::unique_ptr<char[]> buffer) {
+  if (buffer && relay_pool_.size() < kRelayPoolSize) relay_pool_.push_back(std::move(buffer));
 }
 
 void GateService::release_slot(const std::string& client) {
@@ -1184,6 +1291,7 @@ void GateService::sweep() {
 }
 
 void GateService::stop() {
+  audit_.flush();
   io_.stop();
 }
 

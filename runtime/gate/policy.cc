@@ -54,11 +54,11 @@ void EgressPolicy::PatternSet::add(const std::string& pattern) {
 }
 
 std::string EgressPolicy::PatternSet::match(std::string_view name) const {
-  if (exact.contains(std::string(name))) return std::string(name);
+  if (exact.contains(name)) return std::string(name);
   // "*.x.com" matches names strictly below x.com: try each proper parent of the name.
   for (size_t dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.', dot + 1)) {
-    std::string parent(name.substr(dot + 1));
-    if (wildcard_parents.contains(parent)) return "*." + parent;
+    const std::string_view parent = name.substr(dot + 1);
+    if (wildcard_parents.contains(parent)) return "*." + std::string(parent);
   }
   return "";
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -47,8 +48,15 @@ class EgressPolicy {
   // A set of patterns: exact names and wildcard suffixes, each looked up by hashing, so a
   // decision costs one lookup per label of the name whatever the list's size.
   struct PatternSet {
-    std::unordered_set<std::string> exact;
-    std::unordered_set<std::string> wildcard_parents;  // "github.com" for "*.github.com"
+    // Transparent, so a lookup by string_view builds no string.
+    struct NameHash {
+      using is_transparent = void;
+      size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+    };
+    using Names = std::unordered_set<std::string, NameHash, std::equal_to<>>;
+
+    Names exact;
+    Names wildcard_parents;  // "github.com" for "*.github.com"
 
     void add(const std::string& pattern);
     // The pattern that matches `name`, or "" when none does.
