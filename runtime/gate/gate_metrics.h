@@ -34,7 +34,21 @@ class GateMetrics {
 
  private:
   // Transparent comparators: counting an existing label set allocates nothing.
-  std::map<std::tuple<std::string, std::string, std::string>, uint64_t, std::less<>> decisions_;
+  // (protocol, decision, reason) keys, looked up with string_views so counting allocates nothing.
+  // Both sides are compared as views: libstdc++ 12 has no tuple<string> < tuple<string_view> for
+  // clang, so std::less<> alone does not build there.
+  struct DecisionKeyLess {
+    using is_transparent = void;
+    template <typename Key>
+    static std::tuple<std::string_view, std::string_view, std::string_view> view(const Key& k) {
+      return {std::get<0>(k), std::get<1>(k), std::get<2>(k)};
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a) < view(b);
+    }
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, uint64_t, DecisionKeyLess> decisions_;
   std::map<std::string, uint64_t, std::less<>> dns_queries_;
   uint64_t active_connections_ = 0;
   uint64_t connections_total_ = 0;
