@@ -19,6 +19,10 @@ void Diagnostics::add(std::string file, Position pos, std::string subject, std::
   items_.push_back({std::move(file), pos, std::move(subject), std::move(message)});
 }
 
+void Diagnostics::append(const Diagnostics& other) {
+  items_.insert(items_.end(), other.items_.begin(), other.items_.end());
+}
+
 std::vector<Diagnostic> Diagnostics::sorted() const {
   std::vector<Diagnostic> out = items_;
   auto key = [](const Diagnostic& d) {

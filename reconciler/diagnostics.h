@@ -25,6 +25,8 @@ struct Diagnostic {
 class Diagnostics {
  public:
   void add(std::string file, Position pos, std::string subject, std::string message);
+  // Adds every diagnostic of `other` (one worker's, one file's) to this collection.
+  void append(const Diagnostics& other);
   bool empty() const { return items_.empty(); }
   size_t size() const { return items_.size(); }
   // Sorted by file, line and column, duplicates removed: the order users read them in.

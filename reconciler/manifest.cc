@@ -510,9 +510,7 @@ void validate_documents(std::vector<Document>& docs, const ManifestOptions& opti
     apply_defaults(*document_schema(kind_of(doc)), doc.value);
     schema_ok[i] = 1;
   });
-  for (const Diagnostics& d : found) {
-    for (const Diagnostic& x : d.items()) out.diagnostics.add(x.file, x.pos, x.subject, x.message);
-  }
+  for (const Diagnostics& d : found) out.diagnostics.append(d);
   SchemaChecker& checker = caller_checker;
   std::vector<Document*> valid;
   // Names seen per kind, even in documents that failed their schema, so a reference to a
@@ -544,8 +542,7 @@ void validate_documents(std::vector<Document>& docs, const ManifestOptions& opti
     LoadResult loaded;
     std::istringstream no_stdin;
     load_path(file.string(), no_stdin, loaded);
-    for (const Diagnostic& d : loaded.diagnostics.items())
-      out.diagnostics.add(d.file, d.pos, d.subject, d.message);
+    out.diagnostics.append(loaded.diagnostics);
     for (Document& d : loaded.documents) project_docs.push_back(std::move(d));
     out.project_blueprints.push_back(name);
   }
@@ -577,9 +574,7 @@ void validate_documents(std::vector<Document>& docs, const ManifestOptions& opti
     if (kind == "Blueprint") c.blueprint(folder_of(d.file));
     if (kind == "Sandbox") c.sandbox();
   });
-  for (const Diagnostics& d : semantic) {
-    for (const Diagnostic& x : d.items()) out.diagnostics.add(x.file, x.pos, x.subject, x.message);
-  }
+  for (const Diagnostics& d : semantic) out.diagnostics.append(d);
 
   // Names are unique per kind across every file.
   std::map<std::pair<std::string, std::string>, const Document*> first;
@@ -596,7 +591,6 @@ void validate_documents(std::vector<Document>& docs, const ManifestOptions& opti
   }
 
   // References resolve.
-  const auto& hosts = by_kind["Host"];
   for (const Document* d : by_kind["Sandbox"]) {
     const json& spec = d->value["spec"];
     auto report = [&](const std::string& pointer, std::string message) {
@@ -626,7 +620,6 @@ void validate_documents(std::vector<Document>& docs, const ManifestOptions& opti
       report("/spec", "several Hosts are defined (" + names + "): set spec.host");
     }
   }
-  (void)hosts;
 
   if (!out.diagnostics.empty()) return;
   for (const auto& [kind, list] : by_kind) {
@@ -643,8 +636,7 @@ ManifestSet load_manifests(const std::vector<std::string>& paths, std::istream& 
   LoadResult loaded;
   for (const std::string& p : paths) load_path(p, in, loaded);
   out.files = loaded.files;
-  for (const Diagnostic& d : loaded.diagnostics.items())
-    out.diagnostics.add(d.file, d.pos, d.subject, d.message);
+  out.diagnostics.append(loaded.diagnostics);
   validate_documents(loaded.documents, options, out);
   return out;
 }

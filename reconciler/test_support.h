@@ -28,8 +28,7 @@ inline std::vector<std::string> check_text(const std::string& yaml,
   LoadResult loaded;
   load_yaml_text(yaml, file, loaded);
   ManifestSet set;
-  for (const Diagnostic& d : loaded.diagnostics.items())
-    set.diagnostics.add(d.file, d.pos, d.subject, d.message);
+  set.diagnostics.append(loaded.diagnostics);
   validate_documents(loaded.documents, project_options(), set);
   std::vector<std::string> lines;
   for (const Diagnostic& d : set.diagnostics.sorted()) lines.push_back(d.str());

@@ -650,8 +650,7 @@ void load_yaml_text(std::string_view text, const std::string& file, LoadResult& 
   for (ChunkResult& r : results) {
     content_documents += r.content_documents;
     for (Document& d : r.documents) out.documents.push_back(std::move(d));
-    for (const Diagnostic& d : r.diagnostics.items())
-      out.diagnostics.add(d.file, d.pos, d.subject, d.message);
+    out.diagnostics.append(r.diagnostics);
   }
   if (content_documents == 0) {
     out.diagnostics.add(file, {1, 1}, "document 1", "empty document: the file holds no manifest");
