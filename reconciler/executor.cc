@@ -46,6 +46,20 @@ bool is_same_managed(const engine::Labels& labels, const DesiredObject& d) {
          hash->second == d.spec_hash;
 }
 
+// Joins the networks beyond the one the container was created on. An endpoint that is already
+// there (a previous, interrupted apply got this far) is what we want.
+engine::Status join_extra_networks(engine::EngineApi& api, const std::string& id,
+                                   const engine::ContainerSpec& spec) {
+  for (const std::string& network : spec.extra_networks) {
+    auto r = api.connect_network(network, id, "", {});
+    if (!r && !(r.error().status == 403 && r.error().message.find("already exists") !=
+                                                std::string::npos)) {
+      return r;
+    }
+  }
+  return engine::ok_status();
+}
+
 engine::Status run_action(engine::EngineApi& api, const Action& a, const ExecuteOptions& options) {
   switch (a.type) {
     case ActionType::kDelete:
@@ -87,6 +101,7 @@ engine::Status run_action(engine::EngineApi& api, const Action& a, const Execute
           // own stale one, and never touch anything we do not manage.
           auto existing = api.inspect_container(a.name);
           if (existing && is_same_managed(existing->config.labels, *a.desired)) {
+            if (auto j = join_extra_networks(api, existing->id, a.desired->container); !j) return j;
             auto start = api.start_container(existing->id);
             return start || start.error().status == 304 ? engine::ok_status() : start;
           }
@@ -98,6 +113,7 @@ engine::Status run_action(engine::EngineApi& api, const Action& a, const Execute
           }
         }
         if (!id) return id.error();
+        if (auto j = join_extra_networks(api, *id, a.desired->container); !j) return j;
         auto start = api.start_container(*id);
         return start || start.error().status == 304 ? engine::ok_status() : start;
       }
@@ -121,6 +137,9 @@ engine::Status run_action(engine::EngineApi& api, const Action& a, const Execute
       return api.start_container(a.observed_id);
     }
     case ActionType::kStart: {
+      if (a.desired) {
+        if (auto j = join_extra_networks(api, a.observed_id, a.desired->container); !j) return j;
+      }
       auto r = api.start_container(a.observed_id);
       return r || r.error().status == 304 ? engine::ok_status() : r;  // 304: already running
     }

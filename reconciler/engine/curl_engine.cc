@@ -806,6 +806,67 @@ Result<std::string> CurlEngine::build_image(const BuildSpec& spec, const ByteSou
                           on_progress);
 }
 
+Status CurlEngine::save_images(const std::vector<std::string>& refs, const ByteSink& sink) {
+  QueryParams q;
+  std::string what = "save images";
+  for (const std::string& r : refs) {
+    q.emplace_back("names", r);
+    what += " " + r;
+  }
+  bool aborted = false;
+  auto reply = perform({.path = "/images/get",
+                        .query = q,
+                        .on_data =
+                            [&](std::string_view bytes) {
+                              if (sink(bytes)) return true;
+                              aborted = true;
+                              return false;
+                            },
+                        .what = what});
+  if (!reply) return reply.error();
+  if (aborted) return Error{0, what + ": the receiving side stopped"};
+  return ok_status();
+}
+
+Status CurlEngine::load_images(const ByteSource& tar, const ProgressFn& on_progress) {
+  LineSplitter lines;
+  std::string error;
+  auto line = [&](std::string_view l) {
+    auto p = json::parse_progress(l);
+    if (!p.error.empty() && error.empty()) error = p.error;
+    if (on_progress && !p.line.text.empty()) on_progress(p.line);
+    return true;
+  };
+  Request r{.method = "POST",
+            .path = "/images/load",
+            .query = {{"quiet", "1"}},
+            .content_type = "application/x-tar",
+            .upload = &tar,
+            .what = "load images"};
+  r.on_data = [&](std::string_view bytes) { return lines.feed(bytes, line); };
+  auto reply = perform(r);
+  if (!reply) return reply.error();
+  lines.finish(line);
+  if (!error.empty()) return Error{0, "load images: " + error};
+  return ok_status();
+}
+
+Result<ContainerStats> CurlEngine::stats(const std::string& id) {
+  // stream=false still waits for a second sample, so cpu_percent has something to compare with.
+  auto r = perform({.path = "/containers/" + path_encode(id) + "/stats",
+                    .query = {{"stream", "0"}},
+                    .extra_timeout_ms = 5000,
+                    .what = "stats of container " + id});
+  if (!r) return r.error();
+  return json::parse_stats(r->body);
+}
+
+Result<DiskUsage> CurlEngine::disk_usage() {
+  auto r = perform({.path = "/system/df", .extra_timeout_ms = 30000, .what = "disk usage"});
+  if (!r) return r.error();
+  return json::parse_disk_usage(r->body);
+}
+
 // Events -----------------------------------------------------------------------------------------
 
 Status CurlEngine::events(const EventOptions& o, const EventFn& on_event) {

@@ -62,6 +62,11 @@ class CurlEngine final : public EngineApi {
   Result<std::string> import_image(const ImportSpec& spec, const ByteSource& tar) override;
   Result<std::string> build_image(const BuildSpec& spec, const ByteSource& context,
                                   const ProgressFn& on_progress) override;
+  Status save_images(const std::vector<std::string>& references, const ByteSink& sink) override;
+  Status load_images(const ByteSource& tar, const ProgressFn& on_progress) override;
+
+  Result<ContainerStats> stats(const std::string& id) override;
+  Result<DiskUsage> disk_usage() override;
 
   Status events(const EventOptions& options, const EventFn& on_event) override;
 

@@ -76,6 +76,8 @@ struct HostConfig {
   std::vector<std::string> security_opt;
   bool readonly_rootfs = false;
   std::map<std::string, std::string> tmpfs;  // path -> mount options
+  bool privileged = false;
+  std::string cgroupns_mode;  // "host", "private", "" = engine default
   bool operator==(const HostConfig&) const = default;
 };
 
@@ -100,6 +102,7 @@ struct ContainerState {
   std::string error;
   std::string started_at;   // RFC 3339, engine's zero time when never started
   std::string finished_at;  // RFC 3339
+  std::string health;       // the image's HEALTHCHECK: "starting", "healthy", "unhealthy", "" = none
 };
 
 struct EndpointInfo {
@@ -144,6 +147,9 @@ struct ContainerSpec {
   std::string network;
   std::string ipv4_address;
   std::vector<std::string> network_aliases;
+  // Further networks the container joins after creation, before it starts (the engine's create
+  // call takes one network only).
+  std::vector<std::string> extra_networks;
 };
 
 // Live-updatable limits (POST /containers/{id}/update); unset fields are left as they are.
@@ -205,6 +211,26 @@ struct ImageInfo {
   std::string created;
   int64_t size = 0;
 };
+
+// One sample of a container's usage (GET /containers/{id}/stats?stream=false).
+struct ContainerStats {
+  double cpu_percent = 0;    // of one CPU: 150 means one and a half CPUs busy
+  int64_t memory_usage = 0;  // bytes, page cache excluded
+  int64_t memory_limit = 0;  // bytes; the machine's memory when unlimited
+  int64_t pids = 0;
+};
+
+// What the engine's objects take on disk (GET /system/df).
+struct DiskUsage {
+  int64_t images = 0;  // bytes of every image layer, shared layers once
+  int64_t containers = 0;  // writable layers
+  int64_t volumes = 0;
+  int64_t build_cache = 0;
+  size_t image_count = 0, container_count = 0, volume_count = 0;
+};
+
+// Takes the bytes of a download as they arrive; false aborts it.
+using ByteSink = std::function<bool(std::string_view bytes)>;
 
 // Pulls the bytes of an upload (a tar stream): fills up to `size` bytes, returns how many were
 // written, 0 at the end. A negative return aborts the upload.
@@ -364,6 +390,15 @@ class EngineApi {
   // build step is an Error carrying the engine's errorDetail message.
   virtual Result<std::string> build_image(const BuildSpec& spec, const ByteSource& context,
                                           const ProgressFn& on_progress) = 0;
+  // Writes images with their tags as one tar (GET /images/get), the way images move between
+  // engines without a registry.
+  virtual Status save_images(const std::vector<std::string>& references, const ByteSink& sink) = 0;
+  // Loads a tar written by save_images (POST /images/load).
+  virtual Status load_images(const ByteSource& tar, const ProgressFn& on_progress) = 0;
+
+  // Usage.
+  virtual Result<ContainerStats> stats(const std::string& id) = 0;
+  virtual Result<DiskUsage> disk_usage() = 0;
 
   // Streams events until the callback returns false, options.stop() says so, or `until` passes.
   virtual Status events(const EventOptions& options, const EventFn& on_event) = 0;

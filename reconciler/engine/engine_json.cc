@@ -120,6 +120,8 @@ HostConfig host_config(const json& h) {
   c.security_opt = strings(h, "SecurityOpt");
   c.readonly_rootfs = flag(h, "ReadonlyRootfs");
   c.tmpfs = string_map(h, "Tmpfs");
+  c.privileged = flag(h, "Privileged");
+  c.cgroupns_mode = str(h, "CgroupnsMode");
   return c;
 }
 
@@ -149,6 +151,8 @@ json host_config_json(const HostConfig& c) {
   if (!c.cap_drop.empty()) h["CapDrop"] = c.cap_drop;
   if (!c.security_opt.empty()) h["SecurityOpt"] = c.security_opt;
   if (c.readonly_rootfs) h["ReadonlyRootfs"] = true;
+  if (c.privileged) h["Privileged"] = true;
+  if (!c.cgroupns_mode.empty()) h["CgroupnsMode"] = c.cgroupns_mode;
   if (!c.tmpfs.empty()) h["Tmpfs"] = c.tmpfs;
   return h;
 }
@@ -314,7 +318,7 @@ Result<ContainerInfo> parse_container_inspect(std::string_view body) {
     const json& st = sub(j, "State");
     c.state = {str(st, "Status"),     flag(st, "Running"), static_cast<int>(num(st, "ExitCode")),
                flag(st, "OOMKilled"), str(st, "Error"),    str(st, "StartedAt"),
-               str(st, "FinishedAt")};
+               str(st, "FinishedAt"), str(sub(st, "Health"), "Status")};
     const json& cf = sub(j, "Config");
     c.config.image = str(cf, "Image");
     c.config.env = strings(cf, "Env");
@@ -399,6 +403,58 @@ Result<ImageInfo> parse_image_inspect(std::string_view body) {
   return parse_with<ImageInfo>(body, "GET /images/{name}/json", [](const json& j) {
     return ImageInfo{str(j, "Id"), strings(j, "RepoTags"), string_map(sub(j, "Config"), "Labels"),
                      str(j, "Created"), num(j, "Size")};
+  });
+}
+
+Result<ContainerStats> parse_stats(std::string_view body) {
+  return parse_with<ContainerStats>(body, "GET /containers/{id}/stats", [](const json& j) {
+    ContainerStats s;
+    const json& cpu = sub(j, "cpu_stats");
+    const json& pre = sub(j, "precpu_stats");
+    // The engine's own formula: the container's share of the machine's CPU time between the two
+    // samples, scaled to the number of CPUs (so one busy CPU is 100).
+    const double used = static_cast<double>(num(sub(cpu, "cpu_usage"), "total_usage") -
+                                            num(sub(pre, "cpu_usage"), "total_usage"));
+    const double system =
+        static_cast<double>(num(cpu, "system_cpu_usage") - num(pre, "system_cpu_usage"));
+    int64_t cpus = num(cpu, "online_cpus");
+    if (cpus == 0) {
+      const json& per = sub(sub(cpu, "cpu_usage"), "percpu_usage");
+      cpus = per.is_array() ? static_cast<int64_t>(per.size()) : 1;
+    }
+    if (used > 0 && system > 0) s.cpu_percent = used / system * static_cast<double>(cpus) * 100.0;
+    const json& mem = sub(j, "memory_stats");
+    // cgroup v1 reports page cache inside usage; what a person means by "memory" excludes it.
+    const json& detail = sub(mem, "stats");
+    int64_t cache = num(detail, "total_inactive_file");
+    if (cache == 0) cache = num(detail, "inactive_file");
+    s.memory_usage = std::max<int64_t>(0, num(mem, "usage") - cache);
+    s.memory_limit = num(mem, "limit");
+    s.pids = num(sub(j, "pids_stats"), "current");
+    return s;
+  });
+}
+
+Result<DiskUsage> parse_disk_usage(std::string_view body) {
+  return parse_with<DiskUsage>(body, "GET /system/df", [](const json& j) {
+    DiskUsage d;
+    d.images = num(j, "LayersSize");
+    if (const json& images = sub(j, "Images"); images.is_array()) d.image_count = images.size();
+    if (const json& cs = sub(j, "Containers"); cs.is_array()) {
+      d.container_count = cs.size();
+      for (const json& c : cs) d.containers += num(c, "SizeRw");
+    }
+    if (const json& vs = sub(j, "Volumes"); vs.is_array()) {
+      d.volume_count = vs.size();
+      for (const json& v : vs) {
+        const int64_t size = num(sub(v, "UsageData"), "Size");
+        if (size > 0) d.volumes += size;  // -1: the engine did not measure it
+      }
+    }
+    if (const json& bc = sub(j, "BuildCache"); bc.is_array()) {
+      for (const json& b : bc) d.build_cache += num(b, "Size");
+    }
+    return d;
   });
 }
 

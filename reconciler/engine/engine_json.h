@@ -38,6 +38,8 @@ Result<VolumeInfo> parse_volume(std::string_view body);
 Result<std::vector<ImageInfo>> parse_image_list(std::string_view body);
 Result<ImageInfo> parse_image_inspect(std::string_view body);
 Result<Event> parse_event(std::string_view line);
+Result<ContainerStats> parse_stats(std::string_view body);
+Result<DiskUsage> parse_disk_usage(std::string_view body);
 
 // One JSON line of build or import progress.
 struct ProgressParse {

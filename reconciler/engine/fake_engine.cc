@@ -6,6 +6,8 @@
 #include <deque>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 namespace acctl::engine {
 
 namespace {
@@ -13,7 +15,8 @@ namespace {
 const char* const kReadOnly[] = {
     "version",       "list_containers", "inspect_container", "wait_container",  "logs",
     "list_networks", "inspect_network", "list_volumes",      "inspect_volume",  "inspect_image",
-    "list_images",   "events",          "attach_container",  "resize_container"};
+    "list_images",   "events",          "attach_container",  "resize_container",
+    "save_images",   "stats",           "disk_usage"};
 
 bool label_matches(const Labels& labels, const std::string& filter) {
   auto eq = filter.find('=');
@@ -405,6 +408,12 @@ Status FakeEngine::kill_container(const std::string& key, const std::string& sig
   if (!c) return not_found("container", key);
   ContainerInfo& i = c->info;
   if (!i.state.running) return Error{409, "Container " + i.id + " is not running"};
+  std::string sig = signal.starts_with("SIG") ? signal.substr(3) : signal;
+  if (sig == "HUP" || sig == "USR1" || sig == "USR2" || sig == "WINCH") {
+    // Signals a process handles and lives on (a reload): the container keeps running.
+    emit("container", "kill", i.id, i.name, i.config.labels);
+    return ok_status();
+  }
   i.state.running = false;
   i.state.status = "exited";
   i.state.exit_code = 137;
@@ -636,6 +645,11 @@ Status FakeEngine::connect_network(const std::string& network, const std::string
     return *e;
   if (!n) return not_found("network", network);
   if (!c) return not_found("container", container);
+  if (c->info.networks.count(n->name)) {
+    // What the engine answers when the container already has an endpoint there.
+    return Error{403, "endpoint with name " + c->info.name + " already exists in network " +
+                          n->name};
+  }
   EndpointInfo ep{n->id, ipv4, ipv4, aliases, ""};
   if (c->info.state.running) {
     if (ep.ip_address.empty()) ep.ip_address = "172.18.0." + std::to_string(next_id_ % 250 + 2);
@@ -783,6 +797,94 @@ Result<std::string> FakeEngine::build_image(const BuildSpec& spec, const ByteSou
     on_progress({"Successfully built " + id.substr(7, 12), R"({"aux":{"ID":")" + id + R"("}})"});
   }
   return id;
+}
+
+// The fake's "tar" of saved images: a marker line, then one JSON object per image.
+constexpr std::string_view kSavedImagesMarker = "acctl-fake-saved-images\n";
+
+Status FakeEngine::save_images(const std::vector<std::string>& references, const ByteSink& sink) {
+  std::string bytes(kSavedImagesMarker);
+  {
+    std::lock_guard lock(mutex_);
+    std::string subject;
+    for (const auto& r : references) subject += (subject.empty() ? "" : " ") + r;
+    if (auto e = record("save_images", subject)) return *e;
+    for (const auto& r : references) {
+      ImageInfo* image = find_image(r);
+      if (!image) return not_found("image", r);
+      nlohmann::json j = {{"id", image->id},
+                          {"tag", with_tag(r)},
+                          {"labels", image->labels},
+                          {"size", image->size}};
+      bytes += j.dump() + "\n";
+    }
+  }
+  // In pieces, as a real download arrives.
+  for (size_t at = 0; at < bytes.size(); at += 16) {
+    if (!sink(std::string_view(bytes).substr(at, 16))) return Error{0, "save images: aborted"};
+  }
+  return ok_status();
+}
+
+Status FakeEngine::load_images(const ByteSource& tar, const ProgressFn& on_progress) {
+  std::vector<std::string> loaded;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto e = record("load_images", "")) return *e;
+    bool failed = false;
+    std::string bytes = drain(tar, failed);
+    if (failed) return Error{0, "load images: reading the tar failed"};
+    if (!bytes.starts_with(kSavedImagesMarker))
+      return Error{0, "load images: not a tar the fake saved"};
+    size_t at = kSavedImagesMarker.size();
+    while (at < bytes.size()) {
+      size_t end = bytes.find('\n', at);
+      auto j = nlohmann::json::parse(bytes.substr(at, end - at));
+      at = end == std::string::npos ? bytes.size() : end + 1;
+      std::string tag = j["tag"].get<std::string>();
+      for (auto& [id, image] : images_) std::erase(image.repo_tags, tag);
+      // Image ids are content addresses: a loaded image keeps the id it had where it was saved.
+      const std::string id = j["id"].get<std::string>();
+      ImageInfo image{id, {tag}, j["labels"].get<Labels>(), now(), j["size"].get<int64_t>()};
+      if (auto it = images_.find(id); it != images_.end()) {
+        it->second.repo_tags.push_back(tag);
+        image = it->second;
+      } else {
+        images_[id] = image;
+      }
+      emit("image", "load", image.id, tag, image.labels);
+      loaded.push_back(tag);
+    }
+  }
+  if (on_progress) {
+    for (const auto& t : loaded) on_progress({"Loaded image: " + t, ""});
+  }
+  return ok_status();
+}
+
+Result<ContainerStats> FakeEngine::stats(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  Container* c = find_container(key);
+  if (auto e = record("stats", c ? c->info.name : key)) return *e;
+  if (!c) return not_found("container", key);
+  ContainerStats s;
+  if (c->info.state.running) {
+    s.pids = 1;
+    s.memory_usage = 1 << 20;
+  }
+  s.memory_limit = c->info.host_config.memory ? c->info.host_config.memory : int64_t{1} << 34;
+  return s;
+}
+
+Result<DiskUsage> FakeEngine::disk_usage() {
+  std::lock_guard lock(mutex_);
+  if (auto e = record("disk_usage", "")) return *e;
+  DiskUsage d;
+  for (const auto& [id, image] : images_) d.images += image.size;
+  d.image_count = images_.size();
+  d.container_count = containers_.size();
+  d.volume_count = volumes_.size();
+  return d;
 }
 
 Status FakeEngine::events(const EventOptions& options, const EventFn& on_event) {

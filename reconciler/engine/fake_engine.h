@@ -84,6 +84,13 @@ class FakeEngine final : public EngineApi {
   Result<std::string> import_image(const ImportSpec& spec, const ByteSource& tar) override;
   Result<std::string> build_image(const BuildSpec& spec, const ByteSource& context,
                                   const ProgressFn& on_progress) override;
+  // Saved images are a small text format of the fake's own (tags, labels, size), not a tar.
+  Status save_images(const std::vector<std::string>& references, const ByteSink& sink) override;
+  Status load_images(const ByteSource& tar, const ProgressFn& on_progress) override;
+
+  // Running containers use 1 MiB and one process; the rest is zero.
+  Result<ContainerStats> stats(const std::string& id) override;
+  Result<DiskUsage> disk_usage() override;
 
   // Replays the events the fake's own operations produced, filtered; stops at the last one.
   Status events(const EventOptions& options, const EventFn& on_event) override;
