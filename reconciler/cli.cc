@@ -1,12 +1,16 @@
 // Subcommands of acctl and their --help texts.
 #include "cli.h"
+#include "cli_internal.h"
 
 #include <unistd.h>
 
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -25,11 +29,12 @@
 #include "observe.h"
 #include "plan.h"
 #include "quantity.h"
+#include "sandbox_host.h"
 #include "schema.h"
 #include "version.h"
 
 namespace acctl {
-namespace {
+namespace cli {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -48,6 +53,14 @@ Commands:
   delete -f PATH...     remove what the manifests describe (also: delete KIND NAME)
   get [KIND [NAME]]     list the objects acctl manages on an engine
   build BLUEPRINT       build a Blueprint's image (and the Debian base image) without a registry
+
+Sandbox host (a dind Host: host container, nested engine, gate):
+  start [-f PATH]       apply the Hosts and EgressPolicies (default: manifests/quickstart.yaml)
+  stop                  stop the host containers; everything is kept
+  down                  remove host containers, nested engines and their volumes; keep workspaces
+  status                health, runsc network mode, gate, cpu/memory, disk, workspace sizes
+  logs host|proxy|gvisor|agent NAME [-f]
+                        the host container, the gate's audit log, gVisor debug logs, a sandbox
   schema [KIND]         print the JSON Schema of a kind, or of any document
   version               print the version
   help [COMMAND]        show help for a command
@@ -174,23 +187,16 @@ failed bootstrap or build step; the message carries what the step printed).
 
 constexpr const char* kVersionHelp = "Usage: acctl version\n\nPrints acctl's version.\n";
 
-struct Flags {
-  std::vector<std::string> files;
-  std::string output;
-  std::string blueprints;
-  std::string engine;
-  std::string timeout;
-  int parallel = 4;
-  bool quiet = false, prune = false, dry_run = false, wait = false;
-  std::vector<std::string> positional;
-};
 
 // Parses the options a subcommand accepts (long names in `allowed`); returns an error or "".
 std::string parse_flags(const std::vector<std::string>& args, size_t from, Flags& f,
                         const std::vector<std::string>& allowed) {
   static const std::map<std::string, std::string> kShort = {
       {"-f", "--filename"}, {"-o", "--output"}, {"-q", "--quiet"}};
-  static const std::set<std::string> kBoolean = {"--quiet", "--prune", "--dry-run", "--wait"};
+  // -f is --filename everywhere but logs, where it is --follow (as in docker logs -f).
+  const bool f_follows = std::find(allowed.begin(), allowed.end(), "--follow") != allowed.end();
+  static const std::set<std::string> kBoolean = {"--quiet", "--prune", "--dry-run", "--wait",
+                                                 "--follow"};
   for (size_t i = from; i < args.size(); ++i) {
     std::string a = args[i];
     std::optional<std::string> inline_value;
@@ -203,6 +209,7 @@ std::string parse_flags(const std::vector<std::string>& args, size_t from, Flags
       continue;
     }
     std::string name = kShort.count(a) ? kShort.at(a) : a;
+    if (a == "-f" && f_follows) name = "--follow";
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
       return "unknown option " + a;
     if (kBoolean.count(name)) {
@@ -211,6 +218,7 @@ std::string parse_flags(const std::vector<std::string>& args, size_t from, Flags
       if (name == "--prune") f.prune = true;
       if (name == "--dry-run") f.dry_run = true;
       if (name == "--wait") f.wait = true;
+      if (name == "--follow") f.follow = true;
       continue;
     }
     std::string v;
@@ -387,6 +395,9 @@ struct EngineWork {
   std::shared_ptr<engine::EngineApi> api;
   std::optional<EngineLock> lock;
   Plan plan;
+  const Host* nested_of = nullptr;  // set: this is the nested engine of that dind Host
+  bool unreachable = false;         // a nested engine not running yet: planned as empty
+  bool policy_reload = false;       // the gate's policy file differs from the manifests
 };
 
 // Loads and validates manifests, prints errors. Returns nullopt (status in `status`) on failure.
@@ -409,49 +420,83 @@ std::optional<ManifestSet> load_checked(const Flags& f, CliEnv& env, const char*
   return set;
 }
 
-// Renders the desired state and splits it by engine. dind Hosts are refused for now.
+// Renders the desired state and splits it by engine: the Hosts' engines first, then the nested
+// engines of dind Hosts (they exist only once the first part is applied).
 std::optional<std::vector<EngineWork>> split_by_engine(const ManifestSet& set, CliEnv& env,
                                                        const char* cmd) {
-  std::vector<std::string> unsupported;
-  DesiredState desired = render_desired(set.model, {state_dir(env)}, &unsupported);
-  if (!unsupported.empty()) {
-    for (const std::string& h : unsupported) {
-      env.err << "acctl " << cmd << ": Host/" << h
-              << " has isolation: dind, which this version of acctl cannot build yet; set "
-                 "isolation: direct to run its sandboxes on the engine itself\n";
-    }
-    return std::nullopt;
-  }
+  const HostPrivileges privileges = detect_privileges();
+  const std::string state = state_dir(env);
+  DesiredState desired = render_desired(set.model, {state, &privileges});
   std::vector<EngineWork> work;
-  for (const Host& h : set.model.hosts) {
-    engine::EngineOptions o = engine_options_for(h.spec.engine);
+  auto work_for = [&](const engine::EngineOptions& o, const Host* nested_of) -> EngineWork& {
     auto it = std::find_if(work.begin(), work.end(),
                            [&](const EngineWork& w) { return w.options.host == o.host; });
-    if (it == work.end()) {
-      work.push_back({o, {}, {}, nullptr, std::nullopt, {}});
-      it = work.end() - 1;
+    if (it != work.end()) return *it;
+    work.push_back({o, {}, {}, nullptr, std::nullopt, {}, nested_of, false, false});
+    return work.back();
+  };
+  bool ok = true;
+  for (const Host& h : set.model.hosts) {
+    engine::EngineOptions o = engine_options_for(h.spec.engine);
+    work_for(o, nullptr).hosts.push_back(h.meta.name);
+    if (h.spec.isolation != Isolation::kDind) continue;
+    if (!o.host.starts_with("unix://")) {
+      env.err << "acctl " << cmd << ": Host/" << h.meta.name
+              << " is dind on " << o.host
+              << ", but acctl reaches a nested engine through a socket folder it bind-mounts "
+                 "into the host container, which needs the engine on this machine (a unix:// "
+                 "address)\n";
+      ok = false;
     }
-    it->hosts.push_back(h.meta.name);
-  }
-  for (EngineWork& w : work) {
-    for (const DesiredObject& d : desired.objects) {
-      if (std::find(w.hosts.begin(), w.hosts.end(), d.host) != w.hosts.end())
-        w.desired.objects.push_back(d);
+    const HostPaths paths = host_paths(state, h.meta.name);
+    if (paths.socket().size() > 100) {
+      env.err << "acctl " << cmd << ": the nested engine's socket " << paths.socket()
+              << " is longer than a unix socket path may be; set ACCTL_HOME to a shorter folder\n";
+      ok = false;
     }
-    w.desired.hosts = w.hosts;
+    if (auto gp = gate_policy_for(set.model, h); std::holds_alternative<std::string>(gp)) {
+      env.err << "acctl " << cmd << ": " << std::get<std::string>(gp) << "\n";
+      ok = false;
+    }
   }
+  if (!ok) return std::nullopt;
+  for (const Host& h : set.model.hosts) {
+    if (h.spec.isolation != Isolation::kDind) continue;
+    engine::EngineOptions nested;
+    nested.host = host_paths(state, h.meta.name).endpoint();
+    work_for(nested, &h).hosts.push_back(h.meta.name);
+  }
+  for (const DesiredObject& d : desired.objects) {
+    std::string address = d.engine;
+    if (address.empty()) address = engine_options_for(set.model.find_host(d.host)->spec.engine).host;
+    for (EngineWork& w : work) {
+      if (w.options.host == address) w.desired.objects.push_back(d);
+    }
+  }
+  for (EngineWork& w : work) w.desired.hosts = w.hosts;
   return work;
 }
 
 // Connects, takes the engine's lock, observes and plans. Prints the error and returns false.
+// A nested engine that is not running yet (diff, dry-run) is planned from nothing.
 bool connect_and_plan(EngineWork& w, const Flags& f, CliEnv& env, const char* cmd,
                       std::chrono::milliseconds lock_timeout) {
-  auto api = connect(env, w.options);
-  if (!api) {
-    env.err << "acctl " << cmd << ": " << api.error().message << "\n";
-    return false;
+  PlanOptions po;
+  po.prune = f.prune;
+  po.prune_hosts.insert(w.hosts.begin(), w.hosts.end());
+  if (!w.api) {
+    auto api = connect(env, w.options);
+    if (!api && w.nested_of) {
+      w.unreachable = true;
+      w.plan = plan_changes(w.desired, {}, po);
+      return true;
+    }
+    if (!api) {
+      env.err << "acctl " << cmd << ": " << api.error().message << "\n";
+      return false;
+    }
+    w.api = *api;
   }
-  w.api = *api;
   std::string error;
   w.lock = EngineLock::acquire(
       w.options.host, lock_timeout,
@@ -471,9 +516,13 @@ bool connect_and_plan(EngineWork& w, const Flags& f, CliEnv& env, const char* cm
             << "\n";
     return false;
   }
-  PlanOptions po;
-  po.prune = f.prune;
-  po.prune_hosts.insert(w.hosts.begin(), w.hosts.end());
+  // Images acctl makes itself (host, gate, Blueprints) are built, or brought over to a nested
+  // engine, by apply before it executes the plan: missing now is not an error.
+  std::erase_if(observed->image_ids, [](const auto& kv) {
+    const std::string& tag = kv.first;
+    return kv.second.empty() && (tag == kHostImage || tag == kGateImage ||
+                                 tag.starts_with("acctl/blueprint-"));
+  });
   w.plan = plan_changes(w.desired, *observed, po);
   return true;
 }
@@ -489,16 +538,313 @@ json plan_json(const EngineWork& w) {
                        {"host", a.host},
                        {"reasons", a.reasons}});
   }
-  return {{"engine", w.options.host},
-          {"hosts", w.hosts},
-          {"actions", actions},
-          {"inSync", w.plan.in_sync},
-          {"errors", w.plan.errors}};
+  if (w.policy_reload) {
+    actions.push_back({{"action", "reload"},
+                       {"object", "gate"},
+                       {"name", gate_container_name(w.nested_of->meta.name)},
+                       {"owner", "Host/" + w.nested_of->meta.name},
+                       {"host", w.nested_of->meta.name},
+                       {"reasons", {"policy changed"}}});
+  }
+  json out = {{"engine", w.options.host},
+              {"hosts", w.hosts},
+              {"actions", actions},
+              {"inSync", w.plan.in_sync},
+              {"errors", w.plan.errors}};
+  if (w.nested_of) out["nestedOf"] = "Host/" + w.nested_of->meta.name;
+  if (w.unreachable) out["nestedEngineRunning"] = false;
+  return out;
 }
 
 void print_plan(const EngineWork& w, size_t engines, CliEnv& env) {
-  if (engines > 1) env.out << "engine " << w.options.host << ":\n";
+  if (w.nested_of) {
+    env.out << "nested engine of Host/" << w.nested_of->meta.name
+            << (w.unreachable ? " (not running yet: everything in it is to create)" : "")
+            << ":\n";
+  } else if (engines > 1) {
+    env.out << "engine " << w.options.host << ":\n";
+  }
+  if (w.policy_reload) {
+    env.out << "~   reload  gate      " << gate_container_name(w.nested_of->meta.name) << " (Host/"
+            << w.nested_of->meta.name << "): policy changed\n";
+  }
   env.out << w.plan.text();
+}
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
+std::chrono::milliseconds since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
+}
+
+// The project's root (blueprints/, images/, runtime/ sources for the gate image).
+std::string project_root(const CliEnv& env) {
+  return fs::absolute(default_blueprints_dir(env)).lexically_normal().parent_path().string();
+}
+
+// Prints what a long step does: lines in text mode, {"event": "phase"} objects with -o json.
+struct Progress {
+  CliEnv& env;
+  bool json_out = false;
+  void say(const std::string& text, const json& extra = json::object()) const {
+    if (json_out) {
+      json j = {{"event", "phase"}, {"message", text}};
+      j.update(extra);
+      env.out << j.dump() << std::endl;
+    } else {
+      env.out << text << std::endl;
+    }
+  }
+  // Build output: only the engine's "Step n/m" lines, indented; errors come back as values.
+  engine::ProgressFn build_lines() const {
+    return [this](const engine::ProgressLine& line) {
+      if (json_out || !line.text.starts_with("Step ")) return;
+      std::string text = line.text;
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      if (text.size() > 110) text = text.substr(0, 107) + "...";
+      env.out << "    " << text << std::endl;
+    };
+  }
+};
+
+// The base image a Host names (imported from the rootfs cache when missing).
+bool ensure_base(engine::EngineApi& api, const std::string& base, const Progress& p,
+                 const CliEnv& env) {
+  auto start = std::chrono::steady_clock::now();
+  bool announced = false;
+  auto r = ensure_base_image(api, base, rootfs_script(project_root(env)), false,
+                             [&](const engine::ProgressLine& line) {
+                               if (!announced) {
+                                 p.say("  image " + base + ": importing from the Debian rootfs");
+                                 announced = true;
+                               }
+                             });
+  if (!r) {
+    p.env.err << "acctl: " << r.error().message << "\n";
+    return false;
+  }
+  if (r->imported) p.say("  image " + base + ": imported in " + seconds_text(since(start)));
+  return true;
+}
+
+bool build_recipe(engine::EngineApi& api, const ImageRecipe& recipe, const std::string& base,
+                  const Progress& p) {
+  auto start = std::chrono::steady_clock::now();
+  p.say("  image " + recipe.tag + ": checking");
+  auto r = build_context_image(api, recipe, base, false, p.build_lines());
+  if (!r) {
+    p.env.err << "acctl: " << r.error().message << "\n";
+    return false;
+  }
+  p.say("  image " + recipe.tag + (r->built ? ": built in " + seconds_text(since(start))
+                                            : ": current"));
+  return true;
+}
+
+// The Blueprint images the Sandboxes of `hosts` run (those without a prebuilt image).
+std::vector<const Blueprint*> blueprints_of(const Model& model,
+                                            const std::vector<std::string>& hosts) {
+  std::vector<const Blueprint*> out;
+  for (const Sandbox& s : model.sandboxes) {
+    if (std::find(hosts.begin(), hosts.end(), s.spec.host) == hosts.end()) continue;
+    const Blueprint* b = model.find_blueprint(s.spec.blueprint);
+    if (b && b->spec.image.empty() && std::find(out.begin(), out.end(), b) == out.end())
+      out.push_back(b);
+  }
+  return out;
+}
+
+// Builds on `api` the images the plan of `w` needs from it: the host image for dind Hosts and
+// the Blueprint images of direct Hosts' Sandboxes.
+bool prepare_outer_images(EngineWork& w, const Model& model, const Progress& p, CliEnv& env) {
+  std::vector<std::string> direct;
+  for (const std::string& name : w.hosts) {
+    const Host* h = model.find_host(name);
+    if (h->spec.isolation == Isolation::kDirect) direct.push_back(name);
+  }
+  for (const std::string& name : w.hosts) {
+    const Host* h = model.find_host(name);
+    const bool dind = h->spec.isolation == Isolation::kDind;
+    auto bps = blueprints_of(model, {name});
+    if (!dind && bps.empty()) continue;
+    if (!ensure_base(*w.api, h->spec.base_image, p, env)) return false;
+    if (dind) {
+      auto recipe = host_image_recipe(project_root(env), h->spec.base_image);
+      if (!recipe) {
+        env.err << "acctl: " << recipe.error().message << "\n";
+        return false;
+      }
+      if (!build_recipe(*w.api, *recipe, h->spec.base_image, p)) return false;
+      continue;
+    }
+    for (const Blueprint* b : bps) {
+      auto files = blueprint_context(*b, h->spec.base_image);
+      if (!files) {
+        env.err << "acctl: " << files.error().message << "\n";
+        return false;
+      }
+      if (!build_recipe(*w.api,
+                        {blueprint_image_tag(b->meta.name), "Blueprint", b->meta.name,
+                         std::move(*files), {}},
+                        h->spec.base_image, p))
+        return false;
+    }
+  }
+  return true;
+}
+
+// Copies images from one engine to another without a registry (save → file → load); only the
+// ones whose id differs.
+bool transfer_images(engine::EngineApi& from, engine::EngineApi& to,
+                     const std::vector<std::string>& tags, const std::string& scratch,
+                     const Progress& p) {
+  std::vector<std::string> wanted;
+  for (const std::string& tag : tags) {
+    auto src = from.inspect_image(tag);
+    if (!src) {
+      p.env.err << "acctl: " << src.error().message << "\n";
+      return false;
+    }
+    auto dst = to.inspect_image(tag);
+    if (!dst || dst->id != src->id) wanted.push_back(tag);
+  }
+  if (wanted.empty()) return true;
+  auto start = std::chrono::steady_clock::now();
+  std::string list;
+  for (const std::string& t : wanted) list += (list.empty() ? "" : ", ") + t;
+  p.say("  copying " + list + " into the nested engine");
+  std::error_code ec;
+  fs::create_directories(fs::path(scratch).parent_path(), ec);
+  FILE* file = std::fopen(scratch.c_str(), "wb");
+  if (!file) {
+    p.env.err << "acctl: cannot write " << scratch << ": " << std::strerror(errno) << "\n";
+    return false;
+  }
+  int64_t bytes = 0;
+  auto saved = from.save_images(wanted, [&](std::string_view chunk) {
+    bytes += static_cast<int64_t>(chunk.size());
+    return std::fwrite(chunk.data(), 1, chunk.size(), file) == chunk.size();
+  });
+  const bool closed = std::fclose(file) == 0;
+  engine::Status loaded = saved;
+  if (saved && closed) loaded = to.load_images(engine::source_from_file(scratch), {});
+  fs::remove(scratch, ec);
+  if (!saved || !closed || !loaded) {
+    p.env.err << "acctl: copying images: "
+              << (!saved ? saved.error().message
+                         : !closed ? "cannot write " + scratch : loaded.error().message)
+              << "\n";
+    return false;
+  }
+  p.say("  copied " + format_size(bytes) + " in " + seconds_text(since(start)));
+  return true;
+}
+
+// Waits until the host container's nested engine answers and its entrypoint reported ready.
+bool wait_nested_engine(EngineWork& w, engine::EngineApi& outer, const HostPaths& paths,
+                        std::chrono::milliseconds timeout, const Progress& p, CliEnv& env) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string host = w.nested_of->meta.name;
+  bool announced = false;
+  while (true) {
+    auto report = read_host_report(paths);
+    if (report && report->ready) {
+      auto api = connect(env, w.options);
+      if (api) {
+        w.api = *api;
+        if (announced || !report->reason.empty()) {
+          p.say("  nested engine ready (" + report->docker_version + ", runsc network " +
+                    report->runsc_network + (report->reason.empty() ? "" : ": " + report->reason) +
+                    ")",
+                {{"runscNetwork", report->runsc_network}});
+        }
+        return true;
+      }
+    }
+    auto info = outer.inspect_container(dind_container_name(host));
+    if (info && !info->state.running) {
+      std::string tail;
+      engine::LogOptions lo;
+      lo.tail = "15";
+      (void)outer.logs(info->id, lo, [&](engine::LogStream, std::string_view b) {
+        tail.append(b);
+        return true;
+      });
+      env.err << "acctl: the host container " << dind_container_name(host) << " is "
+              << info->state.status << " (exit code " << info->state.exit_code
+              << "); its last lines:\n"
+              << tail;
+      return false;
+    }
+    if (since(start) > timeout) {
+      env.err << "acctl: the nested engine of Host/" << host << " was not ready after "
+              << seconds_text(timeout) << " (see: acctl logs host)\n";
+      return false;
+    }
+    if (!announced) {
+      p.say("  waiting for the nested engine of Host/" + host);
+      announced = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+// Client IP → Sandbox name for the gate's audit log, from the nested engine.
+std::map<std::string, std::string> sandbox_addresses(EngineWork& w) {
+  std::map<std::string, std::string> out;
+  const std::string net = host_network_name(w.nested_of->meta.name);
+  for (const DesiredObject& d : w.desired.objects) {
+    if (d.type != ObjectType::kContainer || !d.labels.count(kLabelInstance)) continue;
+    auto info = w.api->inspect_container(d.name);
+    if (!info) continue;
+    auto ep = info->networks.find(net);
+    if (ep != info->networks.end() && !ep->second.ip_address.empty())
+      out[ep->second.ip_address] = d.labels.at(kLabelInstance);
+  }
+  return out;
+}
+
+// Whether the gate's config file holds another policy than the manifests.
+bool gate_policy_differs(const Model& model, const Host& host, const std::string& state) {
+  auto gp = std::get<GatePolicy>(gate_policy_for(model, host));
+  std::ifstream in(host_paths(state, host.meta.name).gate_config());
+  if (!in) return true;
+  json current = json::parse(in, nullptr, false);
+  json want = gate_config_json(host, gp, {});
+  return !current.is_object() || current.value("policy", json()) != want["policy"] ||
+         current.value("listen", json()) != want["listen"];
+}
+
+// Writes the gate's config and the sandboxes' resolv.conf; a running gate reloads a changed
+// config on SIGHUP (no restart, connections stay).
+bool sync_gate(EngineWork& w, const Model& model, const std::string& state, const Progress& p,
+               CliEnv& env) {
+  const Host& host = *w.nested_of;
+  const HostPaths paths = host_paths(state, host.meta.name);
+  auto gp = std::get<GatePolicy>(gate_policy_for(model, host));
+  std::string error;
+  bool changed = false;
+  if (!write_file_atomically(paths.resolv_conf(), resolv_conf_text(host), nullptr, &error) ||
+      !write_file_atomically(paths.gate_config(),
+                             gate_config_json(host, gp, sandbox_addresses(w)).dump(2) + "\n",
+                             &changed, &error)) {
+    env.err << "acctl: " << error << "\n";
+    return false;
+  }
+  if (!changed) return true;
+  auto gate = w.api->inspect_container(gate_container_name(host.meta.name));
+  if (!gate || !gate->state.running) return true;  // it reads the file when it starts
+  if (auto k = w.api->kill_container(gate->id, "HUP"); !k) {
+    env.err << "acctl: reloading the gate: " << k.error().message << "\n";
+    return false;
+  }
+  p.say("  gate " + gate->name + ": reloaded its policy");
+  return true;
 }
 
 int cmd_diff(const std::vector<std::string>& args, CliEnv& env) {
@@ -517,7 +863,9 @@ int cmd_diff(const std::vector<std::string>& args, CliEnv& env) {
   json out = json::array();
   for (EngineWork& w : *work) {
     if (!connect_and_plan(w, f, env, "diff", std::chrono::minutes(2))) return kExitUsage;
-    changes = changes || !w.plan.empty();
+    if (w.nested_of && !w.unreachable)
+      w.policy_reload = gate_policy_differs(set->model, *w.nested_of, state_dir(env));
+    changes = changes || !w.plan.empty() || w.policy_reload;
     errors = errors || !w.plan.errors.empty();
     if (f.output == "json") {
       out.push_back(plan_json(w));
@@ -529,12 +877,6 @@ int cmd_diff(const std::vector<std::string>& args, CliEnv& env) {
     env.out << json({{"inSync", !changes && !errors}, {"engines", out}}).dump(2) << "\n";
   if (errors) return kExitUsage;
   return changes ? kExitInvalid : kExitOk;
-}
-
-std::string seconds_text(std::chrono::milliseconds ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms.count()) / 1000.0);
-  return buf;
 }
 
 std::string action_text(const Action& a) {
@@ -566,96 +908,143 @@ bool wait_running(EngineWork& w, std::chrono::milliseconds timeout, CliEnv& env,
   return true;
 }
 
-int cmd_apply(const std::vector<std::string>& args, CliEnv& env) {
-  Flags f;
-  if (!parse_command_flags("apply", args,
-                           {"--filename", "--output", "--blueprints", "--prune", "--dry-run",
-                            "--wait", "--timeout", "--parallel"},
-                           {"text", "json"}, f, env)) {
-    return kExitUsage;
-  }
-  auto timeout = f.timeout.empty()
-                     ? std::optional(std::chrono::milliseconds(std::chrono::minutes(2)))
-                     : parse_duration(f.timeout);
-  if (!timeout) {
-    env.err << "acctl apply: --timeout takes a duration like 90s or 5m, not " << f.timeout << "\n";
-    return kExitUsage;
-  }
+// The step printer of apply: a line per finished step (and per started one on a terminal), or
+// one JSON object per event.
+std::function<void(const Plan&, const StepEvent&)> step_printer(CliEnv& env, bool json_out) {
+  return [&env, json_out](const Plan& plan, const StepEvent& e) {
+    const Action& a = plan.actions[e.index];
+    if (json_out) {
+      json j = {{"event", "step"},
+                {"state", to_string(e.state)},
+                {"action", a.replacing ? "replace" : to_string(a.type)},
+                {"object", to_string(a.object)},
+                {"name", a.name},
+                {"owner", a.owner},
+                {"elapsedMs", e.elapsed.count()}};
+      if (a.replacing) j["phase"] = a.type == ActionType::kDelete ? "remove" : "create";
+      if (!e.message.empty()) j["error"] = e.message;
+      env.out << j.dump() << std::endl;
+      return;
+    }
+    if (e.state == StepState::kStarted) {
+      if (env.terminal) env.out << "  ...     " << action_text(a) << std::endl;
+      return;
+    }
+    const char* tag = e.state == StepState::kDone     ? "done   "
+                      : e.state == StepState::kFailed ? "FAILED "
+                                                      : "skipped";
+    env.out << "  " << tag << " " << action_text(a);
+    if (e.state != StepState::kSkipped) env.out << " (" << seconds_text(e.elapsed) << ")";
+    if (!e.message.empty()) env.out << ": " << e.message;
+    env.out << std::endl;
+  };
+}
+
+// Converges every engine of the manifests: the Hosts' engines, then the nested engines of dind
+// Hosts (images brought over, the gate's policy written). The body of apply and of start.
+int apply_set(const ManifestSet& set, const Flags& f, CliEnv& env, const char* cmd,
+              std::chrono::milliseconds timeout) {
   const bool json_out = f.output == "json";
-  int status = kExitOk;
-  auto set = load_checked(f, env, "apply", status);
-  if (!set) return status;
-  auto work = split_by_engine(*set, env, "apply");
+  const Progress progress{env, json_out};
+  const std::string state = state_dir(env);
+  auto work = split_by_engine(set, env, cmd);
   if (!work) return kExitUsage;
   const auto started = std::chrono::steady_clock::now();
   size_t done = 0, failed = 0, skipped = 0;
   bool ok = true;
   for (EngineWork& w : *work) {
-    if (!connect_and_plan(w, f, env, "apply", *timeout)) return kExitUsage;
+    const auto phase_start = std::chrono::steady_clock::now();
+    engine::EngineApi* outer = nullptr;
+    if (w.nested_of) {
+      // The outer engine of this Host is earlier in the list and connected by now.
+      const std::string address = engine_options_for(w.nested_of->spec.engine).host;
+      for (EngineWork& o : *work) {
+        if (o.options.host == address && o.api) outer = o.api.get();
+      }
+      if (!f.dry_run) {
+        if (!outer) return kExitUsage;
+        if (!json_out) env.out << "preparing the nested engine of Host/" << w.nested_of->meta.name << ":\n";
+        const HostPaths paths = host_paths(state, w.nested_of->meta.name);
+        if (!wait_nested_engine(w, *outer, paths, timeout, progress, env)) return kExitUsage;
+        const Host& h = *w.nested_of;
+        auto recipe = gate_image_recipe(project_root(env), h.spec.base_image);
+        if (!recipe) {
+          env.err << "acctl: " << recipe.error().message << "\n";
+          return kExitUsage;
+        }
+        if (!build_recipe(*outer, *recipe, h.spec.base_image, progress)) return kExitUsage;
+        std::vector<std::string> tags = {kGateImage};
+        for (const Blueprint* b : blueprints_of(set.model, w.hosts)) {
+          auto files = blueprint_context(*b, h.spec.base_image);
+          if (!files) {
+            env.err << "acctl: " << files.error().message << "\n";
+            return kExitUsage;
+          }
+          if (!build_recipe(*outer,
+                            {blueprint_image_tag(b->meta.name), "Blueprint", b->meta.name,
+                             std::move(*files), {}},
+                            h.spec.base_image, progress))
+            return kExitUsage;
+          tags.push_back(blueprint_image_tag(b->meta.name));
+        }
+        if (!transfer_images(*outer, *w.api, tags, paths.run_dir + "/images.tar", progress))
+          return kExitUsage;
+      }
+    } else if (!f.dry_run) {
+      auto api = connect(env, w.options);
+      if (!api) {
+        env.err << "acctl " << cmd << ": " << api.error().message << "\n";
+        return kExitUsage;
+      }
+      w.api = *api;
+      if (!prepare_outer_images(w, set.model, progress, env)) return kExitUsage;
+    }
+    if (!connect_and_plan(w, f, env, cmd, timeout)) return kExitUsage;
+    if (w.nested_of && !w.unreachable) w.policy_reload = gate_policy_differs(set.model, *w.nested_of, state);
     if (!w.plan.errors.empty()) {
-      for (const std::string& e : w.plan.errors) env.err << "acctl apply: " << e << "\n";
+      for (const std::string& e : w.plan.errors) env.err << "acctl " << cmd << ": " << e << "\n";
       return kExitUsage;
     }
     if (!json_out) print_plan(w, work->size(), env);
-    if (f.dry_run || w.plan.empty()) continue;
-    bool creates_containers =
+    if (f.dry_run) continue;
+    if (w.nested_of && !sync_gate(w, set.model, state, progress, env)) return kExitUsage;
+    if (w.plan.empty()) continue;
+    bool creates_sandboxes =
         std::any_of(w.plan.actions.begin(), w.plan.actions.end(), [](const Action& a) {
-          return a.type == ActionType::kCreate && a.object == ObjectType::kContainer;
+          return a.type == ActionType::kCreate && a.desired &&
+                 a.desired->container.host_config.runtime == "runsc";
         });
-    if (creates_containers) {
+    if (creates_sandboxes) {
       auto v = w.api->version();
       if (!v) {
-        env.err << "acctl apply: " << v.error().message << "\n";
+        env.err << "acctl " << cmd << ": " << v.error().message << "\n";
         return kExitUsage;
       }
       if (std::find(v->runtimes.begin(), v->runtimes.end(), "runsc") == v->runtimes.end()) {
         env.err
-            << "acctl apply: the engine at " << w.options.host
+            << "acctl " << cmd << ": the engine at " << w.options.host
             << " has no \"runsc\" runtime, and sandboxes run only under gVisor. Install it "
                "(apt-get install runsc), register it in /etc/docker/daemon.json "
                "(\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\"}}) and restart dockerd; "
-               "tests/integration/engine-up.sh does all three.\n";
+               "images/engine-up.sh does all three.\n";
         return kExitUsage;
       }
     }
     ExecuteOptions eo;
     eo.parallel = f.parallel;
-    eo.on_event = [&](const Plan& plan, const StepEvent& e) {
-      const Action& a = plan.actions[e.index];
-      if (json_out) {
-        json j = {{"event", "step"},
-                  {"state", to_string(e.state)},
-                  {"action", a.replacing ? "replace" : to_string(a.type)},
-                  {"object", to_string(a.object)},
-                  {"name", a.name},
-                  {"owner", a.owner},
-                  {"elapsedMs", e.elapsed.count()}};
-        if (a.replacing) j["phase"] = a.type == ActionType::kDelete ? "remove" : "create";
-        if (!e.message.empty()) j["error"] = e.message;
-        env.out << j.dump() << std::endl;
-        return;
-      }
-      if (e.state == StepState::kStarted) {
-        if (env.terminal) env.out << "  ...     " << action_text(a) << std::endl;
-        return;
-      }
-      const char* tag = e.state == StepState::kDone     ? "done   "
-                        : e.state == StepState::kFailed ? "FAILED "
-                                                        : "skipped";
-      env.out << "  " << tag << " " << action_text(a);
-      if (e.state != StepState::kSkipped) env.out << " (" << seconds_text(e.elapsed) << ")";
-      if (!e.message.empty()) env.out << ": " << e.message;
-      env.out << std::endl;
-    };
+    eo.on_event = step_printer(env, json_out);
     ExecuteResult r = execute_plan(*w.api, w.plan, eo);
     done += r.done;
     failed += r.failed;
     skipped += r.skipped;
     ok = ok && r.ok();
-    if (ok && f.wait) ok = wait_running(w, *timeout, env, json_out);
+    if (ok && w.nested_of && !sync_gate(w, set.model, state, progress, env)) ok = false;
+    if (ok && f.wait) ok = wait_running(w, timeout, env, json_out);
+    if (!json_out && w.nested_of)
+      env.out << "  (" << seconds_text(since(phase_start)) << ")\n";
+    if (!ok) break;  // a nested engine needs its host; later engines would fail the same way
   }
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started);
+  auto elapsed = since(started);
   if (json_out) {
     json plans = json::array();
     for (const EngineWork& w : *work) plans.push_back(plan_json(w));
@@ -674,6 +1063,30 @@ int cmd_apply(const std::vector<std::string>& args, CliEnv& env) {
             << " failed, " << skipped << " skipped in " << seconds_text(elapsed) << ".\n";
   }
   return ok ? kExitOk : kExitUsage;
+}
+
+std::optional<std::chrono::milliseconds> timeout_flag(const Flags& f, CliEnv& env, const char* cmd,
+                                                      std::chrono::milliseconds fallback) {
+  if (f.timeout.empty()) return fallback;
+  auto t = parse_duration(f.timeout);
+  if (!t) env.err << "acctl " << cmd << ": --timeout takes a duration like 90s or 5m, not " << f.timeout << "\n";
+  return t;
+}
+
+int cmd_apply(const std::vector<std::string>& args, CliEnv& env) {
+  Flags f;
+  if (!parse_command_flags("apply", args,
+                           {"--filename", "--output", "--blueprints", "--prune", "--dry-run",
+                            "--wait", "--timeout", "--parallel"},
+                           {"text", "json"}, f, env)) {
+    return kExitUsage;
+  }
+  auto timeout = timeout_flag(f, env, "apply", std::chrono::minutes(2));
+  if (!timeout) return kExitUsage;
+  int status = kExitOk;
+  auto set = load_checked(f, env, "apply", status);
+  if (!set) return status;
+  return apply_set(*set, f, env, "apply", *timeout);
 }
 
 // Objects to delete: every managed object of the named Sandboxes and Hosts.
@@ -1001,9 +1414,6 @@ int cmd_build(const std::vector<std::string>& args, CliEnv& env) {
   return kExitOk;
 }
 
-// ---- add to commands() ----
-//      {"build", {cmd_build, kBuildHelp}},
-
 struct Command {
   std::function<int(const std::vector<std::string>&, CliEnv&)> run;
   const char* help;
@@ -1017,13 +1427,20 @@ const std::map<std::string, Command>& commands() {
       {"delete", {cmd_delete, kDeleteHelp}},
       {"get", {cmd_get, kGetHelp}},
       {"build", {cmd_build, kBuildHelp}},
+      {"start", {cmd_start, kStartHelp}},
+      {"stop", {cmd_stop, kStopHelp}},
+      {"down", {cmd_down, kDownHelp}},
+      {"status", {cmd_status, kStatusHelp}},
+      {"logs", {cmd_logs, kLogsHelp}},
       {"schema", {cmd_schema, kSchemaHelp}},
       {"version", {cmd_version, kVersionHelp}},
   };
   return all;
 }
 
-}  // namespace
+}  // namespace cli
+
+using namespace cli;
 
 int run_cli(const std::vector<std::string>& args, CliEnv& env) {
   if (args.empty()) {

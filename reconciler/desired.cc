@@ -2,10 +2,12 @@
 #include "desired.h"
 
 #include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "quantity.h"
+#include "sandbox_host.h"
 
 namespace acctl {
 namespace {
@@ -188,18 +190,29 @@ std::string host_network_name(const std::string& host) {
 DesiredState render_desired(const Model& model, const RenderOptions& options,
                             std::vector<std::string>* unsupported) {
   DesiredState out;
+  std::set<std::string> rendered;
   for (const Host& h : model.hosts) {
-    if (h.spec.isolation != Isolation::kDirect) {
-      if (unsupported) unsupported->push_back(h.meta.name);
-      continue;
+    if (h.spec.isolation == Isolation::kDind) {
+      if (!options.privileges) {
+        if (unsupported) unsupported->push_back(h.meta.name);
+        continue;
+      }
+      for (DesiredObject& o : render_host_outer(h, *options.privileges, options.state_dir))
+        out.objects.push_back(std::move(o));
+      for (DesiredObject& o : render_host_nested(h, options.state_dir))
+        out.objects.push_back(std::move(o));
+    } else {
+      out.objects.push_back(render_network(h));
     }
     out.hosts.push_back(h.meta.name);
-    out.objects.push_back(render_network(h));
+    rendered.insert(h.meta.name);
   }
   for (const Sandbox& s : model.sandboxes) {
     const Host* h = model.find_host(s.spec.host);
-    if (!h || h->spec.isolation != Isolation::kDirect) continue;
-    out.objects.push_back(render_sandbox(s, *model.find_blueprint(s.spec.blueprint), options));
+    if (!h || !rendered.count(h->meta.name)) continue;
+    DesiredObject o = render_sandbox(s, *model.find_blueprint(s.spec.blueprint), options);
+    if (h->spec.isolation == Isolation::kDind) adapt_sandbox_for_dind(o, *h, options.state_dir);
+    out.objects.push_back(std::move(o));
   }
   return out;
 }

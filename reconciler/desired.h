@@ -38,7 +38,10 @@ struct DesiredObject {
   ObjectType type = ObjectType::kContainer;
   std::string name;       // the engine's name for it: the identity acctl matches on
   std::string owner;      // the manifest object it realises: "Sandbox/dev", "Host/local"
-  std::string host;       // the Host whose engine holds it
+  std::string host;       // the Host it belongs to
+  // The engine holding it: "" = the Host's spec.engine; a dind Host's nested objects name the
+  // nested engine's endpoint.
+  std::string engine;
   engine::Labels labels;  // including ac.spec-hash and ac.spec-fields
   std::string spec_hash;
   std::map<std::string, std::string> field_hashes;
@@ -57,16 +60,22 @@ struct DesiredState {
   std::vector<std::string> hosts;      // Hosts these objects belong to
 };
 
+struct HostPrivileges;
+
 struct RenderOptions {
   std::string state_dir;  // holds instances/<name>/workspace; absolute
+  // What a dind Host's container may have; nullptr renders no dind Host (they are listed in
+  // `unsupported`).
+  const HostPrivileges* privileges = nullptr;
 };
 
 // Engine object names, one scheme for every command.
 std::string sandbox_container_name(const std::string& sandbox);
 std::string host_network_name(const std::string& host);
 
-// Turns the model into engine objects. Only Hosts with isolation "direct" are rendered here;
-// "dind" Hosts come with the sandbox-host work and are listed in `unsupported`.
+// Turns the model into engine objects: a direct Host's network and sandboxes on its engine; a
+// dind Host's volume and host container on its engine and its networks, gate and sandboxes in
+// the nested engine (sandbox_host.h).
 DesiredState render_desired(const Model& model, const RenderOptions& options,
                             std::vector<std::string>* unsupported = nullptr);
 

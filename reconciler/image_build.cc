@@ -397,32 +397,27 @@ Result<std::vector<ContextFile>> blueprint_context(const Blueprint& bp,
   return files;
 }
 
-Result<BlueprintImage> build_blueprint_image(engine::EngineApi& engine, const Blueprint& bp,
-                                             const std::string& base_image,
-                                             const BlueprintBuildOptions& options,
-                                             const engine::ProgressFn& progress) {
-  const std::string who = "Blueprint/" + bp.meta.name;
-  if (!bp.spec.image.empty()) {
-    return Error{0,
-                 who + " runs the prebuilt image " + bp.spec.image + "; there is nothing to build"};
-  }
+Result<BuiltImage> build_context_image(engine::EngineApi& engine, const ImageRecipe& recipe,
+                                       const std::string& base_image, bool no_cache,
+                                       const engine::ProgressFn& progress) {
+  const std::string who = recipe.kind + "/" + recipe.name;
   auto base = engine.inspect_image(base_image);
   if (!base) {
     return Error{base.error().status, who + ": base image " + base_image +
                                           " is not on the engine: " + base.error().message};
   }
-  auto files = blueprint_context(bp, base_image);
-  if (!files) return files.error();
-  auto tar = build_context_tar(*files);
+  auto tar = build_context_tar(recipe.files);
   if (!tar) return Error{0, who + ": " + tar.error().message};
-  BlueprintImage out;
-  out.tag = blueprint_image_tag(bp.meta.name);
-  // The base image's id is part of it: a re-imported base rebuilds every Blueprint on it.
-  out.spec_hash = short_hash(context_hash(*tar) + "\n" + base->id);
+  BuiltImage out;
+  out.tag = recipe.tag;
+  // The base image's id is part of it: a re-imported base rebuilds every image made from it.
+  std::string args;
+  for (const auto& [k, v] : recipe.build_args) args += k + "=" + v + "\n";
+  out.spec_hash = short_hash(context_hash(*tar) + "\n" + base->id + "\n" + args);
 
   auto current = engine.inspect_image(out.tag);
   if (!current && !current.not_found()) return current.error();
-  if (current && !options.no_cache) {
+  if (current && !no_cache) {
     auto h = current->labels.find(kLabelSpecHash);
     if (h != current->labels.end() && h->second == out.spec_hash) {
       out.id = current->id;
@@ -434,10 +429,11 @@ Result<BlueprintImage> build_blueprint_image(engine::EngineApi& engine, const Bl
   engine::BuildSpec spec;
   spec.tag = out.tag;
   spec.labels = {{kLabelManagedBy, "acctl"},
-                 {kLabelKind, "Blueprint"},
-                 {kLabelName, bp.meta.name},
+                 {kLabelKind, recipe.kind},
+                 {kLabelName, recipe.name},
                  {kLabelSpecHash, out.spec_hash}};
-  spec.no_cache = options.no_cache;
+  spec.build_args = recipe.build_args;
+  spec.no_cache = no_cache;
   StepOutput step;
   auto id = engine.build_image(spec, engine::source_from_string(std::move(*tar)),
                                [&](const engine::ProgressLine& line) {
@@ -445,7 +441,7 @@ Result<BlueprintImage> build_blueprint_image(engine::EngineApi& engine, const Bl
                                  if (progress) progress(line);
                                });
   if (!id) {
-    // The engine's error already names the tag ("build image acctl/blueprint-…: …").
+    // The engine's error already names the tag ("build image acctl/…: …").
     return Error{id.error().status,
                  who + ": " + id.error().message + step.describe(id.error().message)};
   }
@@ -454,6 +450,64 @@ Result<BlueprintImage> build_blueprint_image(engine::EngineApi& engine, const Bl
   // The image the tag used to name would linger untagged; drop it unless a container uses it.
   if (current && current->id != out.id) (void)engine.remove_image(current->id, false);
   return out;
+}
+
+Result<BlueprintImage> build_blueprint_image(engine::EngineApi& engine, const Blueprint& bp,
+                                             const std::string& base_image,
+                                             const BlueprintBuildOptions& options,
+                                             const engine::ProgressFn& progress) {
+  const std::string who = "Blueprint/" + bp.meta.name;
+  if (!bp.spec.image.empty()) {
+    return Error{0,
+                 who + " runs the prebuilt image " + bp.spec.image + "; there is nothing to build"};
+  }
+  auto files = blueprint_context(bp, base_image);
+  if (!files) return files.error();
+  return build_context_image(engine,
+                             {blueprint_image_tag(bp.meta.name), "Blueprint", bp.meta.name,
+                              std::move(*files), {}},
+                             base_image, options.no_cache, progress);
+}
+
+// Every regular file under `dir` (relative to `root`), for a build context; skips build
+// outputs and version-control folders that may sit in a checkout.
+static engine::Status add_tree(const std::string& root, const std::string& dir, std::vector<ContextFile>& out) {
+  std::error_code ec;
+  const fs::path base = fs::path(root);
+  for (auto it = fs::recursive_directory_iterator(base / dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory() && (name.starts_with(".") || name.starts_with("build"))) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file()) continue;
+    const auto perms = fs::status(it->path()).permissions();
+    const bool exec = (perms & fs::perms::owner_exec) != fs::perms::none;
+    out.push_back({fs::relative(it->path(), base).generic_string(), it->path().string(), "",
+                   exec ? 0755 : 0644});
+  }
+  if (ec) return Error{0, "cannot read " + (base / dir).string() + ": " + ec.message()};
+  return engine::ok_status();
+}
+
+Result<ImageRecipe> gate_image_recipe(const std::string& project_root,
+                                      const std::string& base_image) {
+  ImageRecipe r{kGateImage, "Image", "gate", {}, {{"BASE", base_image}}};
+  const fs::path root(project_root);
+  r.files.push_back({"Dockerfile", (root / "images/gate/Dockerfile").string(), "", 0644});
+  r.files.push_back({"CMakeLists.txt", (root / "CMakeLists.txt").string(), "", 0644});
+  if (auto s = add_tree(project_root, "runtime", r.files); !s) return s.error();
+  return r;
+}
+
+Result<ImageRecipe> host_image_recipe(const std::string& project_root,
+                                      const std::string& base_image) {
+  ImageRecipe r{kHostImage, "Image", "host", {}, {{"BASE", base_image}}};
+  if (auto s = add_tree(project_root + "/images", "host", r.files); !s) return s.error();
+  // The folder is the context: strip the "host/" prefix.
+  for (ContextFile& f : r.files) f.path = f.path.substr(5);
+  return r;
 }
 
 }  // namespace acctl

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -86,16 +87,43 @@ engine::Result<std::string> blueprint_dockerfile(const Blueprint& blueprint,
 engine::Result<std::vector<ContextFile>> blueprint_context(const Blueprint& blueprint,
                                                            const std::string& base_image);
 
+// An image acctl builds from files it gathers: the build context and how to label it.
+struct ImageRecipe {
+  std::string tag;
+  std::string kind;  // ac.kind label: "Blueprint", "Image"
+  std::string name;  // ac.name label
+  std::vector<ContextFile> files;
+  std::map<std::string, std::string> build_args;
+};
+
+struct BuiltImage {
+  std::string tag;
+  std::string id;
+  std::string spec_hash;  // the ac.spec-hash label: context hash + base image id + build args
+  bool built = false;     // false: an image with this spec hash was there already
+};
+
+// Builds the recipe FROM base_image unless the tag already carries the same ac.spec-hash.
+// Labels: ac.managed-by=acctl, ac.kind, ac.name, ac.spec-hash. The base image must exist.
+engine::Result<BuiltImage> build_context_image(engine::EngineApi& engine, const ImageRecipe& recipe,
+                                               const std::string& base_image, bool no_cache,
+                                               const engine::ProgressFn& progress);
+
+// The images of a sandbox host (images/README.md): the host container's (Debian + docker.io +
+// runsc + nftables + the entrypoint; context images/host/) and the gate's (ac-gate compiled in
+// a build stage from the project's CMakeLists.txt and runtime/; Dockerfile images/gate/).
+inline constexpr const char* kHostImage = "acctl/host:latest";
+inline constexpr const char* kGateImage = "acctl/gate:latest";
+engine::Result<ImageRecipe> host_image_recipe(const std::string& project_root,
+                                              const std::string& base_image);
+engine::Result<ImageRecipe> gate_image_recipe(const std::string& project_root,
+                                              const std::string& base_image);
+
 struct BlueprintBuildOptions {
   bool no_cache = false;  // build even when the image is current, without the engine's cache
 };
 
-struct BlueprintImage {
-  std::string tag;
-  std::string id;
-  std::string spec_hash;  // the ac.spec-hash label: context hash + base image id
-  bool built = false;     // false: an image with this spec hash was there already
-};
+using BlueprintImage = BuiltImage;
 
 // Builds the Blueprint's image unless the tag already carries the same ac.spec-hash (the hash
 // of the build context and the base image's id). Labels: ac.managed-by=acctl,

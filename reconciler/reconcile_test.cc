@@ -335,15 +335,5 @@ TEST_F(ReconcileTest, GetListsManagedObjects) {
   EXPECT_EQ(run({"get", "sandbox", "nope"}).status, 2);
 }
 
-TEST_F(ReconcileTest, DindHostsAreRefusedWithAClearMessage) {
-  std::string yaml = manifests(sandbox("a"));
-  yaml.replace(yaml.find("isolation: direct"), 17, "isolation: dind");
-  Out r = diff(yaml);
-  EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("isolation: dind, which this version of acctl cannot build yet"),
-            std::string::npos)
-      << r.err;
-}
-
 }  // namespace
 }  // namespace acctl
