@@ -1134,6 +1134,8 @@ int delete_objects(const std::vector<std::pair<std::string, std::string>>& targe
   env.out << plan.text();
   ExecuteOptions eo;
   eo.parallel = f.parallel;
+  // A host container's nested engine stops its containers first (each may take 10 s).
+  eo.stop_timeout_seconds = 30;
   eo.on_event = [&](const Plan& p, const StepEvent& e) {
     if (e.state == StepState::kStarted) return;
     env.out << "  " << to_string(e.state) << " " << action_text(p.actions[e.index])

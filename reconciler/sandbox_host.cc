@@ -33,6 +33,9 @@ constexpr const char* kCapabilityNames[] = {
     "WAKE_ALARM",      "BLOCK_SUSPEND",    "AUDIT_READ",      "PERFMON",         "BPF",
     "CHECKPOINT_RESTORE"};
 constexpr int kKnownCaps = static_cast<int>(std::size(kCapabilityNames));
+// Docker 20.10 (Debian's) knows capabilities up to AUDIT_READ and refuses CapAdd with newer
+// names ("unknown capability: CAP_PERFMON"); the host container does without those three.
+constexpr int kEngineKnownCaps = 38;
 
 engine::Labels host_labels(const std::string& host) {
   return {{kLabelManagedBy, kManagedByValue},
@@ -83,11 +86,12 @@ HostPrivileges privileges_from_mask(uint64_t bounding, int last_cap) {
     const std::string name =
         cap < kKnownCaps ? kCapabilityNames[cap] : "CAP_" + std::to_string(cap);
     if (bounding & (uint64_t{1} << cap)) {
-      if (cap < kKnownCaps) p.capabilities.push_back(name);
+      if (cap < kEngineKnownCaps) p.capabilities.push_back(name);
     } else {
       p.missing.push_back(name);
     }
   }
+  // --privileged asks for the whole set; it fails where the bounding set lacks any of it.
   p.privileged = p.missing.empty();
   if (p.privileged) p.capabilities.clear();
   return p;
@@ -145,7 +149,12 @@ std::vector<DesiredObject> render_host_outer(const Host& h, const HostPrivileges
   hc.runtime = "runc";  // the nested engine needs the kernel's namespaces and cgroups
   hc.privileged = privileges.privileged;
   hc.cap_add = privileges.capabilities;
+  // seccomp: runsc's sandbox start needs syscalls the default profile refuses. AppArmor's
+  // default profile refuses the cgroup re-mounts where AppArmor runs.
   hc.security_opt = {"seccomp=unconfined", "apparmor=unconfined"};
+  // Its own cgroup namespace: nested containers then sit under the host container's cgroup, so
+  // Host.spec.resources limit them too.
+  hc.cgroupns_mode = "private";
   // The workspaces are mounted at the same path, so the nested engine's binds name the
   // machine's folders.
   const std::string instances = (fs::path(state_dir) / "instances").lexically_normal().string();
@@ -163,6 +172,7 @@ std::vector<DesiredObject> render_host_outer(const Host& h, const HostPrivileges
            {"privileged", hc.privileged},
            {"caps", hc.cap_add},
            {"security", hc.security_opt},
+           {"cgroupns", hc.cgroupns_mode},
            {"binds", hc.binds},
            {"restart", hc.restart_policy.name}});
   c.labels = o.labels;
