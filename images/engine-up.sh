@@ -26,6 +26,7 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v runsc >/dev/null || missing+=(runsc)
 [[ -x /bin/busybox ]] || missing+=(busybox-static)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v jq >/dev/null || missing+=(jq)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"

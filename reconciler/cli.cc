@@ -635,7 +635,6 @@ bool ensure_base(engine::EngineApi& api, const std::string& base, const Progress
 bool build_recipe(engine::EngineApi& api, const ImageRecipe& recipe, const std::string& base,
                   const Progress& p) {
   auto start = std::chrono::steady_clock::now();
-  p.say("  image " + recipe.tag + ": checking");
   auto r = build_context_image(api, recipe, base, false, p.build_lines());
   if (!r) {
     p.env.err << "acctl: " << r.error().message << "\n";
@@ -741,7 +740,7 @@ bool transfer_images(engine::EngineApi& from, engine::EngineApi& to,
               << "\n";
     return false;
   }
-  p.say("  copied " + format_size(bytes) + " in " + seconds_text(since(start)));
+  p.say("  copied " + human_size(bytes) + " in " + seconds_text(since(start)));
   return true;
 }
 
@@ -757,7 +756,7 @@ bool wait_nested_engine(EngineWork& w, engine::EngineApi& outer, const HostPaths
       auto api = connect(env, w.options);
       if (api) {
         w.api = *api;
-        if (announced || !report->reason.empty()) {
+        if (announced) {  // a first start: say how gVisor's network was set up, and why
           p.say("  nested engine ready (" + report->docker_version + ", runsc network " +
                     report->runsc_network + (report->reason.empty() ? "" : ": " + report->reason) +
                     ")",
@@ -820,6 +819,16 @@ bool gate_policy_differs(const Model& model, const Host& host, const std::string
          current.value("listen", json()) != want["listen"];
 }
 
+// Whether apply will reload a running gate: its policy file differs and the plan keeps the gate
+// (a gate being created or replaced reads the new file when it starts).
+bool policy_reload_pending(const EngineWork& w, const Model& model, const std::string& state) {
+  const std::string gate = gate_container_name(w.nested_of->meta.name);
+  for (const Action& a : w.plan.actions) {
+    if (a.type == ActionType::kCreate && a.name == gate) return false;
+  }
+  return gate_policy_differs(model, *w.nested_of, state);
+}
+
 // Writes the gate's config and the sandboxes' resolv.conf; a running gate reloads a changed
 // config on SIGHUP (no restart, connections stay).
 bool sync_gate(EngineWork& w, const Model& model, const std::string& state, const Progress& p,
@@ -864,7 +873,7 @@ int cmd_diff(const std::vector<std::string>& args, CliEnv& env) {
   for (EngineWork& w : *work) {
     if (!connect_and_plan(w, f, env, "diff", std::chrono::minutes(2))) return kExitUsage;
     if (w.nested_of && !w.unreachable)
-      w.policy_reload = gate_policy_differs(set->model, *w.nested_of, state_dir(env));
+      w.policy_reload = policy_reload_pending(w, set->model, state_dir(env));
     changes = changes || !w.plan.empty() || w.policy_reload;
     errors = errors || !w.plan.errors.empty();
     if (f.output == "json") {
@@ -1000,7 +1009,7 @@ int apply_set(const ManifestSet& set, const Flags& f, CliEnv& env, const char* c
       if (!prepare_outer_images(w, set.model, progress, env)) return kExitUsage;
     }
     if (!connect_and_plan(w, f, env, cmd, timeout)) return kExitUsage;
-    if (w.nested_of && !w.unreachable) w.policy_reload = gate_policy_differs(set.model, *w.nested_of, state);
+    if (w.nested_of && !w.unreachable) w.policy_reload = policy_reload_pending(w, set.model, state);
     if (!w.plan.errors.empty()) {
       for (const std::string& e : w.plan.errors) env.err << "acctl " << cmd << ": " << e << "\n";
       return kExitUsage;

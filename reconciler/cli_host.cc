@@ -137,7 +137,7 @@ std::optional<std::vector<HostContainer>> select_hosts(engine::EngineApi& api, c
 }
 
 std::string bytes_text(int64_t n) {
-  return n <= 0 ? "0" : format_size(n);
+  return human_size(n);
 }
 
 // Total size of the regular files under a folder (symlinks not followed).

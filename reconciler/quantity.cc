@@ -97,4 +97,17 @@ std::string format_size(int64_t bytes) {
   return std::to_string(bytes) + kUnits[0];
 }
 
+std::string human_size(int64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes < 0 ? 0 : bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", value, kUnits[unit]);
+  return buf;
+}
+
 }  // namespace acctl

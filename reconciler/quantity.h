@@ -23,4 +23,7 @@ int64_t nano_cpus(double cpus);
 // "1.5g", "512m", "300k", "17b": the shortest exact form of a byte count, for plans and tables.
 std::string format_size(int64_t bytes);
 
+// For people reading sizes: "0 B", "512 B", "1.5 KiB", "129.8 MiB" (one decimal, binary units).
+std::string human_size(int64_t bytes);
+
 }  // namespace acctl

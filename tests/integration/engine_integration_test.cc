@@ -58,13 +58,13 @@ class EngineIntegration : public ::testing::Test {
     auto e = CurlEngine::connect(options_from_env());
     if (!e) {
       skip_reason_ = "no Docker engine: " + e.error().message +
-                     " (run tests/integration/engine-up.sh as root)";
+                     " (run images/engine-up.sh as root)";
       return;
     }
     engine_ = std::move(e).value().release();
     if (auto image = engine_->inspect_image(kImage); !image) {
       skip_reason_ = std::string("test image ") + kImage +
-                     " missing (run tests/integration/engine-up.sh): " + image.error().message;
+                     " missing (run images/engine-up.sh): " + image.error().message;
       return;
     }
     // Every object a run creates carries this label, so cleanup finds exactly those.

@@ -1,6 +1,6 @@
 // The acctl binary against a real dockerd with runsc: apply, in-place updates and replacements,
 // prune, SIGKILL mid-apply, concurrent applies, drift, name conflicts, JSON output. Skips
-// without an engine, runsc or the test image (run tests/integration/engine-up.sh first).
+// without an engine, runsc or the test image (run images/engine-up.sh first).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -173,7 +173,7 @@ class ReconcileIntegration : public ::testing::Test {
     auto e = engine::CurlEngine::connect(engine::options_from_env());
     if (!e) {
       skip_reason_ = "no Docker engine: " + e.error().message +
-                     " (run tests/integration/engine-up.sh as root)";
+                     " (run images/engine-up.sh as root)";
       return;
     }
     engine_ = std::move(e).value().release();
@@ -183,12 +183,12 @@ class ReconcileIntegration : public ::testing::Test {
       return;
     }
     if (std::find(v->runtimes.begin(), v->runtimes.end(), "runsc") == v->runtimes.end()) {
-      skip_reason_ = "the engine has no runsc runtime (run tests/integration/engine-up.sh)";
+      skip_reason_ = "the engine has no runsc runtime (run images/engine-up.sh)";
       return;
     }
     if (auto image = engine_->inspect_image(kImage); !image) {
       skip_reason_ = std::string("test image ") + kImage +
-                     " missing (run tests/integration/engine-up.sh): " + image.error().message;
+                     " missing (run images/engine-up.sh): " + image.error().message;
       return;
     }
     if (!fs::exists(kDocker))
