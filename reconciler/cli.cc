@@ -477,6 +477,43 @@ std::optional<std::vector<EngineWork>> split_by_engine(const ManifestSet& set, C
   return work;
 }
 
+// Connects to the engine of `w` (unless connected), takes its lock when a timeout is given, and
+// reads what acctl manages there. Prints the error and returns nullopt.
+std::optional<ObservedState> open_and_observe(
+    EngineWork& w, const Flags& f, CliEnv& env, const char* cmd,
+    std::optional<std::chrono::milliseconds> lock_timeout) {
+  if (!w.api) {
+    auto api = connect(env, w.options);
+    if (!api) {
+      env.err << "acctl " << cmd << ": " << api.error().message << "\n";
+      return std::nullopt;
+    }
+    w.api = *api;
+  }
+  if (lock_timeout) {
+    std::string error;
+    w.lock = EngineLock::acquire(
+        w.options.host, *lock_timeout,
+        [&](int pid) {
+          env.err << "acctl " << cmd << ": waiting for another acctl"
+                  << (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") << " working on "
+                  << w.options.host << "\n";
+        },
+        error);
+    if (!w.lock) {
+      env.err << "acctl " << cmd << ": " << error << "\n";
+      return std::nullopt;
+    }
+  }
+  auto observed = observe(*w.api, w.desired, f.parallel);
+  if (!observed) {
+    env.err << "acctl " << cmd << ": reading " << w.options.host << ": "
+            << observed.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::move(*observed);
+}
+
 // Connects, takes the engine's lock, observes and plans. Prints the error and returns false.
 // A nested engine that is not running yet (diff, dry-run) is planned from nothing.
 bool connect_and_plan(EngineWork& w, const Flags& f, CliEnv& env, const char* cmd,
@@ -484,38 +521,17 @@ bool connect_and_plan(EngineWork& w, const Flags& f, CliEnv& env, const char* cm
   PlanOptions po;
   po.prune = f.prune;
   po.prune_hosts.insert(w.hosts.begin(), w.hosts.end());
-  if (!w.api) {
+  if (!w.api && w.nested_of) {
     auto api = connect(env, w.options);
-    if (!api && w.nested_of) {
+    if (!api) {
       w.unreachable = true;
       w.plan = plan_changes(w.desired, {}, po);
       return true;
     }
-    if (!api) {
-      env.err << "acctl " << cmd << ": " << api.error().message << "\n";
-      return false;
-    }
     w.api = *api;
   }
-  std::string error;
-  w.lock = EngineLock::acquire(
-      w.options.host, lock_timeout,
-      [&](int pid) {
-        env.err << "acctl " << cmd << ": waiting for another acctl"
-                << (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") << " working on "
-                << w.options.host << "\n";
-      },
-      error);
-  if (!w.lock) {
-    env.err << "acctl " << cmd << ": " << error << "\n";
-    return false;
-  }
-  auto observed = observe(*w.api, w.desired, f.parallel);
-  if (!observed) {
-    env.err << "acctl " << cmd << ": reading " << w.options.host << ": " << observed.error().message
-            << "\n";
-    return false;
-  }
+  auto observed = open_and_observe(w, f, env, cmd, lock_timeout);
+  if (!observed) return false;
   // Images acctl makes itself (host, gate, Blueprints) are built, or brought over to a nested
   // engine, by apply before it executes the plan: missing now is not an error.
   std::erase_if(observed->image_ids, [](const auto& kv) {
@@ -1101,22 +1117,11 @@ int cmd_apply(const std::vector<std::string>& args, CliEnv& env) {
 // Objects to delete: every managed object of the named Sandboxes and Hosts.
 int delete_objects(const std::vector<std::pair<std::string, std::string>>& targets,
                    const engine::EngineOptions& options, const Flags& f, CliEnv& env) {
-  auto api = connect(env, options);
-  if (!api) {
-    env.err << "acctl delete: " << api.error().message << "\n";
-    return kExitUsage;
-  }
-  std::string error;
-  auto lock = EngineLock::acquire(options.host, std::chrono::minutes(2), nullptr, error);
-  if (!lock) {
-    env.err << "acctl delete: " << error << "\n";
-    return kExitUsage;
-  }
-  auto observed = observe(**api, {}, f.parallel);
-  if (!observed) {
-    env.err << "acctl delete: " << observed.error().message << "\n";
-    return kExitUsage;
-  }
+  EngineWork w;
+  w.options = options;
+  auto observed = open_and_observe(w, f, env, "delete", std::chrono::minutes(2));
+  if (!observed) return kExitUsage;
+  auto& api = w.api;
   // Keep what is not targeted; plan with prune to delete the rest of these hosts' objects.
   DesiredState keep;
   ObservedState scope;
@@ -1150,7 +1155,7 @@ int delete_objects(const std::vector<std::pair<std::string, std::string>>& targe
     env.out << "  " << to_string(e.state) << " " << action_text(p.actions[e.index])
             << (e.message.empty() ? "" : ": " + e.message) << std::endl;
   };
-  ExecuteResult r = execute_plan(**api, plan, eo);
+  ExecuteResult r = execute_plan(*api, plan, eo);
   env.out << "Deleted " << r.done << " of " << plan.actions.size()
           << " objects; workspaces were kept.\n";
   return r.ok() ? kExitOk : kExitUsage;
@@ -1218,17 +1223,11 @@ int cmd_get(const std::vector<std::string>& args, CliEnv& env) {
     env.err << "acctl get: takes at most KIND and NAME\n";
     return kExitUsage;
   }
-  engine::EngineOptions options = engine_options_for(f.engine);
-  auto api = connect(env, options);
-  if (!api) {
-    env.err << "acctl get: " << api.error().message << "\n";
-    return kExitUsage;
-  }
-  auto observed = observe(**api, {}, f.parallel);
-  if (!observed) {
-    env.err << "acctl get: " << observed.error().message << "\n";
-    return kExitUsage;
-  }
+  EngineWork w;
+  w.options = engine_options_for(f.engine);
+  const engine::EngineOptions& options = w.options;
+  auto observed = open_and_observe(w, f, env, "get", std::nullopt);
+  if (!observed) return kExitUsage;
   json items = json::array();
   for (const ObservedObject& o : observed->objects) {
     std::string k = o.labels.count(kLabelKind) ? o.labels.at(kLabelKind) : "";
