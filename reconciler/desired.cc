@@ -20,25 +20,6 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kIdleCommand = {
     "sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"};
 
-engine::Labels base_labels(const std::string& kind, const std::string& name,
-                           const std::string& host) {
-  return {{kLabelManagedBy, kManagedByValue},
-          {kLabelKind, kind},
-          {kLabelName, name},
-          {kLabelHost, host}};
-}
-
-// Fills spec_hash, field_hashes and the two labels that carry them.
-void seal(DesiredObject& o, const json& fields) {
-  for (auto& [field, value] : fields.items())
-    o.field_hashes[field] = short_hash(value.dump()).substr(0, 8);
-  o.spec_hash = short_hash(fields.dump());
-  std::string label;
-  for (auto& [field, h] : o.field_hashes) label += (label.empty() ? "" : ",") + field + ":" + h;
-  o.labels[kLabelSpecHash] = o.spec_hash;
-  o.labels[kLabelSpecFields] = label;
-}
-
 json device_requests_json(const std::vector<engine::DeviceRequest>& requests) {
   json out = json::array();
   for (const auto& r : requests) {
@@ -68,24 +49,25 @@ DesiredObject render_network(const Host& h) {
   o.name = host_network_name(h.meta.name);
   o.owner = "Host/" + h.meta.name;
   o.host = h.meta.name;
-  o.labels = base_labels("Host", h.meta.name, h.meta.name);
+  o.labels = managed_labels("Host", h.meta.name, h.meta.name);
   o.network.name = o.name;
   o.network.driver = "bridge";
   o.network.internal = true;  // sandboxes get no route out of the engine
   o.network.ipam = {{h.spec.subnet.str(), "", ""}};
   o.network.labels = o.labels;
-  seal(o, {{"driver", "bridge"}, {"internal", true}, {"subnet", h.spec.subnet.str()}});
+  seal_spec(o, {{"driver", "bridge"}, {"internal", true}, {"subnet", h.spec.subnet.str()}});
   o.network.labels = o.labels;
   return o;
 }
 
-DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const RenderOptions& options) {
+DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
+                             const RenderOptions& options) {
   DesiredObject o;
   o.type = ObjectType::kContainer;
   o.name = sandbox_container_name(s.meta.name);
   o.owner = "Sandbox/" + s.meta.name;
   o.host = s.spec.host;
-  o.labels = base_labels("Sandbox", s.meta.name, s.spec.host);
+  o.labels = managed_labels("Sandbox", s.meta.name, s.spec.host);
   o.labels[kLabelInstance] = s.meta.name;
   for (const auto& [k, v] : s.meta.labels) {
     if (!k.starts_with("ac.")) o.labels.emplace(k, v);
@@ -126,6 +108,13 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Render
   hc.runtime = "runsc";
   hc.restart_policy.name = restart_name(s.spec.restart);
   hc.binds = {o.workspace_dir + ":/workspace"};
+  if (host.spec.isolation == Isolation::kDind) {
+    // In the nested engine, after the gate; names resolve at the gate only (the engine's
+    // embedded DNS would answer other containers' names and forward the rest).
+    o.engine = host_paths(options.state_dir, host.meta.name).endpoint();
+    o.depends_on.push_back(gate_container_name(host.meta.name));
+    hc.binds.push_back(std::string(kHostRunDir) + "/resolv.conf:/etc/resolv.conf:ro");
+  }
   hc.network_mode = c.network;
   if (s.spec.gpus.requested()) {
     engine::DeviceRequest r;
@@ -161,7 +150,7 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Render
                  {"binds", hc.binds},
                  {"network", c.network},
                  {"gpus", device_requests_json(hc.device_requests)}};
-  seal(o, fields);
+  seal_spec(o, fields);
   c.labels = o.labels;
   return o;
 }
@@ -178,6 +167,24 @@ const char* to_string(ObjectType t) {
       return "container";
   }
   return "?";
+}
+
+engine::Labels managed_labels(const std::string& kind, const std::string& name,
+                              const std::string& host) {
+  return {{kLabelManagedBy, kManagedByValue},
+          {kLabelKind, kind},
+          {kLabelName, name},
+          {kLabelHost, host}};
+}
+
+void seal_spec(DesiredObject& o, const json& fields) {
+  for (auto& [field, value] : fields.items())
+    o.field_hashes[field] = short_hash(value.dump()).substr(0, 8);
+  o.spec_hash = short_hash(fields.dump());
+  std::string label;
+  for (auto& [field, h] : o.field_hashes) label += (label.empty() ? "" : ",") + field + ":" + h;
+  o.labels[kLabelSpecHash] = o.spec_hash;
+  o.labels[kLabelSpecFields] = label;
 }
 
 std::string sandbox_container_name(const std::string& sandbox) {
@@ -210,9 +217,7 @@ DesiredState render_desired(const Model& model, const RenderOptions& options,
   for (const Sandbox& s : model.sandboxes) {
     const Host* h = model.find_host(s.spec.host);
     if (!h || !rendered.count(h->meta.name)) continue;
-    DesiredObject o = render_sandbox(s, *model.find_blueprint(s.spec.blueprint), options);
-    if (h->spec.isolation == Isolation::kDind) adapt_sandbox_for_dind(o, *h, options.state_dir);
-    out.objects.push_back(std::move(o));
+    out.objects.push_back(render_sandbox(s, *model.find_blueprint(s.spec.blueprint), *h, options));
   }
   return out;
 }

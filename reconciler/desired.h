@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "engine/engine_api.h"
 #include "model.h"
 
@@ -78,6 +80,12 @@ std::string host_network_name(const std::string& host);
 // the nested engine (sandbox_host.h).
 DesiredState render_desired(const Model& model, const RenderOptions& options,
                             std::vector<std::string>* unsupported = nullptr);
+
+// The labels every managed object carries: ac.managed-by, ac.kind, ac.name, ac.host.
+engine::Labels managed_labels(const std::string& kind, const std::string& name,
+                              const std::string& host);
+// Sets spec_hash, field_hashes and their two labels from the fields that decide replacement.
+void seal_spec(DesiredObject& o, const nlohmann::json& fields);
 
 // Decodes the ac.spec-fields label: "env:1a2b,image:3c4d" → {env: 1a2b, image: 3c4d}.
 std::map<std::string, std::string> parse_field_hashes(const std::string& label);

@@ -37,22 +37,17 @@ constexpr int kKnownCaps = static_cast<int>(std::size(kCapabilityNames));
 // names ("unknown capability: CAP_PERFMON"); the host container does without those three.
 constexpr int kEngineKnownCaps = 38;
 
-engine::Labels host_labels(const std::string& host) {
-  return {{kLabelManagedBy, kManagedByValue},
-          {kLabelKind, "Host"},
-          {kLabelName, host},
-          {kLabelHost, host}};
-}
-
-// Same scheme as desired.cc: a hash of every field, one per field for the "because" text.
-void seal(DesiredObject& o, const json& fields) {
-  for (auto& [field, value] : fields.items())
-    o.field_hashes[field] = short_hash(value.dump()).substr(0, 8);
-  o.spec_hash = short_hash(fields.dump());
-  std::string label;
-  for (auto& [field, h] : o.field_hashes) label += (label.empty() ? "" : ",") + field + ":" + h;
-  o.labels[kLabelSpecHash] = o.spec_hash;
-  o.labels[kLabelSpecFields] = label;
+// An object of Host `host` on the given engine ("" = the Host's own), labelled as the Host's.
+DesiredObject host_object(ObjectType type, const std::string& name, const std::string& host,
+                          const std::string& engine) {
+  DesiredObject o;
+  o.type = type;
+  o.name = name;
+  o.owner = "Host/" + host;
+  o.host = host;
+  o.engine = engine;
+  o.labels = managed_labels("Host", host, host);
+  return o;
 }
 
 std::string endpoint_text(const Endpoint& e) {
@@ -116,23 +111,13 @@ std::vector<DesiredObject> render_host_outer(const Host& h, const HostPrivileges
   const HostPaths paths = host_paths(state_dir, name);
   std::vector<DesiredObject> out;
 
-  DesiredObject v;
-  v.type = ObjectType::kVolume;
-  v.name = dind_volume_name(name);
-  v.owner = "Host/" + name;
-  v.host = name;
-  v.labels = host_labels(name);
-  seal(v, {{"purpose", "nested engine storage"}});
+  DesiredObject v = host_object(ObjectType::kVolume, dind_volume_name(name), name, "");
+  seal_spec(v, {{"purpose", "nested engine storage"}});
   v.volume.name = v.name;
   v.volume.labels = v.labels;
   out.push_back(v);
 
-  DesiredObject o;
-  o.type = ObjectType::kContainer;
-  o.name = dind_container_name(name);
-  o.owner = "Host/" + name;
-  o.host = name;
-  o.labels = host_labels(name);
+  DesiredObject o = host_object(ObjectType::kContainer, dind_container_name(name), name, "");
   o.depends_on = {v.name};
   o.keep_running = true;
   engine::ContainerSpec& c = o.container;
@@ -166,7 +151,7 @@ std::vector<DesiredObject> render_host_outer(const Host& h, const HostPrivileges
   hc.nano_cpus = o.live.nano_cpus;
   hc.memory = o.live.memory;
   hc.memory_swap = o.live.memory > 0 ? o.live.memory : 0;
-  seal(o, {{"image", c.image},
+  seal_spec(o, {{"image", c.image},
            {"env", c.env},
            {"runtime", hc.runtime},
            {"privileged", hc.privileged},
@@ -185,45 +170,30 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
   const HostPaths paths = host_paths(state_dir, name);
   std::vector<DesiredObject> out;
 
-  DesiredObject net;
-  net.type = ObjectType::kNetwork;
-  net.name = host_network_name(name);
-  net.owner = "Host/" + name;
-  net.host = name;
-  net.engine = paths.endpoint();
-  net.labels = host_labels(name);
+  DesiredObject net =
+      host_object(ObjectType::kNetwork, host_network_name(name), name, paths.endpoint());
   net.network.name = net.name;
   net.network.internal = true;
   net.network.ipam = {{h.spec.subnet.str(), "", ""}};
   net.network.options = {{"com.docker.network.bridge.name", kSandboxBridge}};
-  seal(net, {{"driver", "bridge"},
+  seal_spec(net, {{"driver", "bridge"},
              {"internal", true},
              {"subnet", h.spec.subnet.str()},
              {"bridge", kSandboxBridge}});
   net.network.labels = net.labels;
   out.push_back(net);
 
-  DesiredObject egress;
-  egress.type = ObjectType::kNetwork;
-  egress.name = egress_network_name(name);
-  egress.owner = "Host/" + name;
-  egress.host = name;
-  egress.engine = paths.endpoint();
-  egress.labels = host_labels(name);
+  DesiredObject egress =
+      host_object(ObjectType::kNetwork, egress_network_name(name), name, paths.endpoint());
   // After the sandbox network: the engine picks this one's subnet and must not take that one.
   egress.depends_on = {net.name};
   egress.network.name = egress.name;
-  seal(egress, {{"driver", "bridge"}, {"internal", false}});
+  seal_spec(egress, {{"driver", "bridge"}, {"internal", false}});
   egress.network.labels = egress.labels;
   out.push_back(egress);
 
-  DesiredObject g;
-  g.type = ObjectType::kContainer;
-  g.name = gate_container_name(name);
-  g.owner = "Host/" + name;
-  g.host = name;
-  g.engine = paths.endpoint();
-  g.labels = host_labels(name);
+  DesiredObject g =
+      host_object(ObjectType::kContainer, gate_container_name(name), name, paths.endpoint());
   g.depends_on = {net.name, egress.name};
   g.keep_running = true;
   engine::ContainerSpec& c = g.container;
@@ -245,7 +215,7 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
   hc.pids_limit = 256;
   g.live.pids = 256;
   // The policy is not here: it is a file the gate reloads, so a change never restarts it.
-  seal(g, {{"image", c.image},
+  seal_spec(g, {{"image", c.image},
            {"ip", c.ipv4_address},
            {"networks", {net.name, egress.name}},
            {"caps", hc.cap_add},
@@ -255,29 +225,6 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
   c.labels = g.labels;
   out.push_back(g);
   return out;
-}
-
-void adapt_sandbox_for_dind(DesiredObject& s, const Host& h, const std::string& state_dir) {
-  s.engine = host_paths(state_dir, h.meta.name).endpoint();
-  s.depends_on.push_back(gate_container_name(h.meta.name));
-  // Names resolve at the gate only: the engine's embedded DNS would answer other containers'
-  // names and forward the rest.
-  s.container.host_config.binds.push_back(std::string(kHostRunDir) +
-                                          "/resolv.conf:/etc/resolv.conf:ro");
-  // The binds are part of the spec: hash them again.
-  auto fields = parse_field_hashes(s.labels[kLabelSpecFields]);
-  json binds = s.container.host_config.binds;
-  fields["binds"] = short_hash(binds.dump()).substr(0, 8);
-  std::string label, all;
-  for (auto& [field, h8] : fields) {
-    label += (label.empty() ? "" : ",") + field + ":" + h8;
-    all += field + "=" + h8 + ";";
-  }
-  s.field_hashes = fields;
-  s.spec_hash = short_hash(s.spec_hash + "\n" + all);
-  s.labels[kLabelSpecHash] = s.spec_hash;
-  s.labels[kLabelSpecFields] = label;
-  s.container.labels = s.labels;
 }
 
 std::variant<GatePolicy, std::string> gate_policy_for(const Model& model, const Host& host) {

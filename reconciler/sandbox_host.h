@@ -74,9 +74,6 @@ std::vector<DesiredObject> render_host_outer(const Host& host, const HostPrivile
 // `engine` is the nested engine's endpoint.
 std::vector<DesiredObject> render_host_nested(const Host& host, const std::string& state_dir);
 
-// Adapts a rendered sandbox to a dind Host: its DNS is the gate and it starts after the gate.
-void adapt_sandbox_for_dind(DesiredObject& sandbox, const Host& host, const std::string& state_dir);
-
 // The policy one Host's gate enforces: the EgressPolicy its Sandboxes name (they must agree: one
 // gate, one policy) with every egress name of their Blueprints added. Without Sandboxes: the
 // policy named "default", else the only one. Errors name the disagreeing Sandboxes.
