@@ -527,6 +527,24 @@ TEST_F(GateTest, ASlowClientIsClosedAfterTheHeadTimeout) {
   EXPECT_EQ(timeouts, 3u);
 }
 
+// A client that connects and leaves without a byte (a port probe) must not stall the event loop:
+// every other listener keeps answering. (A data-path rewrite once hung here; the sandbox-host
+// end-to-end test found it.)
+TEST_F(GateTest, AClientThatConnectsAndLeavesAtOnceStallsNothing) {
+  start_gate(base_config());
+  for (int round = 0; round < 3; ++round) {
+    for (uint16_t port : {http_port_, https_port_, proxy_port_}) {
+      const int fd = connect_to(port);
+      ASSERT_GE(fd, 0);
+      ::close(fd);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_NE(dig("plain.test").find("status: NOERROR"), std::string::npos);
+  EXPECT_EQ(sh("curl -s -m 3 http://127.0.0.1:" + std::to_string(control_port_) + "/healthz").output,
+            "ok\n");
+}
+
 TEST_F(GateTest, ReloadSwitchesANameFromAllowedToDenied) {
   json config = base_config();
   start_gate(config);

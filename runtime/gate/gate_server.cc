@@ -13,7 +13,11 @@
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
@@ -47,6 +51,8 @@ constexpr size_t kRelayPoolSize = 64;
 // datagram, as a single receive did.
 constexpr unsigned kDnsBatch = 32;
 constexpr size_t kMaxDatagram = 65536;
+// Connections accepted per listener wakeup before other work runs.
+constexpr int kAcceptBatch = 64;
 // recvmmsg calls per readiness wakeup, so TCP work is not starved by a flood.
 constexpr int kDnsRoundsPerWakeup = 4;
 // A ClientHello of the maximum length split into the maximum number of records.
@@ -135,6 +141,132 @@ std::string lower(std::string_view text) {
   return out;
 }
 
+// Something with descriptors in a ConnectionPoller. Targets the poller owns (adopt()) are kept
+// alive by it until they release themselves; listeners are owned by the service instead.
+class PollTarget {
+ public:
+  // `events` as epoll_wait reported them; `tag` is the bit given to ConnectionPoller::add.
+  virtual void on_events(uint32_t events, unsigned tag) = 0;
+
+ protected:
+  ~PollTarget() = default;
+
+ private:
+  friend class ConnectionPoller;
+  PollTarget* prev_ = nullptr;
+  PollTarget* next_ = nullptr;
+  std::shared_ptr<PollTarget> self_;
+};
+
+// A second epoll set for the proxy listeners and their connections, nested in Asio's reactor as
+// one descriptor. Each socket is added once (edge-triggered) and only modified to add EPOLLOUT
+// when a write would block; all I/O is direct non-blocking calls. Asio's reactor, by contrast,
+// issues an epoll_ctl for every async_wait, an ioctl per socket to set O_NONBLOCK, and poll(2)
+// plus getsockopt(2) per connect: with one request per connection that was about half of the
+// gate's system calls. Asio keeps the timers, DNS, the control port and c-ares.
+class ConnectionPoller {
+ public:
+  explicit ConnectionPoller(asio::io_context& io) : io_(io), watch_(io) {}
+  ConnectionPoller(const ConnectionPoller&) = delete;
+  ConnectionPoller& operator=(const ConnectionPoller&) = delete;
+  // Destroys the targets it still owns, which closes their descriptors.
+  ~ConnectionPoller() {
+    while (live_ != nullptr) {
+      PollTarget* target = live_;
+      unlink(*target);
+      std::shared_ptr<PollTarget> last = std::move(target->self_);
+    }
+  }
+
+  std::optional<std::string> open() {
+    const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) return std::string("epoll_create1: ") + std::strerror(errno);
+    std::error_code ec;
+    watch_.assign(fd, ec);
+    if (ec) {
+      ::close(fd);
+      return "epoll descriptor: " + ec.message();
+    }
+    epoll_fd_ = fd;
+    return std::nullopt;
+  }
+  void start() { arm(); }
+
+  // False (errno set) when the kernel refuses; the caller fails that connection.
+  bool add(int fd, uint32_t events, PollTarget* target, unsigned tag) {
+    return control(EPOLL_CTL_ADD, fd, events, target, tag);
+  }
+  bool modify(int fd, uint32_t events, PollTarget* target, unsigned tag) {
+    return control(EPOLL_CTL_MOD, fd, events, target, tag);
+  }
+
+  // Owns `target` until release().
+  void adopt(std::shared_ptr<PollTarget> target) {
+    PollTarget& t = *target;
+    t.self_ = std::move(target);
+    t.next_ = live_;
+    if (live_ != nullptr) live_->prev_ = &t;
+    live_ = &t;
+  }
+  // Drops the ownership adopt() took, once events already taken from the kernel (which may
+  // point at `target`) have been delivered.
+  void release(PollTarget& target) {
+    if (!target.self_) return;
+    unlink(target);
+    if (delivering_) {
+      retired_.push_back(std::move(target.self_));
+    } else {
+      asio::post(io_, [last = std::move(target.self_)] {});
+    }
+  }
+
+ private:
+  static constexpr size_t kMaxEvents = 256;
+
+  bool control(int op, int fd, uint32_t events, PollTarget* target, unsigned tag) {
+    epoll_event event{};
+    event.events = events;
+    // Targets are pointer-aligned, so the low bit is free for the tag.
+    event.data.u64 = reinterpret_cast<uintptr_t>(target) | (tag & 1u);
+    return ::epoll_ctl(epoll_fd_, op, fd, &event) == 0;
+  }
+
+  void unlink(PollTarget& target) {
+    if (target.prev_ != nullptr) target.prev_->next_ = target.next_;
+    if (target.next_ != nullptr) target.next_->prev_ = target.prev_;
+    if (live_ == &target) live_ = target.next_;
+    target.prev_ = target.next_ = nullptr;
+  }
+
+  void arm() {
+    watch_.async_wait(asio::posix::stream_descriptor::wait_read, [this](std::error_code ec) {
+      if (!ec) poll();
+    });
+  }
+
+  void poll() {
+    const int n = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(kMaxEvents), 0);
+    delivering_ = true;
+    for (int i = 0; i < n; ++i) {
+      const uint64_t data = events_[i].data.u64;
+      reinterpret_cast<PollTarget*>(static_cast<uintptr_t>(data & ~uint64_t{1}))
+          ->on_events(events_[i].events, static_cast<unsigned>(data & 1));
+    }
+    delivering_ = false;
+    retired_.clear();
+    // Re-arming re-checks readiness, so events left over (more than kMaxEvents) wake us again.
+    arm();
+  }
+
+  asio::io_context& io_;
+  asio::posix::stream_descriptor watch_;  // owns epoll_fd_
+  int epoll_fd_ = -1;
+  PollTarget* live_ = nullptr;
+  bool delivering_ = false;
+  std::vector<std::shared_ptr<PollTarget>> retired_;
+  std::array<epoll_event, kMaxEvents> events_;
+};
+
 }  // namespace
 
 class GateService final : public SocketWatcher {
@@ -165,6 +297,7 @@ class GateService final : public SocketWatcher {
   std::shared_ptr<const GateConfig> config() const { return config_; }
   Resolver& resolver() { return *resolver_; }
   GateMetrics& metrics() { return metrics_; }
+  ConnectionPoller& poller() { return poller_; }
   void audit(const AuditRecord& record) { audit_.write(record, clock_.wall()); }
   bool acquire_slot(const std::string& client);
   void release_slot(const std::string& client);
@@ -178,12 +311,20 @@ class GateService final : public SocketWatcher {
                                                  const std::string& client);
 
  private:
-  struct TcpListener {
+  // A proxy listener, in the ConnectionPoller level-triggered so that a bounded accept loop
+  // leaves nothing behind.
+  struct TcpListener final : PollTarget {
+    TcpListener(GateService& gate, Listener kind, std::string name)
+        : gate(gate), kind(kind), name(std::move(name)), backoff(gate.io_) {}
+    ~TcpListener() {
+      if (fd >= 0) ::close(fd);
+    }
+    void on_events(uint32_t, unsigned) override { gate.accept_proxies(*this); }
+    GateService& gate;
     Listener kind;
     std::string name;
-    tcp::acceptor acceptor;
+    int fd = -1;
     asio::steady_timer backoff;
-    tcp::endpoint peer;  // filled by accept(2) itself: no getpeername(2) per connection
   };
   struct WatchedFd {
     explicit WatchedFd(asio::io_context& io, int fd) : descriptor(io, fd) {}
@@ -192,7 +333,7 @@ class GateService final : public SocketWatcher {
   };
 
   std::optional<std::string> bind_tcp(const SocketAddress& address, tcp::acceptor& acceptor);
-  void accept_proxy(TcpListener& listener);
+  void accept_proxies(TcpListener& listener);
   void accept_dns_tcp();
   void accept_control();
   void receive_udp();
@@ -212,6 +353,8 @@ class GateService final : public SocketWatcher {
   std::unordered_map<int, std::shared_ptr<WatchedFd>> watched_;
   std::unique_ptr<AresResolver> ares_;  // after watched_: its destructor reports closed sockets
   std::unique_ptr<CachingResolver> resolver_;
+  // After the Asio objects it uses, before the listeners it delivers to.
+  ConnectionPoller poller_{io_};
   GateMetrics metrics_;
   AuditLog audit_;
   RateLimiter dns_limiter_;
@@ -230,17 +373,21 @@ class GateService final : public SocketWatcher {
 namespace {
 
 // One client connection on the http, https or proxy listener: read just enough to decide,
-// resolve and check, dial, replay what was read, then relay bytes both ways.
-class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
+// resolve and check, dial, replay what was read, then relay bytes both ways. Its sockets live in
+// the ConnectionPoller, which owns it from start() to finish().
+class ProxyConnection final : public PollTarget,
+                              public std::enable_shared_from_this<ProxyConnection> {
  public:
-  ProxyConnection(GateService& gate, tcp::socket client, Listener kind, std::string client_ip)
+  ProxyConnection(GateService& gate, int client_fd, Listener kind, std::string client_ip)
       : gate_(gate),
         config_(gate.config()),
-        client_(std::move(client)),
-        upstream_(gate.io()),
         timer_(gate.io()),
         kind_(kind),
         started_(Steady::now()) {
+    client_.fd = client_fd;
+    // accept(2) returns once the handshake is done, and clients send at once: the first read
+    // is tried before waiting (and before registering, which would report the socket ready).
+    client_.readable = true;
     record_.client = std::move(client_ip);
     record_.sandbox = sandbox_of(*config_, record_.client);
     record_.protocol = kind == Listener::kHttp  ? "http"
@@ -251,8 +398,13 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
     down_.from = &upstream_;
     down_.to = &client_;
   }
+  ~ProxyConnection() {
+    close_peer(client_);
+    close_peer(upstream_);
+  }
 
   void start(bool has_slot) {
+    gate_.poller().adopt(shared_from_this());
     slot_ = has_slot;
     if (!has_slot) {
       refuse(503, "connection-limit");
@@ -260,91 +412,186 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
     }
     gate_.metrics().connection_opened();
     arm_timer(config_->tuning.head_timeout);
-    read_more();
+    read_client();
+  }
+
+  void on_events(uint32_t events, unsigned tag) override {
+    if (finished_) return;
+    Peer& peer = tag == kUpstreamTag ? upstream_ : client_;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer.readable = true;
+    if ((events & EPOLLRDHUP) && !(events & EPOLLERR)) peer.fin = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) peer.blocked = false;
+    const bool is_client = &peer == &client_;
+    switch (phase_) {
+      case Phase::kHead:
+      case Phase::kTunnelHello:
+        if (is_client) read_client();
+        return;
+      case Phase::kResolving:
+        return;
+      case Phase::kConnecting:
+        if (!is_client && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) check_connected(events);
+        return;
+      case Phase::kEstablishing:
+      case Phase::kRefusing:
+        if (is_client && !client_.blocked) send_reply();
+        return;
+      case Phase::kLingering:
+        if (is_client) drain();
+        return;
+      case Phase::kSplicing: {
+        Direction& writing = is_client ? down_ : up_;
+        if (writing.pending_len > 0 && !peer.blocked) relay(writing);
+        if (!finished_) relay(is_client ? up_ : down_);
+        return;
+      }
+    }
   }
 
  private:
-  enum class Phase { kHead, kResolving, kConnecting, kTunnelHello, kSplicing };
+  enum class Phase {
+    kHead,
+    kResolving,
+    kConnecting,
+    kEstablishing,  // writing "200 Connection established"
+    kTunnelHello,
+    kSplicing,
+    kRefusing,  // writing the refusal
+    kLingering,
+  };
+  static constexpr unsigned kClientTag = 0;
+  static constexpr unsigned kUpstreamTag = 1;
+  static constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  // Relay chunks per wakeup before yielding to other connections.
+  static constexpr int kRelayRounds = 8;
+
+  // One socket and what the poller last said about it (edge-triggered, so it must be kept).
+  struct Peer {
+    int fd = -1;
+    uint32_t registered = 0;  // the events it is in the poller for; 0 while not in it
+    bool readable = false;    // an edge arrived and reads have not come up empty since
+    bool fin = false;         // the peer's FIN has arrived: after the queued bytes comes EOF
+    bool blocked = false;     // a write would block: wait for EPOLLOUT
+  };
 
   struct Direction {
-    tcp::socket* from = nullptr;
-    tcp::socket* to = nullptr;
-    std::unique_ptr<char[]> buffer;
+    Peer* from = nullptr;
+    Peer* to = nullptr;
+    std::unique_ptr<char[]> buffer;  // from the pool, only while bytes are in flight
+    const char* pending = nullptr;   // read, not yet written
+    size_t pending_len = 0;
+    bool pending_is_head = false;  // pending points into in_ (the replayed head)
+    bool eof_next = false;         // everything before `from`'s FIN has been read
     uint64_t bytes = 0;
     bool done = false;
   };
 
-  void read_more() {
-    const size_t limit = phase_ == Phase::kTunnelHello ? head_len_ + kMaxHelloBytes
-                         : kind_ == Listener::kTls     ? kMaxHelloBytes
-                                                       : kDefaultMaxHeadBytes + 1;
-    if (in_len_ >= limit) {
-      refuse(kind_ == Listener::kTls || phase_ == Phase::kTunnelHello ? 0 : 400, "head-too-large");
-      return;
+  // Registers the socket, or adds EPOLLOUT once a write has blocked. Fails the connection
+  // (closed, not left hanging) when the kernel refuses.
+  bool watch(Peer& peer, bool want_out = false) {
+    const bool out = want_out || peer.blocked || (peer.registered & EPOLLOUT);
+    const uint32_t events = kReadEvents | (out ? uint32_t{EPOLLOUT} : 0u);
+    if (peer.registered == events) return true;
+    const unsigned tag = &peer == &upstream_ ? kUpstreamTag : kClientTag;
+    const bool ok = peer.registered == 0 ? gate_.poller().add(peer.fd, events, this, tag)
+                                         : gate_.poller().modify(peer.fd, events, this, tag);
+    if (!ok) {
+      spdlog::warn("epoll_ctl: {}", std::strerror(errno));
+      finish();
+      return false;
     }
-    if (in_.size() - in_len_ < 4096)
-      in_.resize(std::min(limit, std::max(in_.size() * 2, in_len_ + 4096)));
-    client_.async_read_some(
-        asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
-        [self = shared_from_this()](std::error_code ec, size_t n) { self->on_read(ec, n); });
+    peer.registered = events;
+    return true;
   }
 
-  void on_read(std::error_code ec, size_t n) {
-    if (finished_) return;
-    if (ec) {
-      refuse(0, ec == asio::error::eof ? "client-closed-early" : "client-error");
-      return;
-    }
-    in_len_ += n;
-    if (phase_ == Phase::kTunnelHello) {
-      on_tunnel_bytes();
-    } else {
-      on_head_bytes();
+  static void close_peer(Peer& peer) {
+    // Closing also takes the descriptor out of the poller's set.
+    if (peer.fd >= 0) ::close(peer.fd);
+    peer = Peer{};
+  }
+
+  // Reads the head (or, after CONNECT, the tunnel's ClientHello) until it can be judged.
+  void read_client() {
+    while (!finished_ && !refusing_) {
+      if (!client_.readable) {
+        watch(client_);
+        return;
+      }
+      const size_t limit = phase_ == Phase::kTunnelHello ? head_len_ + kMaxHelloBytes
+                           : kind_ == Listener::kTls     ? kMaxHelloBytes
+                                                         : kDefaultMaxHeadBytes + 1;
+      if (in_len_ >= limit) {
+        refuse(kind_ == Listener::kTls || phase_ == Phase::kTunnelHello ? 0 : 400,
+               "head-too-large");
+        return;
+      }
+      if (in_.size() - in_len_ < 4096)
+        in_.resize(std::min(limit, std::max(in_.size() * 2, in_len_ + 4096)));
+      const size_t room = in_.size() - in_len_;
+      const ssize_t n = ::recv(client_.fd, in_.data() + in_len_, room, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          client_.readable = false;
+          continue;
+        }
+        refuse(0, "client-error");
+        return;
+      }
+      if (n == 0) {
+        refuse(0, "client-closed-early");
+        return;
+      }
+      // A short read emptied the socket: the next bytes come with an edge.
+      if (static_cast<size_t>(n) < room && !client_.fin) client_.readable = false;
+      in_len_ += static_cast<size_t>(n);
+      const bool more = phase_ == Phase::kTunnelHello ? judge_tunnel() : judge_head();
+      if (!more) return;
     }
   }
 
-  void on_head_bytes() {
+  // True when the head needs more bytes; otherwise it has been decided (or refused).
+  bool judge_head() {
     if (kind_ == Listener::kTls) {
       const ClientHelloScan scan = scan_client_hello({in_.data(), in_len_});
       switch (scan.status) {
         case ClientHelloStatus::kNeedMore:
-          read_more();
-          return;
+          return true;
         case ClientHelloStatus::kNoSni:
           refuse(0, "no-sni");
-          return;
+          return false;
         case ClientHelloStatus::kNotTls:
           refuse(0, "not-tls");
-          return;
+          return false;
         case ClientHelloStatus::kMalformed:
           refuse(0, "malformed-client-hello: " + scan.reason);
-          return;
+          return false;
         case ClientHelloStatus::kSni:
           record_.name = scan.sni;
           // ECH hides the real destination behind the outer name: not judgeable by name.
           if (scan.offers_ech) {
             refuse(0, "ech");
-            return;
+            return false;
           }
           decide(scan.sni, config_->tuning.https_port);
-          return;
+          return false;
       }
-      return;
+      return false;
     }
     const HttpHeadParse parse =
         reader_.scan(std::string_view(reinterpret_cast<const char*>(in_.data()), in_len_));
     switch (parse.status) {
       case HttpHeadStatus::kNeedMore:
-        read_more();
-        return;
+        return true;
       case HttpHeadStatus::kMalformed:
       case HttpHeadStatus::kTooLarge:
         refuse(400, "malformed-request: " + parse.reason);
-        return;
+        return false;
       case HttpHeadStatus::kComplete:
         on_request(parse.head);
-        return;
+        return false;
     }
+    return false;
   }
 
   void on_request(const HttpRequestHead& head) {
@@ -420,7 +667,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
   }
 
   void on_resolved(ResolveResult result) {
-    if (finished_) return;
+    if (finished_ || refusing_) return;
     if (!result.error.empty()) {
       refuse(502, "resolve-failed: " + result.error);
       return;
@@ -447,84 +694,146 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
     dial_next();
   }
 
-  // Dials exactly an address that decide_address accepted.
+  // Dials exactly an address that decide_address accepted: a non-blocking connect, registered
+  // once for both directions.
   void dial_next() {
     const netpolicy::IpAddress address = candidates_.front();
     candidates_.erase(candidates_.begin());
     record_.resolved = address.str();
     connect_started_ = Steady::now();
-    std::error_code ignored;
-    upstream_.close(ignored);
-    upstream_.async_connect(
-        tcp::endpoint(to_asio(address), record_.port),
-        [self = shared_from_this()](std::error_code ec) { self->on_connected(ec); });
-  }
-
-  void on_connected(std::error_code ec) {
-    if (finished_) return;
-    if (ec) {
-      if (!candidates_.empty()) {
-        dial_next();
-        return;
-      }
-      refuse(502, "connect-failed: " + ec.message());
+    close_peer(upstream_);
+    sockaddr_storage storage{};
+    socklen_t length;
+    if (address.is_v4) {
+      auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+      v4->sin_family = AF_INET;
+      v4->sin_port = htons(record_.port);
+      std::memcpy(&v4->sin_addr, address.bytes.data() + 12, 4);
+      length = sizeof *v4;
+    } else {
+      auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(record_.port);
+      std::memcpy(&v6->sin6_addr, address.bytes.data(), 16);
+      length = sizeof *v6;
+    }
+    const int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      on_connect_failed(errno);
       return;
     }
+    upstream_.fd = fd;
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // best effort, as before
+    int result;
+    do {
+      result = ::connect(fd, reinterpret_cast<const sockaddr*>(&storage), length);
+    } while (result != 0 && errno == EINTR);
+    if (result != 0 && errno != EINPROGRESS) {
+      on_connect_failed(errno);
+      return;
+    }
+    // EPOLLOUT from the start: it reports the connect, and then saves adding it later.
+    if (!watch(upstream_, true)) return;
+    if (result == 0) on_connected();
+  }
+
+  void check_connected(uint32_t events) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(upstream_.fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+    if (error != 0) {
+      on_connect_failed(error);
+      return;
+    }
+    if (events & EPOLLOUT) on_connected();
+  }
+
+  void on_connect_failed(int error) {
+    if (!candidates_.empty()) {
+      dial_next();
+      return;
+    }
+    refuse(502, "connect-failed: " + std::system_category().message(error));
+  }
+
+  void on_connected() {
     gate_.metrics().connect_latency(Steady::now() - connect_started_);
-    std::error_code ignored;
-    upstream_.set_option(tcp::no_delay(true), ignored);
     if (!is_connect_) {
       start_splice(0);
       return;
     }
     out_ = "HTTP/1.1 200 Connection established\r\n\r\n";
-    asio::async_write(client_, asio::buffer(out_),
-                      [self = shared_from_this()](std::error_code ec, size_t) {
-                        if (self->finished_) return;
-                        if (ec) {
-                          self->refuse(0, "client-error");
-                          return;
-                        }
-                        self->phase_ = Phase::kTunnelHello;
-                        self->arm_timer(self->config_->tuning.head_timeout);
-                        self->on_tunnel_bytes();
-                      });
+    out_sent_ = 0;
+    phase_ = Phase::kEstablishing;
+    send_reply();
   }
 
-  // After CONNECT: if the tunnel carries TLS, its SNI must name the CONNECT target.
-  void on_tunnel_bytes() {
-    if (in_len_ == head_len_) {
-      read_more();
+  // Writes out_ to the client; the CONNECT reply and refusals.
+  void send_reply() {
+    while (out_sent_ < out_.size()) {
+      const ssize_t n = ::send(client_.fd, out_.data() + out_sent_, out_.size() - out_sent_,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          client_.blocked = true;
+          watch(client_);
+          return;
+        }
+        if (phase_ == Phase::kEstablishing) {
+          refuse(0, "client-error");
+        } else {
+          finish();
+        }
+        return;
+      }
+      out_sent_ += static_cast<size_t>(n);
+    }
+    if (phase_ == Phase::kRefusing) {
+      ::shutdown(client_.fd, SHUT_WR);
+      phase_ = Phase::kLingering;
+      arm_timer(kRefusalLinger);
+      drain();
       return;
     }
+    phase_ = Phase::kTunnelHello;
+    arm_timer(config_->tuning.head_timeout);
+    if (judge_tunnel()) read_client();
+  }
+
+  // After CONNECT: if the tunnel carries TLS, its SNI must name the CONNECT target. True when
+  // more bytes are needed.
+  bool judge_tunnel() {
+    if (in_len_ == head_len_) return true;
     const ClientHelloScan scan = scan_client_hello({in_.data() + head_len_, in_len_ - head_len_});
     switch (scan.status) {
       case ClientHelloStatus::kNeedMore:
-        read_more();
-        return;
+        return true;
       case ClientHelloStatus::kNotTls:
         start_splice(head_len_);
-        return;
+        return false;
       case ClientHelloStatus::kNoSni:
         refuse(0, "no-sni");
-        return;
+        return false;
       case ClientHelloStatus::kMalformed:
         refuse(0, "malformed-client-hello: " + scan.reason);
-        return;
+        return false;
       case ClientHelloStatus::kSni: {
         if (scan.offers_ech) {
           refuse(0, "ech");
-          return;
+          return false;
         }
         const std::optional<std::string> sni = netpolicy::normalize_name(lower(scan.sni));
         if (!sni || *sni != name_) {
           refuse(0, "sni-mismatch: " + header_safe(scan.sni));
-          return;
+          return false;
         }
         start_splice(head_len_);
-        return;
+        return false;
       }
     }
+    return false;
   }
 
   // Replays in_[from, in_len_) to the upstream, then relays both ways.
@@ -535,86 +844,105 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
     gate_.metrics().decision(record_.protocol, true, allow_reason_);
     touch();
     arm_idle();
-    pump(down_);
-    if (from == in_len_) {
+    if (from < in_len_) {
+      up_.pending = reinterpret_cast<const char*>(in_.data()) + from;
+      up_.pending_len = in_len_ - from;
+      up_.pending_is_head = true;
+    } else {
       in_ = {};
-      pump(up_);
-      return;
     }
-    asio::async_write(upstream_, asio::buffer(in_.data() + from, in_len_ - from),
-                      [self = shared_from_this()](std::error_code ec, size_t n) {
-                        if (self->finished_) return;
-                        if (ec) {
-                          self->finish();
-                          return;
-                        }
-                        self->up_.bytes += n;
-                        self->in_ = {};
-                        self->touch();
-                        self->pump(self->up_);
-                      });
+    relay(up_);
+    if (!finished_) relay(down_);
   }
 
-  // Waits for readability before taking a buffer.
-  void pump(Direction& d) {
-    d.from->async_wait(tcp::socket::wait_read, [self = shared_from_this(), &d](std::error_code ec) {
-      if (self->finished_) return;
-      if (ec) {
-        self->finish();
+  // Moves bytes along `d` until a read comes up empty or a write would block. A read fills the
+  // pooled buffer at most; everything read is written before the next read, so the receiver's
+  // window is the backpressure. The buffer goes back to the pool whenever the direction waits.
+  void relay(Direction& d) {
+    for (int rounds = 0; !finished_ && !d.done;) {
+      if (d.pending_len > 0) {
+        if (d.to->blocked) return;
+        // The last bytes before a FIN go out with it, in one segment (see end_direction).
+        const int more = d.eof_next ? MSG_MORE : 0;
+        const ssize_t n =
+            ::send(d.to->fd, d.pending, d.pending_len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            d.to->blocked = true;
+            watch(*d.to);
+            return;
+          }
+          finish();
+          return;
+        }
+        d.pending += n;
+        d.pending_len -= static_cast<size_t>(n);
+        if (d.pending_is_head) d.bytes += static_cast<uint64_t>(n);
+        touch();
+        if (d.pending_len == 0 && d.pending_is_head) {
+          d.pending_is_head = false;
+          in_ = {};
+        }
+        continue;
+      }
+      if (d.eof_next) {
+        end_direction(d);
         return;
       }
-      self->relay(d);
-    });
+      if (!d.from->readable) {
+        gate_.give_relay_buffer(std::move(d.buffer));
+        watch(*d.from);
+        return;
+      }
+      if (++rounds > kRelayRounds) {
+        // Let other connections run; the edge was consumed, so come back by posting.
+        asio::post(gate_.io(), [self = shared_from_this(), &d] {
+          if (!self->finished_) self->relay(d);
+        });
+        return;
+      }
+      if (!d.buffer) d.buffer = gate_.take_relay_buffer();
+      const ssize_t n = ::recv(d.from->fd, d.buffer.get(), kSpliceBuffer, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          d.from->readable = false;
+          continue;
+        }
+        finish();
+        return;
+      }
+      if (n == 0) {
+        d.eof_next = true;
+        continue;
+      }
+      d.bytes += static_cast<uint64_t>(n);
+      d.pending = d.buffer.get();
+      d.pending_len = static_cast<size_t>(n);
+      touch();
+      // A short read emptied the socket. If the FIN had already arrived, it is all there was:
+      // end the direction without another read.
+      if (static_cast<size_t>(n) < kSpliceBuffer) {
+        if (d.from->fin) {
+          d.eof_next = true;
+        } else {
+          d.from->readable = false;
+        }
+      }
+    }
   }
 
-  // Reads what is there, writes all of it, and only then reads again: the peer's window is the
-  // backpressure. A read that filled the buffer means more is likely queued, so the next read
-  // goes ahead at once with the same buffer; after a short one the buffer goes back to the pool
-  // and the direction waits for readability.
-  void relay(Direction& d) {
-    if (!d.buffer) d.buffer = gate_.take_relay_buffer();
-    // recv(2) with MSG_DONTWAIT rather than a synchronous Asio read: that needs the socket in
-    // user non-blocking mode, two more ioctl(2) calls per connection.
-    ssize_t received;
-    do {
-      received = ::recv(d.from->native_handle(), d.buffer.get(), kSpliceBuffer, MSG_DONTWAIT);
-    } while (received < 0 && errno == EINTR);
-    if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      gate_.give_relay_buffer(std::move(d.buffer));
-      pump(d);
-      return;
-    }
-    if (received == 0) {
-      // Half-close: pass the FIN on, keep the other direction running.
-      d.done = true;
-      gate_.give_relay_buffer(std::move(d.buffer));
-      std::error_code ignored;
-      d.to->shutdown(tcp::socket::shutdown_send, ignored);
-      if (up_.done && down_.done) finish();
-      return;
-    }
-    if (received < 0) {
+  // Half-close: pass the FIN on and keep the other direction running. When both are done,
+  // close() sends the last FIN itself.
+  void end_direction(Direction& d) {
+    d.done = true;
+    gate_.give_relay_buffer(std::move(d.buffer));
+    if (up_.done && down_.done) {
       finish();
       return;
     }
-    const size_t n = static_cast<size_t>(received);
-    d.bytes += n;
-    touch();
-    asio::async_write(*d.to, asio::buffer(d.buffer.get(), n),
-                      [self = shared_from_this(), &d, n](std::error_code ec, size_t) {
-                        if (self->finished_) return;
-                        if (ec) {
-                          self->finish();
-                          return;
-                        }
-                        self->touch();
-                        if (n == kSpliceBuffer) {
-                          self->relay(d);
-                          return;
-                        }
-                        self->gate_.give_relay_buffer(std::move(d.buffer));
-                        self->pump(d);
-                      });
+    ::shutdown(d.to->fd, SHUT_WR);
   }
 
   void touch() { last_activity_ = Steady::now(); }
@@ -651,9 +979,16 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
       case Phase::kTunnelHello:
         refuse(0, "head-timeout");
         return;
+      case Phase::kEstablishing:  // still under the connect timeout
+        refuse(0, "connect-timeout");
+        return;
       case Phase::kResolving:
       case Phase::kConnecting:
         refuse(504, "connect-timeout");
+        return;
+      case Phase::kRefusing:
+      case Phase::kLingering:
+        finish();
         return;
       case Phase::kSplicing:
         return;
@@ -676,50 +1011,47 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
     }
     out_ = http_response(status, "acctl gate: " + header_safe(reason) + "\n",
                          "X-Acctl-Gate-Reason: " + header_safe(reason) + "\r\n");
-    ++timer_generation_;  // the phase timer no longer applies
-    asio::async_write(client_, asio::buffer(out_),
-                      [self = shared_from_this()](std::error_code ec, size_t) {
-                        if (self->finished_) return;
-                        if (ec) {
-                          self->finish();
-                          return;
-                        }
-                        std::error_code ignored;
-                        self->client_.shutdown(tcp::socket::shutdown_send, ignored);
-                        self->linger();
-                      });
+    out_sent_ = 0;
+    phase_ = Phase::kRefusing;
+    arm_timer(kRefusalLinger);  // bounds the write too; the linger restarts once it is out
+    send_reply();
   }
 
   // Reads and drops what the refused client still sends until it closes or time runs out.
-  void linger() {
-    const uint64_t generation = ++timer_generation_;
-    timer_.expires_after(kRefusalLinger);
-    timer_.async_wait([self = shared_from_this(), generation](std::error_code ec) {
-      if (!ec && generation == self->timer_generation_) self->finish();
-    });
-    drain();
-  }
-
   void drain() {
-    if (in_.size() < 4096) in_.resize(4096);
-    client_.async_read_some(asio::buffer(in_.data(), 4096),
-                            [self = shared_from_this()](std::error_code ec, size_t) {
-                              if (self->finished_) return;
-                              if (ec) {
-                                self->finish();
-                                return;
-                              }
-                              self->drain();
-                            });
+    for (int rounds = 0; !finished_; ++rounds) {
+      if (!client_.readable) {
+        watch(client_);
+        return;
+      }
+      if (rounds == kRelayRounds) {
+        asio::post(gate_.io(), [self = shared_from_this()] {
+          if (!self->finished_) self->drain();
+        });
+        return;
+      }
+      char scratch[4096];
+      const ssize_t n = ::recv(client_.fd, scratch, sizeof scratch, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        client_.readable = false;
+        continue;
+      }
+      if (n <= 0) {
+        finish();
+        return;
+      }
+    }
   }
 
   void finish() {
     if (finished_) return;
     finished_ = true;
-    std::error_code ignored;
     timer_.cancel();
-    client_.close(ignored);
-    upstream_.close(ignored);
+    close_peer(client_);
+    close_peer(upstream_);
+    gate_.give_relay_buffer(std::move(up_.buffer));
+    gate_.give_relay_buffer(std::move(down_.buffer));
     if (record_.allowed) {
       record_.bytes_up = up_.bytes;
       record_.bytes_down = down_.bytes;
@@ -731,12 +1063,13 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
       gate_.metrics().connection_closed(up_.bytes, down_.bytes);
       gate_.release_slot(record_.client);
     }
+    gate_.poller().release(*this);
   }
 
   GateService& gate_;
   std::shared_ptr<const GateConfig> config_;  // the policy this connection was judged by
-  tcp::socket client_;
-  tcp::socket upstream_;
+  Peer client_;
+  Peer upstream_;
   asio::steady_timer timer_;
   uint64_t timer_generation_ = 0;
   Listener kind_;
@@ -750,6 +1083,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection> {
   std::string allow_reason_;
   std::vector<netpolicy::IpAddress> candidates_;
   std::string out_;
+  size_t out_sent_ = 0;
   Direction up_;
   Direction down_;
   AuditRecord record_;
@@ -978,13 +1312,34 @@ std::vector<std::string> GateService::start() {
     const char* name = kind == Listener::kHttp  ? "http"
                        : kind == Listener::kTls ? "https"
                                                 : "proxy";
-    auto listener = std::unique_ptr<TcpListener>(
-        new TcpListener{kind, name, tcp::acceptor(io_), asio::steady_timer(io_), tcp::endpoint()});
-    if (auto error = bind_tcp(**address, listener->acceptor)) {
+    tcp::acceptor acceptor(io_);
+    if (auto error = bind_tcp(**address, acceptor)) {
       problems.push_back(std::string("listen.") + name + " " + *error);
       continue;
     }
+    // Accepted sockets inherit TCP_NODELAY from the listener: one setsockopt(2), not one per
+    // connection. Best effort, as it was per connection.
+    std::error_code ignored;
+    acceptor.set_option(tcp::no_delay(true), ignored);
+    auto listener = std::make_unique<TcpListener>(*this, kind, name);
+    // The listener moves from Asio's reactor to the ConnectionPoller.
+    // Non-blocking, so the accept loop ends on EAGAIN instead of waiting in accept(2).
+    std::error_code ec;
+    acceptor.non_blocking(true, ec);
+    if (!ec) listener->fd = acceptor.release(ec);
+    if (ec) {
+      problems.push_back(std::string("listen.") + name + " " + ec.message());
+      continue;
+    }
     listeners_.push_back(std::move(listener));
+  }
+  if (auto error = poller_.open()) {
+    problems.push_back(*error);
+  } else {
+    for (auto& listener : listeners_) {
+      if (!poller_.add(listener->fd, EPOLLIN, listener.get(), 0))
+        problems.push_back("listen." + listener->name + ": epoll_ctl: " + std::strerror(errno));
+    }
   }
   if (listen.dns) {
     std::error_code ec;
@@ -1006,7 +1361,7 @@ std::vector<std::string> GateService::start() {
   }
   if (!problems.empty()) return problems;
 
-  for (auto& listener : listeners_) accept_proxy(*listener);
+  poller_.start();
   if (dns_udp_) receive_udp();
   if (dns_tcp_) accept_dns_tcp();
   if (control_) accept_control();
@@ -1019,27 +1374,39 @@ std::vector<std::string> GateService::start() {
   return problems;
 }
 
-void GateService::accept_proxy(TcpListener& listener) {
-  listener.acceptor.async_accept(listener.peer, [this, &listener](std::error_code ec,
-                                                                  tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (ec) {
+void GateService::accept_proxies(TcpListener& listener) {
+  // Bounded, so a connection flood cannot starve the rest of the loop; the listener is
+  // level-triggered, so what is left is reported again.
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    // The peer address comes with accept itself (no getpeername), the socket already
+    // non-blocking (no fcntl or ioctl).
+    const int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // A connection that failed before it was taken, or a signal: take the next one.
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM) continue;
       // Usually EMFILE: back off instead of spinning on a listener that stays readable.
-      spdlog::warn("accept on {}: {}", listener.name, ec.message());
+      spdlog::warn("accept on {}: {}", listener.name, std::strerror(errno));
+      poller_.modify(listener.fd, 0, &listener, 0);
       listener.backoff.expires_after(std::chrono::milliseconds(100));
       listener.backoff.async_wait([this, &listener](std::error_code ec) {
-        if (!ec) accept_proxy(listener);
+        if (!ec && !poller_.modify(listener.fd, EPOLLIN, &listener, 0))
+          spdlog::error("accept on {}: epoll_ctl: {}", listener.name, std::strerror(errno));
       });
       return;
     }
-    std::error_code ignored;
-    std::string client = client_name(listener.peer.address());
-    socket.set_option(tcp::no_delay(true), ignored);
+    tcp::endpoint endpoint;
+    if (peer_len <= endpoint.capacity()) {
+      std::memcpy(endpoint.data(), &peer, peer_len);
+      endpoint.resize(peer_len);
+    }
+    std::string client = client_name(endpoint.address());
     const bool slot = acquire_slot(client);
-    std::make_shared<ProxyConnection>(*this, std::move(socket), listener.kind, std::move(client))
-        ->start(slot);
-    accept_proxy(listener);
-  });
+    std::make_shared<ProxyConnection>(*this, fd, listener.kind, std::move(client))->start(slot);
+  }
 }
 
 void GateService::accept_dns_tcp() {

@@ -223,8 +223,8 @@ dnsperf_lost() { awk '/Queries lost:/ {print $3}' "$work/dnsperf-$1.log"; }
 say "DNS: dnsperf ${duration}s against each"
 gate_qps=$(dnsperf_qps "$p_dns")
 dnsmasq_qps=$(dnsperf_qps "$p_dnsmasq")
-gate_p99=$(dnsperf_p99_us "$p_dns")
-dnsmasq_p99=$(dnsperf_p99_us "$p_dnsmasq")
+gate_dns_p99=$(dnsperf_p99_us "$p_dns")
+dnsmasq_dns_p99=$(dnsperf_p99_us "$p_dnsmasq")
 kill "$last_pid" 2>/dev/null || true  # dnsmasq is done
 : >"$work/audit.jsonl"  # several hundred MB of DNS lines by now
 
@@ -361,7 +361,7 @@ printf 'dns qps          gate %8s  dnsmasq %8s  ratio %5s× (target ≥ 1.0) %s\
 printf 'dns lost         gate %8s  dnsmasq %8s  (saturating runs, %ss each)\n' \
   "$(dnsperf_lost "$p_dns")" "$(dnsperf_lost "$p_dnsmasq")" "$duration"
 printf 'dns p99 µs       gate %8s  dnsmasq %8s  (at %s queries/s offered)\n' \
-  "$gate_p99" "$dnsmasq_p99" "$dns_rate"
+  "$gate_dns_p99" "$dnsmasq_dns_p99" "$dns_rate"
 printf 'https MB/s       gate %8s  direct  %8s  ratio %5s× (target ≥ 0.8) %s  [%s MiB, median of %s; gate %s direct %s]\n' \
   "$gate_tls_mbps" "$direct_tls_mbps" "$tls_ratio" "$(mark "$tls_ratio" 0.8)" "$mib" "$https_runs" \
   "${gate_tls[*]}" "${direct_tls[*]}"
