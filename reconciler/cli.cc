@@ -648,16 +648,22 @@ bool ensure_base(engine::EngineApi& api, const std::string& base, const Progress
   return true;
 }
 
-bool build_recipe(engine::EngineApi& api, const ImageRecipe& recipe, const std::string& base,
-                  const Progress& p) {
+// Builds an image unless current, saying which; a recipe that could not be assembled (an
+// unreadable file) is reported the same way as a failed build.
+bool build_recipe(engine::EngineApi& api, const engine::Result<ImageRecipe>& recipe,
+                  const std::string& base, const Progress& p) {
   auto start = std::chrono::steady_clock::now();
-  auto r = build_context_image(api, recipe, base, false, p.build_lines());
+  if (!recipe) {
+    p.env.err << "acctl: " << recipe.error().message << "\n";
+    return false;
+  }
+  auto r = build_context_image(api, *recipe, base, false, p.build_lines());
   if (!r) {
     p.env.err << "acctl: " << r.error().message << "\n";
     return false;
   }
-  p.say("  image " + recipe.tag + (r->built ? ": built in " + seconds_text(since(start))
-                                            : ": current"));
+  p.say("  image " + recipe->tag + (r->built ? ": built in " + seconds_text(since(start))
+                                             : ": current"));
   return true;
 }
 
@@ -677,11 +683,6 @@ std::vector<const Blueprint*> blueprints_of(const Model& model,
 // Builds on `api` the images the plan of `w` needs from it: the host image for dind Hosts and
 // the Blueprint images of direct Hosts' Sandboxes.
 bool prepare_outer_images(EngineWork& w, const Model& model, const Progress& p, CliEnv& env) {
-  std::vector<std::string> direct;
-  for (const std::string& name : w.hosts) {
-    const Host* h = model.find_host(name);
-    if (h->spec.isolation == Isolation::kDirect) direct.push_back(name);
-  }
   for (const std::string& name : w.hosts) {
     const Host* h = model.find_host(name);
     const bool dind = h->spec.isolation == Isolation::kDind;
@@ -689,24 +690,14 @@ bool prepare_outer_images(EngineWork& w, const Model& model, const Progress& p, 
     if (!dind && bps.empty()) continue;
     if (!ensure_base(*w.api, h->spec.base_image, p, env)) return false;
     if (dind) {
-      auto recipe = host_image_recipe(project_root(env), h->spec.base_image);
-      if (!recipe) {
-        env.err << "acctl: " << recipe.error().message << "\n";
+      if (!build_recipe(*w.api, host_image_recipe(project_root(env), h->spec.base_image),
+                        h->spec.base_image, p))
         return false;
-      }
-      if (!build_recipe(*w.api, *recipe, h->spec.base_image, p)) return false;
       continue;
     }
     for (const Blueprint* b : bps) {
-      auto files = blueprint_context(*b, h->spec.base_image);
-      if (!files) {
-        env.err << "acctl: " << files.error().message << "\n";
-        return false;
-      }
-      if (!build_recipe(*w.api,
-                        {blueprint_image_tag(b->meta.name), "Blueprint", b->meta.name,
-                         std::move(*files), {}},
-                        h->spec.base_image, p))
+      if (!build_recipe(*w.api, blueprint_image_recipe(*b, h->spec.base_image), h->spec.base_image,
+                        p))
         return false;
     }
   }
@@ -992,22 +983,12 @@ int apply_set(const ManifestSet& set, const Flags& f, CliEnv& env, const char* c
         const HostPaths paths = host_paths(state, w.nested_of->meta.name);
         if (!wait_nested_engine(w, *outer, paths, timeout, progress, env)) return kExitUsage;
         const Host& h = *w.nested_of;
-        auto recipe = gate_image_recipe(project_root(env), h.spec.base_image);
-        if (!recipe) {
-          env.err << "acctl: " << recipe.error().message << "\n";
+        if (!build_recipe(*outer, gate_image_recipe(project_root(env), h.spec.base_image),
+                          h.spec.base_image, progress))
           return kExitUsage;
-        }
-        if (!build_recipe(*outer, *recipe, h.spec.base_image, progress)) return kExitUsage;
         std::vector<std::string> tags = {kGateImage};
         for (const Blueprint* b : blueprints_of(set.model, w.hosts)) {
-          auto files = blueprint_context(*b, h.spec.base_image);
-          if (!files) {
-            env.err << "acctl: " << files.error().message << "\n";
-            return kExitUsage;
-          }
-          if (!build_recipe(*outer,
-                            {blueprint_image_tag(b->meta.name), "Blueprint", b->meta.name,
-                             std::move(*files), {}},
+          if (!build_recipe(*outer, blueprint_image_recipe(*b, h.spec.base_image),
                             h.spec.base_image, progress))
             return kExitUsage;
           tags.push_back(blueprint_image_tag(b->meta.name));

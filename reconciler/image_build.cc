@@ -461,12 +461,16 @@ Result<BlueprintImage> build_blueprint_image(engine::EngineApi& engine, const Bl
     return Error{0,
                  who + " runs the prebuilt image " + bp.spec.image + "; there is nothing to build"};
   }
+  auto recipe = blueprint_image_recipe(bp, base_image);
+  if (!recipe) return recipe.error();
+  return build_context_image(engine, *recipe, base_image, options.no_cache, progress);
+}
+
+Result<ImageRecipe> blueprint_image_recipe(const Blueprint& bp, const std::string& base_image) {
   auto files = blueprint_context(bp, base_image);
   if (!files) return files.error();
-  return build_context_image(engine,
-                             {blueprint_image_tag(bp.meta.name), "Blueprint", bp.meta.name,
-                              std::move(*files), {}},
-                             base_image, options.no_cache, progress);
+  return ImageRecipe{blueprint_image_tag(bp.meta.name), "Blueprint", bp.meta.name,
+                     std::move(*files), {}};
 }
 
 // Every regular file under `dir` (relative to `root`), for a build context; skips build

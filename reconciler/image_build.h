@@ -118,6 +118,9 @@ engine::Result<ImageRecipe> host_image_recipe(const std::string& project_root,
                                               const std::string& base_image);
 engine::Result<ImageRecipe> gate_image_recipe(const std::string& project_root,
                                               const std::string& base_image);
+// A Blueprint's image (blueprint_context, tagged blueprint_image_tag).
+engine::Result<ImageRecipe> blueprint_image_recipe(const Blueprint& blueprint,
+                                                   const std::string& base_image);
 
 struct BlueprintBuildOptions {
   bool no_cache = false;  // build even when the image is current, without the engine's cache
