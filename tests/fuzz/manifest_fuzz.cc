@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "manifest.h"
-#include "yaml_loader.h"
+#include "manifest/manifest.h"
+#include "manifest/yaml_loader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   acctl::LoadResult loaded;

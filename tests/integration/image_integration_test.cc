@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "engine/curl_engine.h"
-#include "image_build.h"
-#include "manifest.h"
+#include "images/image_build.h"
+#include "manifest/manifest.h"
 
 namespace acctl {
 namespace {

@@ -1,0 +1,293 @@
+// dind Hosts against two fake engines (outer and nested): rendering, the apply pipeline across
+// both engines, image transfer, the gate's policy file and its reload, start/stop/down/status.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "converge/desired.h"
+#include "fakes/fake_engine.h"
+#include "images/image_build.h"
+#include "manifest/manifest.h"
+#include "converge/sandbox_host.h"
+
+namespace acctl {
+namespace {
+
+namespace fs = std::filesystem;
+using engine::FakeEngine;
+using nlohmann::json;
+
+TEST(Privileges, FullBoundingSetIsPrivileged) {
+  HostPrivileges p = privileges_from_mask(0x1ffffffffffULL, 40);
+  EXPECT_TRUE(p.privileged);
+  EXPECT_TRUE(p.capabilities.empty());
+  EXPECT_TRUE(p.missing.empty());
+}
+
+TEST(Privileges, MissingSysResourceGivesEveryOtherCapability) {
+  // This machine kind: the VM's bounding set lacks CAP_SYS_RESOURCE (24).
+  HostPrivileges p = privileges_from_mask(0x1ffffffffffULL & ~(1ULL << 24), 40);
+  EXPECT_FALSE(p.privileged);
+  EXPECT_EQ(p.missing, std::vector<std::string>{"SYS_RESOURCE"});
+  // 41 capabilities, less SYS_RESOURCE, less the three Docker 20.10 does not know.
+  EXPECT_EQ(p.capabilities.size(), 37u);
+  EXPECT_NE(std::find(p.capabilities.begin(), p.capabilities.end(), "SYS_ADMIN"),
+            p.capabilities.end());
+  EXPECT_EQ(std::find(p.capabilities.begin(), p.capabilities.end(), "SYS_RESOURCE"),
+            p.capabilities.end());
+}
+
+constexpr const char* kHost =
+    "apiVersion: acctl/v1alpha1\nkind: Host\nmetadata: {name: local}\nspec:\n"
+    "  isolation: dind\n  network: {subnet: 172.20.0.0/16, gateIP: 172.20.0.53}\n";
+
+std::string policy(const std::string& name, const std::string& allow) {
+  return "---\napiVersion: acctl/v1alpha1\nkind: EgressPolicy\nmetadata: {name: " + name +
+         "}\nspec: {allow: [" + allow +
+         "], dns: {records: {intercept.test: [10.9.0.5]}}, allowCIDRs: [10.9.0.0/24]}\n";
+}
+
+std::string sandbox(const std::string& name, const std::string& extra = "") {
+  return "---\napiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: " + name +
+         "}\nspec: {blueprint: base, mode: idle" + extra + "}\n";
+}
+
+class DindTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_ = fs::temp_directory_path() /
+            ("acctl-dind-" +
+             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(home_);
+    fs::create_directories(home_);
+    setenv("ACCTL_HOME", home_.c_str(), 1);
+    setenv("ACCTL_LOCK_DIR", (home_ / "locks").c_str(), 1);
+    setenv("ACCTL_BLUEPRINTS", ACCTL_TEST_SOURCE_DIR "/blueprints", 1);
+    unsetenv("DOCKER_HOST");
+    outer_ = std::make_shared<FakeEngine>();
+    outer_->set_runtimes({"runc"});
+    outer_->add_image(kDefaultBaseImage);
+    nested_ = std::make_shared<FakeEngine>();
+    nested_->set_runtimes({"runc", "runsc"});
+    paths_ = host_paths(home_.string(), "local");
+  }
+  void TearDown() override {
+    fs::remove_all(home_);
+    unsetenv("ACCTL_BLUEPRINTS");
+  }
+
+  // What the host container's entrypoint does once its nested engine is up.
+  void nested_engine_comes_up() {
+    nested_up_ = true;
+    fs::create_directories(paths_.run_dir);
+    std::ofstream(paths_.status_file())
+        << R"({"ready": true, "runscNetwork": "host", "reason": "gVisor 10704", "platform": "ptrace", "debug": false, "runscVersion": "20221219", "dockerVersion": "20.10.24"})";
+  }
+
+  struct Out {
+    int status;
+    std::string out, err;
+  };
+  Out run(std::vector<std::string> args, const std::string& stdin_text = "") {
+    std::istringstream in(stdin_text);
+    std::ostringstream out, err;
+    CliEnv env{in, out, err, "", nullptr, false};
+    env.connect_engine = [this](const engine::EngineOptions& o)
+        -> engine::Result<std::shared_ptr<engine::EngineApi>> {
+      if (o.host == paths_.endpoint()) {
+        if (!nested_up_) return engine::Error{0, "cannot connect to " + o.host};
+        return std::shared_ptr<engine::EngineApi>(nested_);
+      }
+      return std::shared_ptr<engine::EngineApi>(outer_);
+    };
+    int status = run_cli(args, env);
+    return {status, out.str(), err.str()};
+  }
+  json gate_config() {
+    std::ifstream in(paths_.gate_config());
+    return json::parse(in, nullptr, false);
+  }
+
+  fs::path home_;
+  HostPaths paths_;
+  std::shared_ptr<FakeEngine> outer_, nested_;
+  bool nested_up_ = false;
+};
+
+TEST_F(DindTest, DiffPlansBothEnginesBeforeTheHostExists) {
+  Out r = run({"diff", "-f", "-"}, std::string(kHost) + policy("default", "example.com") +
+                                       sandbox("a"));
+  EXPECT_EQ(r.status, 1) << r.err << r.out;
+  for (const char* line :
+       {"+   create  volume    ac-dind-data-local (Host/local)",
+        "+   create  container ac-dind-host-local (Host/local)",
+        "nested engine of Host/local (not running yet: everything in it is to create):",
+        "+   create  network   ac-net-local (Host/local)",
+        "+   create  network   ac-egress-local (Host/local)",
+        "+   create  container ac-gate-local (Host/local)",
+        "+   create  container ac-sb-a (Sandbox/a)"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
+  EXPECT_TRUE(outer_->mutating_calls().empty());
+}
+
+TEST_F(DindTest, ApplyBuildsHostThenConvergesTheNestedEngine) {
+  const std::string yaml = std::string(kHost) + policy("default", "example.com") + sandbox("a");
+  // The entrypoint reports ready as soon as the host container exists.
+  nested_engine_comes_up();
+  Out r = run({"apply", "-f", "-"}, yaml);
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+
+  // Outer: base image present, host image built, volume and host container.
+  auto host = outer_->inspect_container("ac-dind-host-local");
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(host->config.image, kHostImage);
+  EXPECT_EQ(host->host_config.runtime, "runc");
+  EXPECT_TRUE(host->state.running);
+  EXPECT_NE(std::find(host->host_config.security_opt.begin(), host->host_config.security_opt.end(),
+                      "seccomp=unconfined"),
+            host->host_config.security_opt.end());
+  EXPECT_NE(std::find(host->host_config.binds.begin(), host->host_config.binds.end(),
+                      "ac-dind-data-local:/var/lib/docker"),
+            host->host_config.binds.end());
+  EXPECT_NE(std::find(host->host_config.binds.begin(), host->host_config.binds.end(),
+                      paths_.run_dir + ":/run/acctl"),
+            host->host_config.binds.end());
+  EXPECT_TRUE(outer_->inspect_volume("ac-dind-data-local").ok());
+  EXPECT_TRUE(outer_->inspect_image(kGateImage).ok());
+
+  // Nested: images came over, networks, gate at gateIP on both networks, the sandbox.
+  EXPECT_TRUE(nested_->inspect_image(kGateImage).ok());
+  EXPECT_TRUE(nested_->inspect_image("acctl/blueprint-base:latest").ok());
+  auto net = nested_->inspect_network("ac-net-local");
+  ASSERT_TRUE(net.ok());
+  EXPECT_TRUE(net->internal);
+  EXPECT_EQ(net->options.at("com.docker.network.bridge.name"), "acsb0");
+  auto gate = nested_->inspect_container("ac-gate-local");
+  ASSERT_TRUE(gate.ok());
+  EXPECT_EQ(gate->networks.at("ac-net-local").ipam_ipv4, "172.20.0.53");
+  EXPECT_TRUE(gate->networks.count("ac-egress-local"));
+  EXPECT_EQ(gate->host_config.cap_drop, std::vector<std::string>{"ALL"});
+  EXPECT_TRUE(gate->host_config.readonly_rootfs);
+  auto sb = nested_->inspect_container("ac-sb-a");
+  ASSERT_TRUE(sb.ok());
+  EXPECT_EQ(sb->host_config.runtime, "runsc");
+  EXPECT_NE(std::find(sb->host_config.binds.begin(), sb->host_config.binds.end(),
+                      "/run/acctl/resolv.conf:/etc/resolv.conf:ro"),
+            sb->host_config.binds.end());
+
+  // The gate's config: the policy, listeners on gateIP, control on loopback, sandbox map.
+  json c = gate_config();
+  ASSERT_TRUE(c.is_object());
+  EXPECT_EQ(c["policy"]["allow"], json({"example.com"}));
+  EXPECT_EQ(c["policy"]["allowCIDRs"], json({"10.9.0.0/24"}));
+  EXPECT_EQ(c["policy"]["dns"]["records"]["intercept.test"], json({"10.9.0.5"}));
+  EXPECT_EQ(c["listen"]["dns"], "172.20.0.53:53");
+  EXPECT_EQ(c["listen"]["control"], "127.0.0.1:9099");
+  EXPECT_EQ(c["gateIP"], "172.20.0.53");
+  std::ifstream resolv(paths_.resolv_conf());
+  std::string text((std::istreambuf_iterator<char>(resolv)), {});
+  EXPECT_NE(text.find("nameserver 172.20.0.53"), std::string::npos);
+
+  // Second apply: nothing to do on either engine, nothing built or copied again.
+  outer_->clear_calls();
+  nested_->clear_calls();
+  Out again = run({"diff", "-f", "-"}, yaml);
+  EXPECT_EQ(again.status, 0) << again.out << again.err;
+  Out apply2 = run({"apply", "-f", "-"}, yaml);
+  EXPECT_EQ(apply2.status, 0) << apply2.err;
+  EXPECT_TRUE(outer_->mutating_calls().empty()) << testing::PrintToString(outer_->mutating_calls());
+  EXPECT_TRUE(nested_->mutating_calls().empty())
+      << testing::PrintToString(nested_->mutating_calls());
+}
+
+TEST_F(DindTest, PolicyChangeReloadsTheGateWithoutRestartingAnything) {
+  nested_engine_comes_up();
+  ASSERT_EQ(run({"apply", "-f", "-"},
+                std::string(kHost) + policy("default", "example.com") + sandbox("a"))
+                .status,
+            0);
+  const std::string gate_id = nested_->inspect_container("ac-gate-local")->id;
+  const std::string sb_id = nested_->inspect_container("ac-sb-a")->id;
+  const std::string changed =
+      std::string(kHost) + policy("default", "example.com, \"*.example.org\"") + sandbox("a");
+  Out d = run({"diff", "-f", "-"}, changed);
+  EXPECT_EQ(d.status, 1);
+  EXPECT_NE(d.out.find("~   reload  gate      ac-gate-local (Host/local): policy changed"),
+            std::string::npos)
+      << d.out;
+  nested_->clear_calls();
+  Out r = run({"apply", "-f", "-"}, changed);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nested_->mutating_calls(), std::vector<std::string>{"kill_container ac-gate-local"});
+  EXPECT_EQ(nested_->inspect_container("ac-gate-local")->id, gate_id);
+  EXPECT_TRUE(nested_->inspect_container("ac-gate-local")->state.running);
+  EXPECT_EQ(nested_->inspect_container("ac-sb-a")->id, sb_id);
+  EXPECT_EQ(gate_config()["policy"]["allow"], json({"*.example.org", "example.com"}));
+}
+
+TEST_F(DindTest, SandboxesOfOneHostMustShareAnEgressPolicy) {
+  Out r = run({"diff", "-f", "-"}, std::string(kHost) + policy("default", "example.com") +
+                                       policy("other", "example.org") + sandbox("a") +
+                                       sandbox("b", ", egressPolicy: other"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("Host/local has one gate, so its Sandboxes must share one EgressPolicy: "
+                       "Sandbox/a uses default, Sandbox/b uses other"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(DindTest, HostThatDiesBeforeItsEngineIsReadyFailsWithItsLastLines) {
+  // nested engine never comes up; the fake host container "runs" but no report appears, so
+  // apply waits out its timeout and says where to look.
+  Out r = run({"apply", "-f", "-", "--timeout", "1s"},
+              std::string(kHost) + policy("default", "example.com"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("was not ready after 1.0s (see: acctl logs host)"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(DindTest, StartStatusStopDown) {
+  nested_engine_comes_up();
+  setenv("ACCTL_MANIFESTS", (home_ / "m.yaml").c_str(), 1);
+  std::ofstream(home_ / "m.yaml") << kHost << policy("default", "example.com") << sandbox("a");
+  Out s = run({"start"});
+  ASSERT_EQ(s.status, 0) << s.err << s.out;
+  EXPECT_NE(s.out.find("Started Host/local in "), std::string::npos) << s.out;
+  EXPECT_FALSE(nested_->inspect_container("ac-sb-a").ok()) << "start brings no sandboxes";
+  EXPECT_TRUE(nested_->inspect_container("ac-gate-local").ok());
+
+  Out st = run({"status", "-o", "json"});
+  json j = json::parse(st.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << st.out << st.err;
+  EXPECT_EQ(j["hosts"][0]["runsc"]["network"], "host");
+  EXPECT_EQ(j["hosts"][0]["gate"]["state"], "running");
+  EXPECT_EQ(st.status, 0) << st.out;
+
+  Out stop = run({"stop"});
+  EXPECT_EQ(stop.status, 0) << stop.err;
+  EXPECT_FALSE(outer_->inspect_container("ac-dind-host-local")->state.running);
+  Out st2 = run({"status"});
+  EXPECT_EQ(st2.status, 1);
+  EXPECT_NE(st2.out.find("NOT HEALTHY: Host/local: host container is exited"), std::string::npos)
+      << st2.out;
+
+  fs::create_directories(home_ / "instances/a/workspace");
+  std::ofstream(home_ / "instances/a/workspace/keep.txt") << "mine";
+  Out down = run({"down"});
+  EXPECT_EQ(down.status, 0) << down.err;
+  EXPECT_FALSE(outer_->inspect_container("ac-dind-host-local").ok());
+  EXPECT_FALSE(outer_->inspect_volume("ac-dind-data-local").ok());
+  EXPECT_TRUE(fs::exists(home_ / "instances/a/workspace/keep.txt"));
+  EXPECT_FALSE(fs::exists(paths_.run_dir));
+  unsetenv("ACCTL_MANIFESTS");
+}
+
+}  // namespace
+}  // namespace acctl

@@ -1,0 +1,224 @@
+// Rendering of Sandboxes and Hosts into engine objects, with hashes of their normalised specs.
+#include "converge/desired.h"
+
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "manifest/quantity.h"
+#include "converge/sandbox_host.h"
+
+namespace acctl {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// A POSIX-sh loop that idles until stopped and exits at once on SIGTERM (sleep alone would
+// keep the container up for the engine's whole stop timeout).
+const std::vector<std::string> kIdleCommand = {
+    "sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"};
+
+json device_requests_json(const std::vector<engine::DeviceRequest>& requests) {
+  json out = json::array();
+  for (const auto& r : requests) {
+    out.push_back({{"driver", r.driver},
+                   {"count", r.count},
+                   {"ids", r.device_ids},
+                   {"caps", r.capabilities}});
+  }
+  return out;
+}
+
+std::string restart_name(RestartPolicy r) {
+  switch (r) {
+    case RestartPolicy::kNever:
+      return "no";
+    case RestartPolicy::kOnFailure:
+      return "on-failure";
+    case RestartPolicy::kAlways:
+      return "always";
+  }
+  return "no";
+}
+
+DesiredObject render_network(const Host& h) {
+  DesiredObject o;
+  o.type = ObjectType::kNetwork;
+  o.name = host_network_name(h.meta.name);
+  o.owner = "Host/" + h.meta.name;
+  o.host = h.meta.name;
+  o.labels = managed_labels("Host", h.meta.name, h.meta.name);
+  o.network.name = o.name;
+  o.network.driver = "bridge";
+  o.network.internal = true;  // sandboxes get no route out of the engine
+  o.network.ipam = {{h.spec.subnet.str(), "", ""}};
+  o.network.labels = o.labels;
+  seal_spec(o, {{"driver", "bridge"}, {"internal", true}, {"subnet", h.spec.subnet.str()}});
+  o.network.labels = o.labels;
+  return o;
+}
+
+DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
+                             const RenderOptions& options) {
+  DesiredObject o;
+  o.type = ObjectType::kContainer;
+  o.name = sandbox_container_name(s.meta.name);
+  o.owner = "Sandbox/" + s.meta.name;
+  o.host = s.spec.host;
+  o.labels = managed_labels("Sandbox", s.meta.name, s.spec.host);
+  o.labels[kLabelInstance] = s.meta.name;
+  for (const auto& [k, v] : s.meta.labels) {
+    if (!k.starts_with(kReservedLabelPrefix)) o.labels.emplace(k, v);
+  }
+  o.depends_on = {host_network_name(s.spec.host)};
+  o.workspace_dir = (fs::path(options.state_dir) / s.spec.workspace).string();
+
+  engine::ContainerSpec& c = o.container;
+  c.name = o.name;
+  c.image = bp.spec.image.empty() ? blueprint_image_tag(bp.meta.name) : bp.spec.image;
+  switch (s.spec.mode) {
+    case SandboxMode::kIdle:
+      c.entrypoint = std::vector<std::string>{};
+      c.cmd = kIdleCommand;
+      break;
+    case SandboxMode::kInteractive:
+      c.tty = true;
+      c.open_stdin = true;
+      c.cmd = s.spec.args;
+      break;
+    case SandboxMode::kHeadless:
+      c.cmd = s.spec.args;
+      break;
+  }
+  std::map<std::string, std::string> env = bp.spec.env;
+  for (const auto& [k, v] : s.spec.env) env[k] = v;
+  if (!s.spec.git_name.empty())
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = s.spec.git_name;
+  if (!s.spec.git_email.empty())
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = s.spec.git_email;
+  for (const auto& [k, v] : env) c.env.push_back(k + "=" + v);
+  c.labels = o.labels;
+  c.working_dir = "/workspace";
+  c.hostname = s.meta.name;
+  c.network = host_network_name(s.spec.host);
+
+  engine::HostConfig& hc = c.host_config;
+  hc.runtime = "runsc";
+  hc.restart_policy.name = restart_name(s.spec.restart);
+  hc.binds = {o.workspace_dir + ":/workspace"};
+  if (host.spec.isolation == Isolation::kDind) {
+    // In the nested engine, after the gate; names resolve at the gate only (the engine's
+    // embedded DNS would answer other containers' names and forward the rest).
+    o.engine = host_paths(options.state_dir, host.meta.name).endpoint();
+    o.depends_on.push_back(gate_container_name(host.meta.name));
+    hc.binds.push_back(std::string(kHostRunDir) + "/resolv.conf:/etc/resolv.conf:ro");
+  }
+  hc.network_mode = c.network;
+  if (s.spec.gpus.requested()) {
+    engine::DeviceRequest r;
+    r.capabilities = {{"gpu"}};
+    if (s.spec.gpus.all) r.count = -1;
+    if (s.spec.gpus.count > 0) r.count = s.spec.gpus.count;
+    r.device_ids = s.spec.gpus.device_ids;
+    hc.device_requests.push_back(r);
+  }
+  o.live.nano_cpus = s.spec.cpus ? nano_cpus(*s.spec.cpus) : 0;
+  o.live.memory = s.spec.memory_bytes.value_or(0);
+  o.live.pids = s.spec.pids;
+  hc.nano_cpus = o.live.nano_cpus;
+  hc.memory = o.live.memory;
+  hc.memory_swap = o.live.memory > 0 ? o.live.memory : 0;  // no swap beyond the memory limit
+  hc.pids_limit = o.live.pids;
+  o.keep_running =
+      s.spec.mode != SandboxMode::kHeadless || s.spec.restart == RestartPolicy::kAlways;
+
+  // Everything but the live limits decides whether the container must be replaced.
+  engine::Labels user_labels = o.labels;
+  json fields = {{"image", c.image},
+                 {"cmd", c.cmd},
+                 {"entrypoint", c.entrypoint ? json(*c.entrypoint) : json(nullptr)},
+                 {"env", c.env},
+                 {"labels", user_labels},
+                 {"workdir", c.working_dir},
+                 {"hostname", c.hostname},
+                 {"tty", c.tty},
+                 {"stdin", c.open_stdin},
+                 {"runtime", hc.runtime},
+                 {"restart", hc.restart_policy.name},
+                 {"binds", hc.binds},
+                 {"network", c.network},
+                 {"gpus", device_requests_json(hc.device_requests)}};
+  seal_spec(o, fields);
+  c.labels = o.labels;
+  return o;
+}
+
+}  // namespace
+
+const char* to_string(ObjectType t) {
+  switch (t) {
+    case ObjectType::kNetwork:
+      return "network";
+    case ObjectType::kVolume:
+      return "volume";
+    case ObjectType::kContainer:
+      return "container";
+  }
+  return "?";
+}
+
+void seal_spec(DesiredObject& o, const json& fields) {
+  for (auto& [field, value] : fields.items())
+    o.field_hashes[field] = short_hash(value.dump()).substr(0, 8);
+  o.spec_hash = short_hash(fields.dump());
+  std::string label;
+  for (auto& [field, h] : o.field_hashes) label += (label.empty() ? "" : ",") + field + ":" + h;
+  o.labels[kLabelSpecHash] = o.spec_hash;
+  o.labels[kLabelSpecFields] = label;
+}
+
+DesiredState render_desired(const Model& model, const RenderOptions& options,
+                            std::vector<std::string>* unsupported) {
+  DesiredState out;
+  std::set<std::string> rendered;
+  for (const Host& h : model.hosts) {
+    if (h.spec.isolation == Isolation::kDind) {
+      if (!options.privileges) {
+        if (unsupported) unsupported->push_back(h.meta.name);
+        continue;
+      }
+      for (DesiredObject& o : render_host_outer(h, *options.privileges, options.state_dir))
+        out.objects.push_back(std::move(o));
+      for (DesiredObject& o : render_host_nested(h, options.state_dir))
+        out.objects.push_back(std::move(o));
+    } else {
+      out.objects.push_back(render_network(h));
+    }
+    out.hosts.push_back(h.meta.name);
+    rendered.insert(h.meta.name);
+  }
+  for (const Sandbox& s : model.sandboxes) {
+    const Host* h = model.find_host(s.spec.host);
+    if (!h || !rendered.count(h->meta.name)) continue;
+    out.objects.push_back(render_sandbox(s, *model.find_blueprint(s.spec.blueprint), *h, options));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_field_hashes(const std::string& label) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start < label.size()) {
+    size_t end = label.find(',', start);
+    if (end == std::string::npos) end = label.size();
+    std::string item = label.substr(start, end - start);
+    size_t colon = item.find(':');
+    if (colon != std::string::npos) out[item.substr(0, colon)] = item.substr(colon + 1);
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace acctl

@@ -1,0 +1,189 @@
+// Tests of the pure planner: each action kind, ordering, dependencies, prune scope, text.
+#include "converge/plan.h"
+
+#include <gtest/gtest.h>
+
+namespace acctl {
+namespace {
+
+DesiredObject network(const std::string& host) {
+  DesiredObject d;
+  d.type = ObjectType::kNetwork;
+  d.name = "ac-net-" + host;
+  d.owner = "Host/" + host;
+  d.host = host;
+  d.spec_hash = "n1";
+  d.field_hashes = {{"subnet", "s1"}};
+  d.labels = {{kLabelSpecHash, "n1"}, {kLabelSpecFields, "subnet:s1"},
+              {kLabelHost, host},     {kLabelKind, "Host"},
+              {kLabelName, host},     {kLabelManagedBy, kManagedByValue}};
+  return d;
+}
+
+DesiredObject container(const std::string& name, const std::string& host = "h") {
+  DesiredObject d;
+  d.type = ObjectType::kContainer;
+  d.name = "ac-sb-" + name;
+  d.owner = "Sandbox/" + name;
+  d.host = host;
+  d.depends_on = {"ac-net-" + host};
+  d.container.image = "img";
+  d.spec_hash = "c1";
+  d.field_hashes = {{"env", "e1"}, {"image", "i1"}};
+  d.labels = {{kLabelSpecHash, "c1"}, {kLabelSpecFields, "env:e1,image:i1"},
+              {kLabelHost, host},     {kLabelKind, "Sandbox"},
+              {kLabelName, name},     {kLabelManagedBy, kManagedByValue}};
+  d.live = {1000000000, 0, 1024};
+  d.keep_running = true;
+  return d;
+}
+
+ObservedObject seen(const DesiredObject& d, const std::string& state = "running") {
+  ObservedObject o;
+  o.type = d.type;
+  o.id = "id-" + d.name;
+  o.name = d.name;
+  o.labels = d.labels;
+  o.state = d.type == ObjectType::kContainer ? state : "";
+  o.live = d.live;
+  o.image_id = "sha-img";
+  return o;
+}
+
+ObservedState observed_of(std::vector<ObservedObject> objects) {
+  ObservedState s;
+  s.objects = std::move(objects);
+  s.image_ids["img"] = "sha-img";
+  return s;
+}
+
+TEST(Plan, FreshEngineCreatesNetworkBeforeContainers) {
+  DesiredState want{{network("h"), container("b"), container("a")}, {"h"}};
+  Plan p = plan_changes(want, observed_of({}), {});
+  ASSERT_EQ(p.actions.size(), 3u);
+  EXPECT_EQ(p.actions[0].name, "ac-net-h");
+  EXPECT_EQ(p.actions[1].name, "ac-sb-a");  // sorted by name: the text is stable
+  EXPECT_EQ(p.actions[2].name, "ac-sb-b");
+  EXPECT_EQ(p.actions[1].after, std::vector<size_t>{0});
+  EXPECT_EQ(p.text(),
+            "+   create  network   ac-net-h (Host/h)\n"
+            "+   create  container ac-sb-a (Sandbox/a)\n"
+            "+   create  container ac-sb-b (Sandbox/b)\n"
+            "Plan: 3 to create, 0 to update in place, 0 to replace, 0 to delete, 0 to start; 0 in "
+            "sync.\n");
+}
+
+TEST(Plan, InSyncIsEmptyAndIdempotent) {
+  DesiredState want{{network("h"), container("a")}, {"h"}};
+  Plan p = plan_changes(want, observed_of({seen(want.objects[0]), seen(want.objects[1])}),
+                        {true, {"h"}});
+  EXPECT_TRUE(p.empty());
+  EXPECT_EQ(p.in_sync, 2u);
+}
+
+TEST(Plan, LiveLimitsUpdateInPlace) {
+  DesiredState want{{container("a")}, {"h"}};
+  ObservedObject o = seen(want.objects[0]);
+  o.live = {500000000, 1LL << 30, 1024};
+  Plan p = plan_changes(want, observed_of({o}), {});
+  ASSERT_EQ(p.actions.size(), 1u);
+  EXPECT_EQ(p.actions[0].type, ActionType::kUpdate);
+  EXPECT_EQ(p.actions[0].observed_id, "id-ac-sb-a");
+  EXPECT_EQ(p.actions[0].reasons,
+            (std::vector<std::string>{"cpus 0.5 → 1", "memory 1g → unlimited"}));
+}
+
+TEST(Plan, SpecChangeReplacesAndNamesTheFields) {
+  DesiredState want{{network("h"), container("a")}, {"h"}};
+  ObservedObject o = seen(want.objects[1]);
+  o.labels[kLabelSpecHash] = "old";
+  o.labels[kLabelSpecFields] = "env:e0,image:i1";
+  Plan p = plan_changes(want, observed_of({seen(want.objects[0]), o}), {});
+  ASSERT_EQ(p.actions.size(), 2u);
+  EXPECT_EQ(p.actions[0].type, ActionType::kDelete);
+  EXPECT_TRUE(p.actions[0].replacing);
+  EXPECT_EQ(p.actions[1].type, ActionType::kCreate);
+  EXPECT_EQ(p.actions[1].after, std::vector<size_t>{0});
+  EXPECT_EQ(p.text(),
+            "-/+ replace container ac-sb-a (Sandbox/a) because env changed\n"
+            "Plan: 0 to create, 0 to update in place, 1 to replace, 0 to delete, 0 to start; 1 in "
+            "sync.\n");
+}
+
+TEST(Plan, RebuiltImageReplaces) {
+  DesiredState want{{container("a")}, {"h"}};
+  ObservedState s = observed_of({seen(want.objects[0])});
+  s.image_ids["img"] = "sha-new";
+  Plan p = plan_changes(want, s, {});
+  ASSERT_EQ(p.actions.size(), 2u);
+  EXPECT_EQ(p.actions[1].reasons, std::vector<std::string>{"image img was rebuilt"});
+}
+
+TEST(Plan, ReplacedNetworkCascadesToItsContainers) {
+  DesiredState want{{network("h"), container("a")}, {"h"}};
+  ObservedObject n = seen(want.objects[0]);
+  n.labels[kLabelSpecHash] = "old";
+  Plan p = plan_changes(want, observed_of({n, seen(want.objects[1])}), {});
+  // delete container, delete network (after it), create network, create container (after both)
+  ASSERT_EQ(p.actions.size(), 4u);
+  EXPECT_EQ(p.actions[0].name, "ac-sb-a");
+  EXPECT_EQ(p.actions[1].name, "ac-net-h");
+  EXPECT_EQ(p.actions[1].after, std::vector<size_t>{0});
+  EXPECT_EQ(p.actions[2].name, "ac-net-h");
+  EXPECT_EQ(p.actions[3].name, "ac-sb-a");
+  EXPECT_EQ(p.actions[3].reasons, std::vector<std::string>{"network ac-net-h is replaced"});
+  EXPECT_EQ(p.actions[3].after, (std::vector<size_t>{0, 2}));
+}
+
+TEST(Plan, StoppedContainersStartOnlyWhenTheyShouldRun) {
+  DesiredState want{{container("idle"), container("job"), container("fresh")}, {"h"}};
+  want.objects[1].keep_running = false;
+  want.objects[2].keep_running = false;
+  Plan p =
+      plan_changes(want,
+                   observed_of({seen(want.objects[0], "exited"), seen(want.objects[1], "exited"),
+                                seen(want.objects[2], "created")}),
+                   {});
+  ASSERT_EQ(p.actions.size(), 2u);
+  EXPECT_EQ(p.actions[0].name, "ac-sb-fresh");
+  EXPECT_EQ(p.actions[0].reasons, std::vector<std::string>{"found created"});
+  EXPECT_EQ(p.actions[1].name, "ac-sb-idle");
+  EXPECT_EQ(p.in_sync, 1u);
+}
+
+TEST(Plan, PruneIsScopedToTheManifestsHostsAndOrdersDeletes) {
+  DesiredState want{{}, {"h"}};
+  DesiredObject gone_net = network("h");
+  DesiredObject gone = container("x");
+  DesiredObject other = container("y", "elsewhere");
+  ObservedState s = observed_of({seen(gone_net), seen(gone), seen(other)});
+  EXPECT_TRUE(plan_changes(want, s, {false, {"h"}}).empty());
+  Plan p = plan_changes(want, s, {true, {"h"}});
+  ASSERT_EQ(p.actions.size(), 2u);
+  EXPECT_EQ(p.actions[0].name, "ac-sb-x");
+  EXPECT_EQ(p.actions[1].name, "ac-net-h");
+  EXPECT_EQ(p.actions[1].after, std::vector<size_t>{0});
+}
+
+TEST(Plan, ConflictsAndMissingImagesAreErrors) {
+  DesiredState want{{container("a"), container("b")}, {"h"}};
+  want.objects[1].container.image = "absent";
+  ObservedState s = observed_of({});
+  s.unmanaged_names.insert("ac-sb-a");
+  s.image_ids["absent"] = "";
+  Plan p = plan_changes(want, s, {});
+  ASSERT_EQ(p.errors.size(), 2u);
+  EXPECT_NE(p.errors[0].find("exists but acctl does not manage it"), std::string::npos);
+  EXPECT_NE(p.errors[1].find("image \"absent\" is not on the engine"), std::string::npos);
+  EXPECT_EQ(p.actions.size(), 1u);  // only b's create; a is untouched
+}
+
+TEST(Plan, DescribeLiveChange) {
+  EXPECT_EQ(describe_live_change({0, 0, 0}, {2500000000, 512LL << 20, 64}),
+            (std::vector<std::string>{"cpus unlimited → 2.5", "memory unlimited → 512m",
+                                      "pids unlimited → 64"}));
+  EXPECT_TRUE(describe_live_change({1, 2, 3}, {1, 2, 3}).empty());
+}
+
+}  // namespace
+}  // namespace acctl

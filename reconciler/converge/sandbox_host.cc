@@ -1,0 +1,345 @@
+// Rendering of a dind Host's objects on both engines, its gate's config and its run folder.
+#include "converge/sandbox_host.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "manifest/names.h"
+#include "manifest/quantity.h"
+
+namespace acctl {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Capability names by number (linux/capability.h), as the engine's CapAdd takes them.
+constexpr const char* kCapabilityNames[] = {
+    "CHOWN",           "DAC_OVERRIDE",     "DAC_READ_SEARCH", "FOWNER",          "FSETID",
+    "KILL",            "SETGID",           "SETUID",          "SETPCAP",         "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE", "NET_BROADCAST",   "NET_ADMIN",       "NET_RAW",         "IPC_LOCK",
+    "IPC_OWNER",       "SYS_MODULE",       "SYS_RAWIO",       "SYS_CHROOT",      "SYS_PTRACE",
+    "SYS_PACCT",       "SYS_ADMIN",        "SYS_BOOT",        "SYS_NICE",        "SYS_RESOURCE",
+    "SYS_TIME",        "SYS_TTY_CONFIG",   "MKNOD",           "LEASE",           "AUDIT_WRITE",
+    "AUDIT_CONTROL",   "SETFCAP",          "MAC_OVERRIDE",    "MAC_ADMIN",       "SYSLOG",
+    "WAKE_ALARM",      "BLOCK_SUSPEND",    "AUDIT_READ",      "PERFMON",         "BPF",
+    "CHECKPOINT_RESTORE"};
+constexpr int kKnownCaps = static_cast<int>(std::size(kCapabilityNames));
+// Docker 20.10 (Debian's) knows capabilities up to AUDIT_READ and refuses CapAdd with newer
+// names ("unknown capability: CAP_PERFMON"); the host container does without those three.
+constexpr int kEngineKnownCaps = 38;
+
+// An object of Host `host` on the given engine ("" = the Host's own), labelled as the Host's.
+DesiredObject host_object(ObjectType type, const std::string& name, const std::string& host,
+                          const std::string& engine) {
+  DesiredObject o;
+  o.type = type;
+  o.name = name;
+  o.owner = "Host/" + host;
+  o.host = host;
+  o.engine = engine;
+  o.labels = managed_labels("Host", host, host);
+  return o;
+}
+
+std::string endpoint_text(const Endpoint& e) {
+  const std::string ip = e.ip.str();
+  return (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(e.port);
+}
+
+}  // namespace
+
+HostPrivileges privileges_from_mask(uint64_t bounding, int last_cap) {
+  HostPrivileges p;
+  const int last = std::min(last_cap, 63);
+  for (int cap = 0; cap <= last; ++cap) {
+    const std::string name =
+        cap < kKnownCaps ? kCapabilityNames[cap] : "CAP_" + std::to_string(cap);
+    if (bounding & (uint64_t{1} << cap)) {
+      if (cap < kEngineKnownCaps) p.capabilities.push_back(name);
+    } else {
+      p.missing.push_back(name);
+    }
+  }
+  // --privileged asks for the whole set; it fails where the bounding set lacks any of it.
+  p.privileged = p.missing.empty();
+  if (p.privileged) p.capabilities.clear();
+  return p;
+}
+
+HostPrivileges detect_privileges() {
+  uint64_t mask = 0;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("CapBnd:")) mask = std::stoull(line.substr(7), nullptr, 16);
+  }
+  int last = kKnownCaps - 1;
+  std::ifstream last_cap("/proc/sys/kernel/cap_last_cap");
+  last_cap >> last;
+  return privileges_from_mask(mask, last);
+}
+
+std::vector<DesiredObject> render_host_outer(const Host& h, const HostPrivileges& privileges,
+                                             const std::string& state_dir) {
+  const std::string& name = h.meta.name;
+  const HostPaths paths = host_paths(state_dir, name);
+  std::vector<DesiredObject> out;
+
+  DesiredObject v = host_object(ObjectType::kVolume, dind_volume_name(name), name, "");
+  seal_spec(v, {{"purpose", "nested engine storage"}});
+  v.volume.name = v.name;
+  v.volume.labels = v.labels;
+  out.push_back(v);
+
+  DesiredObject o = host_object(ObjectType::kContainer, dind_container_name(name), name, "");
+  o.depends_on = {v.name};
+  o.keep_running = true;
+  engine::ContainerSpec& c = o.container;
+  c.name = o.name;
+  c.image = kHostImage;
+  c.hostname = o.name;
+  c.env = {"AC_SUBNET=" + h.spec.subnet.str(),
+           "AC_GATE_IP=" + h.spec.gate_ip.str(),
+           "AC_BRIDGE=" + std::string(kSandboxBridge),
+           std::string("AC_RUNSC_PLATFORM=") + to_string(h.spec.runsc_platform),
+           std::string("AC_RUNSC_NETWORK=") + to_string(h.spec.runsc_network),
+           std::string("AC_RUNSC_DEBUG=") + (h.spec.runsc_debug ? "1" : "0")};
+  engine::HostConfig& hc = c.host_config;
+  hc.runtime = "runc";  // the nested engine needs the kernel's namespaces and cgroups
+  hc.privileged = privileges.privileged;
+  hc.cap_add = privileges.capabilities;
+  // seccomp: runsc's sandbox start needs syscalls the default profile refuses. AppArmor's
+  // default profile refuses the cgroup re-mounts where AppArmor runs.
+  hc.security_opt = {"seccomp=unconfined", "apparmor=unconfined"};
+  // Its own cgroup namespace: nested containers then sit under the host container's cgroup, so
+  // Host.spec.resources limit them too.
+  hc.cgroupns_mode = "private";
+  // The workspaces are mounted at the same path, so the nested engine's binds name the
+  // machine's folders.
+  const std::string instances = (fs::path(state_dir) / "instances").lexically_normal().string();
+  hc.binds = {v.name + ":/var/lib/docker", paths.run_dir + ":" + kHostRunDir,
+              instances + ":" + instances};
+  hc.restart_policy.name = "unless-stopped";
+  o.live.nano_cpus = h.spec.cpus ? nano_cpus(*h.spec.cpus) : 0;
+  o.live.memory = h.spec.memory_bytes.value_or(0);
+  hc.nano_cpus = o.live.nano_cpus;
+  hc.memory = o.live.memory;
+  hc.memory_swap = o.live.memory > 0 ? o.live.memory : 0;
+  seal_spec(o, {{"image", c.image},
+           {"env", c.env},
+           {"runtime", hc.runtime},
+           {"privileged", hc.privileged},
+           {"caps", hc.cap_add},
+           {"security", hc.security_opt},
+           {"cgroupns", hc.cgroupns_mode},
+           {"binds", hc.binds},
+           {"restart", hc.restart_policy.name}});
+  c.labels = o.labels;
+  out.push_back(o);
+  return out;
+}
+
+std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& state_dir) {
+  const std::string& name = h.meta.name;
+  const HostPaths paths = host_paths(state_dir, name);
+  std::vector<DesiredObject> out;
+
+  DesiredObject net =
+      host_object(ObjectType::kNetwork, host_network_name(name), name, paths.endpoint());
+  net.network.name = net.name;
+  net.network.internal = true;
+  net.network.ipam = {{h.spec.subnet.str(), "", ""}};
+  net.network.options = {{"com.docker.network.bridge.name", kSandboxBridge}};
+  seal_spec(net, {{"driver", "bridge"},
+             {"internal", true},
+             {"subnet", h.spec.subnet.str()},
+             {"bridge", kSandboxBridge}});
+  net.network.labels = net.labels;
+  out.push_back(net);
+
+  DesiredObject egress =
+      host_object(ObjectType::kNetwork, egress_network_name(name), name, paths.endpoint());
+  // After the sandbox network: the engine picks this one's subnet and must not take that one.
+  egress.depends_on = {net.name};
+  egress.network.name = egress.name;
+  seal_spec(egress, {{"driver", "bridge"}, {"internal", false}});
+  egress.network.labels = egress.labels;
+  out.push_back(egress);
+
+  DesiredObject g =
+      host_object(ObjectType::kContainer, gate_container_name(name), name, paths.endpoint());
+  g.depends_on = {net.name, egress.name};
+  g.keep_running = true;
+  engine::ContainerSpec& c = g.container;
+  c.name = g.name;
+  c.image = kGateImage;
+  c.hostname = "gate";
+  c.network = net.name;
+  c.ipv4_address = h.spec.gate_ip.str();
+  c.extra_networks = {egress.name};
+  engine::HostConfig& hc = c.host_config;
+  hc.runtime = "runc";
+  hc.network_mode = net.name;
+  hc.cap_drop = {"ALL"};
+  hc.cap_add = {"NET_BIND_SERVICE"};
+  hc.security_opt = {"no-new-privileges"};
+  hc.readonly_rootfs = true;
+  hc.binds = {std::string(kHostRunDir) + "/gate:/etc/ac-gate:ro"};
+  hc.restart_policy.name = "unless-stopped";
+  hc.pids_limit = 256;
+  g.live.pids = 256;
+  // The policy is not here: it is a file the gate reloads, so a change never restarts it.
+  seal_spec(g, {{"image", c.image},
+           {"ip", c.ipv4_address},
+           {"networks", {net.name, egress.name}},
+           {"caps", hc.cap_add},
+           {"readonly", true},
+           {"binds", hc.binds},
+           {"restart", hc.restart_policy.name}});
+  c.labels = g.labels;
+  out.push_back(g);
+  return out;
+}
+
+std::variant<GatePolicy, std::string> gate_policy_for(const Model& model, const Host& host) {
+  GatePolicy out;
+  std::string first_sandbox;
+  std::set<std::string> allow;
+  for (const Sandbox& s : model.sandboxes) {
+    if (s.spec.host != host.meta.name) continue;
+    const EgressPolicy* p = model.find_policy(s.spec.egress_policy);
+    if (!p) return "Sandbox/" + s.meta.name + ": no EgressPolicy " + s.spec.egress_policy;
+    if (out.policy && out.policy != p) {
+      return "Host/" + host.meta.name + " has one gate, so its Sandboxes must share one " +
+             "EgressPolicy: Sandbox/" + first_sandbox + " uses " + out.policy->meta.name +
+             ", Sandbox/" + s.meta.name + " uses " + p->meta.name;
+    }
+    if (!out.policy) first_sandbox = s.meta.name;
+    out.policy = p;
+    if (const Blueprint* b = model.find_blueprint(s.spec.blueprint)) {
+      allow.insert(b->spec.egress.begin(), b->spec.egress.end());
+    }
+  }
+  if (!out.policy) out.policy = model.find_policy("default");
+  if (!out.policy && model.policies.size() == 1) out.policy = &model.policies.front();
+  if (!out.policy) {
+    return "Host/" + host.meta.name +
+           " needs an EgressPolicy for its gate: define one named \"default\"";
+  }
+  allow.insert(out.policy->spec.allow.begin(), out.policy->spec.allow.end());
+  out.allow.assign(allow.begin(), allow.end());
+  return out;
+}
+
+json gate_config_json(const Host& host, const GatePolicy& gp,
+                      const std::map<std::string, std::string>& sandboxes) {
+  const EgressPolicySpec& p = gp.policy->spec;
+  json cidrs_allow = json::array(), cidrs_deny = json::array(), upstreams = json::array();
+  for (const auto& c : p.allow_cidrs) cidrs_allow.push_back(c.str());
+  for (const auto& c : p.deny_cidrs) cidrs_deny.push_back(c.str());
+  for (const auto& u : p.dns_upstreams) upstreams.push_back(endpoint_text(u));
+  json records = json::object();
+  for (const auto& [name, ips] : p.dns_records) {
+    json list = json::array();
+    for (const auto& ip : ips) list.push_back(ip.str());
+    records[name] = list;
+  }
+  const std::string gate = host.spec.gate_ip.str();
+  return {{"policy",
+           {{"allow", gp.allow},
+            {"deny", p.deny},
+            {"ports", p.ports},
+            {"allowCIDRs", cidrs_allow},
+            {"denyCIDRs", cidrs_deny},
+            {"dns", {{"upstreams", upstreams}, {"records", records}}},
+            {"limits", {{"dnsQPS", p.dns_qps}, {"connections", p.connections}}}}},
+          {"gateIP", gate},
+          {"listen",
+           {{"dns", gate + ":53"},
+            {"http", gate + ":80"},
+            {"https", gate + ":443"},
+            {"proxy", gate + ":3128"},
+            {"control", kGateControl}}},
+          {"sandboxes", sandboxes},
+          {"auditLog", "-"}};
+}
+
+std::string resolv_conf_text(const Host& host) {
+  return "# Written by acctl: every name is resolved by the gate, which answers only allowed ones.\n"
+         "nameserver " +
+         host.spec.gate_ip.str() + "\noptions timeout:2 attempts:2\n";
+}
+
+std::optional<HostReport> read_host_report(const HostPaths& paths) {
+  std::ifstream in(paths.status_file());
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  json j = json::parse(text.str(), nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto s = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : ""; };
+  HostReport r;
+  r.ready = j.value("ready", false);
+  r.runsc_network = s("runscNetwork");
+  r.reason = s("reason");
+  r.platform = s("platform");
+  r.debug = j.contains("debug") && (j["debug"] == true || j["debug"] == 1 || j["debug"] == "1");
+  r.runsc_version = s("runscVersion");
+  r.docker_version = s("dockerVersion");
+  r.started = s("started");
+  return r;
+}
+
+bool write_file_atomically(const std::string& path, const std::string& content, bool* changed,
+                           std::string* error) {
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      std::stringstream old;
+      old << in.rdbuf();
+      if (old.str() == content) {
+        if (changed) *changed = false;
+        return true;
+      }
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) {
+    if (error) *error = "cannot create " + fs::path(path).parent_path().string() + ": " + ec.message();
+    return false;
+  }
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (error) *error = "cannot write " + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool ok = done == content.size() && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (error) *error = "cannot write " + path + ": " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (changed) *changed = true;
+  return true;
+}
+
+}  // namespace acctl

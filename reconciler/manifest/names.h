@@ -1,0 +1,65 @@
+// What acctl calls things: every engine object name, image tag and label key, and the layout of
+// the state folder. Nothing else in acctl spells an "ac-" name, an "acctl/" tag or an "ac." label.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace acctl {
+
+// Labels on everything acctl creates (DESIGN.md, "Engine state and the reconciler").
+inline constexpr const char* kLabelManagedBy = "ac.managed-by";
+inline constexpr const char* kLabelKind = "ac.kind";
+inline constexpr const char* kLabelName = "ac.name";
+inline constexpr const char* kLabelHost = "ac.host";
+inline constexpr const char* kLabelSpecHash = "ac.spec-hash";
+inline constexpr const char* kLabelInstance = "ac.instance";
+// Short hashes of each part of the spec, so a replacement can say which fields changed.
+inline constexpr const char* kLabelSpecFields = "ac.spec-fields";
+inline constexpr const char* kManagedByValue = "acctl";
+// Labels of its own a user may not set on a Sandbox: the "ac." prefix is acctl's.
+inline constexpr const char* kReservedLabelPrefix = "ac.";
+
+// The labels every managed object carries: ac.managed-by, ac.kind, ac.name, ac.host.
+std::map<std::string, std::string> managed_labels(const std::string& kind, const std::string& name,
+                                                  const std::string& host);
+
+// Engine objects.
+std::string sandbox_container_name(const std::string& sandbox);  // ac-sb-<sandbox>
+std::string host_network_name(const std::string& host);          // ac-net-<host>
+std::string egress_network_name(const std::string& host);        // ac-egress-<host>
+std::string dind_container_name(const std::string& host);        // ac-dind-host-<host>
+std::string dind_volume_name(const std::string& host);           // ac-dind-data-<host>
+std::string gate_container_name(const std::string& host);        // ac-gate-<host>
+
+// Images acctl makes (no registry: imported or built on the engine).
+inline constexpr const char* kDefaultBaseImage = "acctl/debian:bookworm";
+inline constexpr const char* kHostImage = "acctl/host:latest";
+inline constexpr const char* kGateImage = "acctl/gate:latest";
+std::string blueprint_image_tag(const std::string& blueprint);  // acctl/blueprint-<name>:latest
+// Whether a tag is one acctl builds or imports itself (so a missing one is to be made, not an
+// error): the host, gate and Blueprint images.
+bool is_acctl_built_image(const std::string& tag);
+
+// Inside a dind Host's container.
+inline constexpr const char* kHostRunDir = "/run/acctl";       // the machine's run folder, mounted
+inline constexpr const char* kSandboxBridge = "acsb0";         // the sandbox network's bridge
+inline constexpr const char* kGateControl = "127.0.0.1:9099";  // the gate's loopback control port
+
+// The state folder ($ACCTL_HOME): instances/<name>/… and run/hosts/<host>/….
+struct HostPaths {
+  std::string run_dir;  // <state>/run/hosts/<host>
+  std::string socket() const { return run_dir + "/docker.sock"; }
+  std::string endpoint() const { return "unix://" + socket(); }
+  std::string status_file() const { return run_dir + "/host.json"; }  // written by the entrypoint
+  std::string gvisor_dir() const { return run_dir + "/gvisor"; }
+  std::string gate_dir() const { return run_dir + "/gate"; }
+  std::string gate_config() const { return gate_dir() + "/config.json"; }
+  std::string resolv_conf() const { return run_dir + "/resolv.conf"; }
+  std::string image_scratch() const { return run_dir + "/images.tar"; }
+};
+HostPaths host_paths(const std::string& state_dir, const std::string& host);
+// The longest unix socket path the kernel takes (sun_path less its terminating NUL).
+inline constexpr size_t kMaxSocketPath = 107;
+
+}  // namespace acctl
