@@ -1,21 +1,18 @@
-// Reads ac-gate's JSON config with nlohmann::json and checks every field, reporting all problems.
+// Compiles the config file into what ac-gate runs on, checking every value, reporting all problems.
 #include "gate/gate_config.h"
 
 #include <fstream>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "gate/config_file.h"
 #include "gate/http_head.h"
 #include "netpolicy/domain.h"
 
 namespace acctl::gate {
 namespace {
 
-using nlohmann::json;
-
-// Collects problems with the JSON path they belong to.
+// Collects problems with the path of the field they belong to.
 class Problems {
  public:
   void add(const std::string& path, const std::string& message) {
@@ -27,55 +24,9 @@ class Problems {
   std::vector<std::string> list_;
 };
 
-// Unknown keys are errors, as in the manifests: a typo must not silently weaken a policy.
-void check_keys(const json& object, const std::string& path, std::set<std::string> known,
-                Problems& problems) {
-  for (const auto& [key, value] : object.items()) {
-    if (!known.contains(key)) problems.add(path + "." + key, "unknown field");
-  }
-}
-
-const json* object_field(const json& parent, const char* key, const std::string& path,
-                         Problems& problems) {
-  auto it = parent.find(key);
-  if (it == parent.end() || it->is_null()) return nullptr;
-  if (!it->is_object()) {
-    problems.add(path, "must be an object");
-    return nullptr;
-  }
-  return &*it;
-}
-
-std::vector<std::string> string_list(const json& parent, const char* key, const std::string& path,
-                                     Problems& problems) {
-  std::vector<std::string> out;
-  auto it = parent.find(key);
-  if (it == parent.end() || it->is_null()) return out;
-  if (!it->is_array()) {
-    problems.add(path, "must be an array of strings");
-    return out;
-  }
-  for (size_t i = 0; i < it->size(); ++i) {
-    const json& item = (*it)[i];
-    if (!item.is_string()) {
-      problems.add(path + "[" + std::to_string(i) + "]", "must be a string");
-      continue;
-    }
-    out.push_back(item.get<std::string>());
-  }
-  return out;
-}
-
-// An integer field within [min, max]; absent leaves `fallback`.
-int64_t integer_field(const json& parent, const char* key, const std::string& path, int64_t min,
-                      int64_t max, int64_t fallback, Problems& problems) {
-  auto it = parent.find(key);
-  if (it == parent.end() || it->is_null()) return fallback;
-  if (!it->is_number_integer()) {
-    problems.add(path, "must be an integer");
-    return fallback;
-  }
-  const int64_t value = it->get<int64_t>();
+// A value within [min, max]; outside it, a problem and `fallback`.
+int64_t within(int64_t value, const std::string& path, int64_t min, int64_t max, int64_t fallback,
+               Problems& problems) {
   if (value < min || value > max) {
     problems.add(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
     return fallback;
@@ -83,47 +34,34 @@ int64_t integer_field(const json& parent, const char* key, const std::string& pa
   return value;
 }
 
-std::optional<SocketAddress> listen_field(const json& listen, const char* key, Problems& problems) {
-  auto it = listen.find(key);
-  const std::string path = std::string("listen.") + key;
-  if (it == listen.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) {
-    problems.add(path, "must be a string \"IP:PORT\"");
-    return std::nullopt;
-  }
-  auto parsed = parse_socket_address(it->get<std::string>(), std::nullopt);
+std::optional<SocketAddress> listen_address(const std::optional<std::string>& text, const char* key,
+                                            Problems& problems) {
+  if (!text) return std::nullopt;
+  auto parsed = parse_socket_address(*text, std::nullopt);
   if (auto* error = std::get_if<std::string>(&parsed)) {
-    problems.add(path, *error);
+    problems.add(std::string("listen.") + key, *error);
     return std::nullopt;
   }
   return std::get<SocketAddress>(parsed);
 }
 
-void parse_policy(const json& spec, GateConfig& config, Problems& problems) {
-  check_keys(spec, "policy", {"allow", "deny", "ports", "allowCIDRs", "denyCIDRs", "dns", "limits"},
-             problems);
+void compile_policy(const PolicyFile& spec, GateConfig& config, Problems& problems) {
   EgressRules rules;
-  rules.allow = string_list(spec, "allow", "policy.allow", problems);
-  rules.deny = string_list(spec, "deny", "policy.deny", problems);
-  rules.allow_cidrs = string_list(spec, "allowCIDRs", "policy.allowCIDRs", problems);
-  rules.deny_cidrs = string_list(spec, "denyCIDRs", "policy.denyCIDRs", problems);
-  if (auto it = spec.find("ports"); it != spec.end() && !it->is_null()) {
-    rules.ports.clear();
-    if (!it->is_array()) {
-      problems.add("policy.ports", "must be an array of port numbers");
+  rules.allow = spec.allow;
+  rules.deny = spec.deny;
+  rules.allow_cidrs = spec.allow_cidrs;
+  rules.deny_cidrs = spec.deny_cidrs;
+  rules.ports.clear();
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < spec.ports.size(); ++i) {
+    const std::string path = "policy.ports[" + std::to_string(i) + "]";
+    const int64_t port = spec.ports[i];
+    if (port < 1 || port > 65535) {
+      problems.add(path, "must be a port number between 1 and 65535");
+    } else if (!seen.insert(port).second) {
+      problems.add(path, "duplicate port " + std::to_string(port));
     } else {
-      std::set<int64_t> seen;
-      for (size_t i = 0; i < it->size(); ++i) {
-        const std::string path = "policy.ports[" + std::to_string(i) + "]";
-        const json& item = (*it)[i];
-        if (!item.is_number_integer() || item.get<int64_t>() < 1 || item.get<int64_t>() > 65535) {
-          problems.add(path, "must be a port number between 1 and 65535");
-        } else if (!seen.insert(item.get<int64_t>()).second) {
-          problems.add(path, "duplicate port " + std::to_string(item.get<int64_t>()));
-        } else {
-          rules.ports.push_back(static_cast<uint16_t>(item.get<int64_t>()));
-        }
-      }
+      rules.ports.push_back(static_cast<uint16_t>(port));
     }
   }
   auto compiled = EgressPolicy::compile(rules);
@@ -134,73 +72,65 @@ void parse_policy(const json& spec, GateConfig& config, Problems& problems) {
         std::make_shared<const EgressPolicy>(std::move(std::get<EgressPolicy>(compiled)));
   }
 
-  if (const json* dns = object_field(spec, "dns", "policy.dns", problems)) {
-    check_keys(*dns, "policy.dns", {"upstreams", "records"}, problems);
-    const auto upstreams = string_list(*dns, "upstreams", "policy.dns.upstreams", problems);
-    for (size_t i = 0; i < upstreams.size(); ++i) {
-      auto parsed = parse_socket_address(upstreams[i], 53);
-      if (auto* error = std::get_if<std::string>(&parsed)) {
-        problems.add("policy.dns.upstreams[" + std::to_string(i) + "]", *error);
+  for (size_t i = 0; i < spec.dns.upstreams.size(); ++i) {
+    auto parsed = parse_socket_address(spec.dns.upstreams[i], 53);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      problems.add("policy.dns.upstreams[" + std::to_string(i) + "]", *error);
+    } else {
+      config.upstreams.push_back(std::get<SocketAddress>(parsed));
+    }
+  }
+  for (const auto& [name, addresses] : spec.dns.records) {
+    const std::string path = "policy.dns.records." + name;
+    const std::optional<std::string> normalized = netpolicy::normalize_name(name);
+    if (!normalized || is_ip_literal(name)) {
+      problems.add(path, "not a host name");
+      continue;
+    }
+    if (addresses.empty()) {
+      problems.add(path, "must be a non-empty array of IP addresses");
+      continue;
+    }
+    std::vector<netpolicy::IpAddress> parsed;
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      if (std::optional<netpolicy::IpAddress> ip = netpolicy::parse_ip(addresses[i])) {
+        parsed.push_back(*ip);
       } else {
-        config.upstreams.push_back(std::get<SocketAddress>(parsed));
+        problems.add(path + "[" + std::to_string(i) + "]", "not an IP address");
       }
     }
-    if (const json* records = object_field(*dns, "records", "policy.dns.records", problems)) {
-      for (const auto& [name, addresses] : records->items()) {
-        const std::string path = "policy.dns.records." + name;
-        const std::optional<std::string> normalized = netpolicy::normalize_name(name);
-        if (!normalized || is_ip_literal(name)) {
-          problems.add(path, "not a host name");
-          continue;
-        }
-        if (!addresses.is_array() || addresses.empty()) {
-          problems.add(path, "must be a non-empty array of IP addresses");
-          continue;
-        }
-        std::vector<netpolicy::IpAddress> parsed;
-        for (size_t i = 0; i < addresses.size(); ++i) {
-          const json& item = addresses[i];
-          std::optional<netpolicy::IpAddress> ip;
-          if (item.is_string()) ip = netpolicy::parse_ip(item.get<std::string>());
-          if (!ip) {
-            problems.add(path + "[" + std::to_string(i) + "]", "not an IP address");
-          } else {
-            parsed.push_back(*ip);
-          }
-        }
-        config.records[*normalized] = std::move(parsed);
-      }
-    }
+    config.records[*normalized] = std::move(parsed);
   }
-  if (const json* limits = object_field(spec, "limits", "policy.limits", problems)) {
-    check_keys(*limits, "policy.limits", {"dnsQPS", "connections"}, problems);
-    config.dns_qps = static_cast<uint32_t>(
-        integer_field(*limits, "dnsQPS", "policy.limits.dnsQPS", 1, 1'000'000, 200, problems));
-    config.connections = static_cast<uint32_t>(integer_field(
-        *limits, "connections", "policy.limits.connections", 1, 1'000'000, 1024, problems));
-  }
+  config.dns_qps = static_cast<uint32_t>(
+      within(spec.limits.dns_qps, "policy.limits.dnsQPS", 1, 1'000'000, 200, problems));
+  config.connections = static_cast<uint32_t>(
+      within(spec.limits.connections, "policy.limits.connections", 1, 1'000'000, 1024, problems));
 }
 
-void parse_tuning(const json& tuning, GateTuning& out, Problems& problems) {
-  check_keys(tuning, "tuning",
-             {"headTimeoutMs", "idleTimeoutMs", "connectTimeoutMs", "dnsAnswerTTL", "httpPort",
-              "httpsPort", "connectionsPerClient"},
-             problems);
-  auto ms = [&](const char* key, std::chrono::milliseconds fallback) {
-    return std::chrono::milliseconds(integer_field(tuning, key, std::string("tuning.") + key, 1,
-                                                   86'400'000, fallback.count(), problems));
+void compile_tuning(const TuningFile& tuning, GateTuning& out, Problems& problems) {
+  auto value = [&](const std::optional<int64_t>& field, const char* key, int64_t min, int64_t max,
+                   int64_t fallback) {
+    return field ? within(*field, std::string("tuning.") + key, min, max, fallback, problems)
+                 : fallback;
   };
-  out.head_timeout = ms("headTimeoutMs", out.head_timeout);
-  out.idle_timeout = ms("idleTimeoutMs", out.idle_timeout);
-  out.connect_timeout = ms("connectTimeoutMs", out.connect_timeout);
-  out.dns_answer_ttl = static_cast<uint32_t>(
-      integer_field(tuning, "dnsAnswerTTL", "tuning.dnsAnswerTTL", 0, 86400, 30, problems));
-  out.http_port = static_cast<uint16_t>(
-      integer_field(tuning, "httpPort", "tuning.httpPort", 1, 65535, 80, problems));
-  out.https_port = static_cast<uint16_t>(
-      integer_field(tuning, "httpsPort", "tuning.httpsPort", 1, 65535, 443, problems));
-  out.connections_per_client = static_cast<uint32_t>(integer_field(
-      tuning, "connectionsPerClient", "tuning.connectionsPerClient", 1, 1'000'000, 0, problems));
+  auto ms = [&](const std::optional<int64_t>& field, const char* key,
+                std::chrono::milliseconds fallback) {
+    return std::chrono::milliseconds(value(field, key, 1, 86'400'000, fallback.count()));
+  };
+  out.head_timeout = ms(tuning.head_timeout_ms, "headTimeoutMs", out.head_timeout);
+  out.idle_timeout = ms(tuning.idle_timeout_ms, "idleTimeoutMs", out.idle_timeout);
+  out.connect_timeout = ms(tuning.connect_timeout_ms, "connectTimeoutMs", out.connect_timeout);
+  out.dns_answer_ttl =
+      static_cast<uint32_t>(value(tuning.dns_answer_ttl, "dnsAnswerTTL", 0, 86400, 30));
+  out.http_port = static_cast<uint16_t>(value(tuning.http_port, "httpPort", 1, 65535, 80));
+  out.https_port = static_cast<uint16_t>(value(tuning.https_port, "httpsPort", 1, 65535, 443));
+  out.connections_per_client = static_cast<uint32_t>(
+      value(tuning.connections_per_client, "connectionsPerClient", 1, 1'000'000, 0));
+}
+
+// The path a "path: message" problem is about.
+std::string_view path_of(std::string_view problem) {
+  return problem.substr(0, problem.find(": "));
 }
 
 }  // namespace
@@ -223,81 +153,62 @@ std::variant<SocketAddress, std::string> parse_socket_address(
   return SocketAddress{*ip, host_port.port};
 }
 
-std::variant<GateConfig, std::vector<std::string>> parse_gate_config(std::string_view json_text) {
+GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::string>& out) {
   Problems problems;
-  json document;
-  try {
-    document = json::parse(json_text);
-  } catch (const json::parse_error& error) {
-    problems.add("config", std::string("not JSON: ") + error.what());
-    return std::move(problems.list());
-  }
-  if (!document.is_object()) {
-    problems.add("config", "must be a JSON object");
-    return std::move(problems.list());
-  }
   GateConfig config;
-  check_keys(document, "config", {"policy", "gateIP", "listen", "sandboxes", "auditLog", "tuning"},
-             problems);
+  compile_policy(file.policy, config, problems);
 
-  if (const json* policy = object_field(document, "policy", "policy", problems)) {
-    parse_policy(*policy, config, problems);
-  } else if (!document.contains("policy")) {
-    problems.add("policy", "required");
-  }
-
-  auto gate_ip = document.find("gateIP");
-  if (gate_ip == document.end()) {
-    problems.add("gateIP", "required");
+  std::optional<netpolicy::IpAddress> gate_ip = netpolicy::parse_ip(file.gate_ip);
+  if (!gate_ip || !gate_ip->is_v4) {
+    problems.add("gateIP", "must be an IPv4 address (DNS answers are A records)");
   } else {
-    std::optional<netpolicy::IpAddress> ip;
-    if (gate_ip->is_string()) ip = netpolicy::parse_ip(gate_ip->get<std::string>());
-    if (!ip || !ip->is_v4) {
-      problems.add("gateIP", "must be an IPv4 address (DNS answers are A records)");
+    std::copy(gate_ip->bytes.begin() + 12, gate_ip->bytes.end(), config.gate_ip.begin());
+  }
+
+  config.listen.dns = listen_address(file.listen.dns, "dns", problems);
+  config.listen.http = listen_address(file.listen.http, "http", problems);
+  config.listen.https = listen_address(file.listen.https, "https", problems);
+  config.listen.proxy = listen_address(file.listen.proxy, "proxy", problems);
+  config.listen.control = listen_address(file.listen.control, "control", problems);
+
+  for (const auto& [ip_text, name] : file.sandboxes) {
+    if (std::optional<netpolicy::IpAddress> ip = netpolicy::parse_ip(ip_text)) {
+      config.sandboxes[ip->str()] = name;
     } else {
-      std::copy(ip->bytes.begin() + 12, ip->bytes.end(), config.gate_ip.begin());
+      problems.add("sandboxes." + ip_text, "key must be a client IP address");
     }
   }
 
-  if (const json* listen = object_field(document, "listen", "listen", problems)) {
-    check_keys(*listen, "listen", {"dns", "http", "https", "proxy", "control"}, problems);
-    config.listen.dns = listen_field(*listen, "dns", problems);
-    config.listen.http = listen_field(*listen, "http", problems);
-    config.listen.https = listen_field(*listen, "https", problems);
-    config.listen.proxy = listen_field(*listen, "proxy", problems);
-    config.listen.control = listen_field(*listen, "control", problems);
+  if (file.audit_log.empty()) {
+    problems.add("auditLog", "must be a file path or \"-\"");
+  } else {
+    config.audit_log = file.audit_log;
   }
 
-  if (const json* sandboxes = object_field(document, "sandboxes", "sandboxes", problems)) {
-    for (const auto& [ip_text, name] : sandboxes->items()) {
-      const std::string path = "sandboxes." + ip_text;
-      std::optional<netpolicy::IpAddress> ip = netpolicy::parse_ip(ip_text);
-      if (!ip) {
-        problems.add(path, "key must be a client IP address");
-      } else if (!name.is_string()) {
-        problems.add(path, "must be a sandbox name");
-      } else {
-        config.sandboxes[ip->str()] = name.get<std::string>();
-      }
-    }
-  }
-
-  if (auto audit = document.find("auditLog"); audit != document.end()) {
-    if (!audit->is_string() || audit->get<std::string>().empty()) {
-      problems.add("auditLog", "must be a file path or \"-\"");
-    } else {
-      config.audit_log = audit->get<std::string>();
-    }
-  }
-
-  if (const json* tuning = object_field(document, "tuning", "tuning", problems)) {
-    parse_tuning(*tuning, config.tuning, problems);
-  }
+  if (file.tuning) compile_tuning(*file.tuning, config.tuning, problems);
   config.connections_per_client = config.tuning.connections_per_client != 0
                                       ? config.tuning.connections_per_client
                                       : std::max<uint32_t>(1, config.connections / 4);
+  for (std::string& problem : problems.list()) out.push_back(std::move(problem));
+  return config;
+}
 
-  if (!problems.list().empty()) return std::move(problems.list());
+std::variant<GateConfig, std::vector<std::string>> parse_gate_config(std::string_view json_text) {
+  std::vector<std::string> problems;
+  std::optional<GateConfigFile> file = read_gate_config_file(json_text, problems);
+  if (!file) return problems;
+  // A field whose shape is wrong was left at its default: its value problems would only repeat
+  // that one, so they are dropped.
+  std::vector<std::string> value_problems;
+  GateConfig config = compile_gate_config(*file, value_problems);
+  const size_t shape_problems = problems.size();
+  for (std::string& problem : value_problems) {
+    bool repeated = false;
+    for (size_t i = 0; i < shape_problems && !repeated; ++i)
+      repeated = path_of(problems[i]) == path_of(problem);
+    if (!repeated) problems.push_back(std::move(problem));
+  }
+  if (!problems.empty()) return problems;
   return config;
 }
 

@@ -65,7 +65,14 @@ struct GateConfig {
   GateTuning tuning;
 };
 
-// Parses and checks a whole config document; returns every problem found ("policy.allow[2]:
+struct GateConfigFile;  // gate/config_file.h: the document as written
+
+// Checks every value of a document whose shape is already checked and compiles it; problems are
+// appended to `problems` ("policy.allow[2]: ...").
+GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::string>& problems);
+
+// Parses and checks a whole config document (shape, then values); returns every problem found
+// ("policy.allow[2]:
 // ...") rather than stopping at the first.
 std::variant<GateConfig, std::vector<std::string>> parse_gate_config(std::string_view json_text);
 

@@ -1,0 +1,286 @@
+// Reads and writes the ac-gate config file's shape with nlohmann::json (its only user here).
+#include "gate/config_file.h"
+
+#include <initializer_list>
+
+#include <nlohmann/json.hpp>
+
+namespace acctl::gate {
+namespace {
+
+using nlohmann::json;
+
+// Walks the document, collecting problems with the JSON path they belong to. Null counts as
+// absent, as it always has for the gate.
+class ShapeReader {
+ public:
+  explicit ShapeReader(std::vector<std::string>& problems) : problems_(problems) {}
+
+  void add(const std::string& path, const std::string& message) {
+    problems_.push_back(path + ": " + message);
+  }
+
+  void refuse_unknown(const json& object, const std::string& path,
+                      std::initializer_list<const char*> known) {
+    for (const auto& [key, value] : object.items()) {
+      bool found = false;
+      for (const char* k : known) found = found || key == k;
+      if (!found) add(path + "." + key, "unknown field");
+    }
+  }
+
+  // The field if it is present and an object; a problem if it is present and something else.
+  const json* object(const json& parent, const char* key, const std::string& path) {
+    const json* value = present(parent, key);
+    if (value && !value->is_object()) {
+      add(path, "must be an object");
+      return nullptr;
+    }
+    return value;
+  }
+
+  void strings(const json& parent, const char* key, const std::string& path,
+               std::vector<std::string>& out) {
+    const json* value = present(parent, key);
+    if (!value) return;
+    if (!value->is_array()) {
+      add(path, "must be an array of strings");
+      return;
+    }
+    out.clear();
+    for (size_t i = 0; i < value->size(); ++i) {
+      const json& item = (*value)[i];
+      if (!item.is_string()) {
+        add(path + "[" + std::to_string(i) + "]", "must be a string");
+        continue;
+      }
+      out.push_back(item.get<std::string>());
+    }
+  }
+
+  void integer(const json& parent, const char* key, const std::string& path, int64_t& out) {
+    std::optional<int64_t> value;
+    integer(parent, key, path, value);
+    if (value) out = *value;
+  }
+  void integer(const json& parent, const char* key, const std::string& path,
+               std::optional<int64_t>& out) {
+    const json* value = present(parent, key);
+    if (!value) return;
+    if (!value->is_number_integer()) {
+      add(path, "must be an integer");
+      return;
+    }
+    out = value->get<int64_t>();
+  }
+
+  void address(const json& parent, const char* key, const std::string& path,
+               std::optional<std::string>& out) {
+    const json* value = present(parent, key);
+    if (!value) return;
+    if (!value->is_string()) {
+      add(path, "must be a string \"IP:PORT\"");
+      return;
+    }
+    out = value->get<std::string>();
+  }
+
+  static const json* present(const json& parent, const char* key) {
+    auto it = parent.find(key);
+    if (it == parent.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+ private:
+  std::vector<std::string>& problems_;
+};
+
+void read_policy(const json& spec, PolicyFile& out, ShapeReader& r) {
+  r.refuse_unknown(spec, "policy",
+                   {"allow", "deny", "ports", "allowCIDRs", "denyCIDRs", "dns", "limits"});
+  r.strings(spec, "allow", "policy.allow", out.allow);
+  r.strings(spec, "deny", "policy.deny", out.deny);
+  r.strings(spec, "allowCIDRs", "policy.allowCIDRs", out.allow_cidrs);
+  r.strings(spec, "denyCIDRs", "policy.denyCIDRs", out.deny_cidrs);
+  if (const json* ports = ShapeReader::present(spec, "ports")) {
+    out.ports.clear();
+    if (!ports->is_array()) {
+      r.add("policy.ports", "must be an array of port numbers");
+    } else {
+      for (size_t i = 0; i < ports->size(); ++i) {
+        const json& item = (*ports)[i];
+        if (!item.is_number_integer()) {
+          r.add("policy.ports[" + std::to_string(i) + "]",
+                "must be a port number between 1 and 65535");
+          continue;
+        }
+        out.ports.push_back(item.get<int64_t>());
+      }
+    }
+  }
+  if (const json* dns = r.object(spec, "dns", "policy.dns")) {
+    r.refuse_unknown(*dns, "policy.dns", {"upstreams", "records"});
+    r.strings(*dns, "upstreams", "policy.dns.upstreams", out.dns.upstreams);
+    if (const json* records = r.object(*dns, "records", "policy.dns.records")) {
+      for (const auto& [name, addresses] : records->items()) {
+        const std::string path = "policy.dns.records." + name;
+        if (!addresses.is_array()) {
+          r.add(path, "must be a non-empty array of IP addresses");
+          continue;
+        }
+        std::vector<std::string>& list = out.dns.records[name];
+        for (size_t i = 0; i < addresses.size(); ++i) {
+          if (addresses[i].is_string()) {
+            list.push_back(addresses[i].get<std::string>());
+          } else {
+            r.add(path + "[" + std::to_string(i) + "]", "not an IP address");
+          }
+        }
+      }
+    }
+  }
+  if (const json* limits = r.object(spec, "limits", "policy.limits")) {
+    r.refuse_unknown(*limits, "policy.limits", {"dnsQPS", "connections"});
+    r.integer(*limits, "dnsQPS", "policy.limits.dnsQPS", out.limits.dns_qps);
+    r.integer(*limits, "connections", "policy.limits.connections", out.limits.connections);
+  }
+}
+
+void read_tuning(const json& tuning, TuningFile& out, ShapeReader& r) {
+  r.refuse_unknown(tuning, "tuning",
+                   {"headTimeoutMs", "idleTimeoutMs", "connectTimeoutMs", "dnsAnswerTTL",
+                    "httpPort", "httpsPort", "connectionsPerClient"});
+  r.integer(tuning, "headTimeoutMs", "tuning.headTimeoutMs", out.head_timeout_ms);
+  r.integer(tuning, "idleTimeoutMs", "tuning.idleTimeoutMs", out.idle_timeout_ms);
+  r.integer(tuning, "connectTimeoutMs", "tuning.connectTimeoutMs", out.connect_timeout_ms);
+  r.integer(tuning, "dnsAnswerTTL", "tuning.dnsAnswerTTL", out.dns_answer_ttl);
+  r.integer(tuning, "httpPort", "tuning.httpPort", out.http_port);
+  r.integer(tuning, "httpsPort", "tuning.httpsPort", out.https_port);
+  r.integer(tuning, "connectionsPerClient", "tuning.connectionsPerClient",
+            out.connections_per_client);
+}
+
+void put(json& object, const char* key, const std::optional<std::string>& value) {
+  if (value) object[key] = *value;
+}
+void put(json& object, const char* key, const std::optional<int64_t>& value) {
+  if (value) object[key] = *value;
+}
+
+}  // namespace
+
+std::string to_json_text(const GateConfigFile& file) {
+  const PolicyFile& p = file.policy;
+  json records = json::object();
+  for (const auto& [name, addresses] : p.dns.records) records[name] = addresses;
+  json listen = json::object();
+  put(listen, "dns", file.listen.dns);
+  put(listen, "http", file.listen.http);
+  put(listen, "https", file.listen.https);
+  put(listen, "proxy", file.listen.proxy);
+  put(listen, "control", file.listen.control);
+  // nlohmann's default object is a std::map: keys come out sorted, whatever the insertion order.
+  json document = {
+      {"policy",
+       {{"allow", p.allow},
+        {"deny", p.deny},
+        {"ports", p.ports},
+        {"allowCIDRs", p.allow_cidrs},
+        {"denyCIDRs", p.deny_cidrs},
+        {"dns", {{"upstreams", p.dns.upstreams}, {"records", records}}},
+        {"limits", {{"dnsQPS", p.limits.dns_qps}, {"connections", p.limits.connections}}}}},
+      {"gateIP", file.gate_ip},
+      {"listen", listen},
+      {"sandboxes", file.sandboxes},
+      {"auditLog", file.audit_log}};
+  if (file.tuning) {
+    const TuningFile& t = *file.tuning;
+    json tuning = json::object();
+    put(tuning, "headTimeoutMs", t.head_timeout_ms);
+    put(tuning, "idleTimeoutMs", t.idle_timeout_ms);
+    put(tuning, "connectTimeoutMs", t.connect_timeout_ms);
+    put(tuning, "dnsAnswerTTL", t.dns_answer_ttl);
+    put(tuning, "httpPort", t.http_port);
+    put(tuning, "httpsPort", t.https_port);
+    put(tuning, "connectionsPerClient", t.connections_per_client);
+    document["tuning"] = tuning;
+  }
+  // Invalid UTF-8 (a name nobody checked) becomes U+FFFD instead of an exception.
+  return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::optional<GateConfigFile> read_gate_config_file(std::string_view json_text,
+                                                    std::vector<std::string>& problems) {
+  ShapeReader r(problems);
+  json document;
+  try {
+    document = json::parse(json_text);
+  } catch (const json::parse_error& error) {
+    r.add("config", std::string("not JSON: ") + error.what());
+    return std::nullopt;
+  }
+  if (!document.is_object()) {
+    r.add("config", "must be a JSON object");
+    return std::nullopt;
+  }
+  GateConfigFile file;
+  r.refuse_unknown(document, "config",
+                   {"policy", "gateIP", "listen", "sandboxes", "auditLog", "tuning"});
+
+  if (const json* policy = r.object(document, "policy", "policy")) {
+    read_policy(*policy, file.policy, r);
+  } else if (!ShapeReader::present(document, "policy")) {
+    r.add("policy", "required");
+  }
+
+  if (auto gate_ip = document.find("gateIP"); gate_ip == document.end()) {
+    r.add("gateIP", "required");
+  } else if (!gate_ip->is_string()) {
+    r.add("gateIP", "must be an IPv4 address (DNS answers are A records)");
+  } else {
+    file.gate_ip = gate_ip->get<std::string>();
+  }
+
+  if (const json* listen = r.object(document, "listen", "listen")) {
+    r.refuse_unknown(*listen, "listen", {"dns", "http", "https", "proxy", "control"});
+    r.address(*listen, "dns", "listen.dns", file.listen.dns);
+    r.address(*listen, "http", "listen.http", file.listen.http);
+    r.address(*listen, "https", "listen.https", file.listen.https);
+    r.address(*listen, "proxy", "listen.proxy", file.listen.proxy);
+    r.address(*listen, "control", "listen.control", file.listen.control);
+  }
+
+  if (const json* sandboxes = r.object(document, "sandboxes", "sandboxes")) {
+    for (const auto& [ip, name] : sandboxes->items()) {
+      if (!name.is_string()) {
+        r.add("sandboxes." + ip, "must be a sandbox name");
+        continue;
+      }
+      file.sandboxes[ip] = name.get<std::string>();
+    }
+  }
+
+  if (auto audit = document.find("auditLog"); audit != document.end()) {
+    if (!audit->is_string()) {
+      r.add("auditLog", "must be a file path or \"-\"");
+    } else {
+      file.audit_log = audit->get<std::string>();
+    }
+  }
+
+  if (const json* tuning = r.object(document, "tuning", "tuning")) {
+    read_tuning(*tuning, file.tuning.emplace(), r);
+  }
+  return file;
+}
+
+Result<GateConfigFile> parse_gate_config_file(std::string_view json_text) {
+  std::vector<std::string> problems;
+  std::optional<GateConfigFile> file = read_gate_config_file(json_text, problems);
+  if (problems.empty() && file) return std::move(*file);
+  std::string message;
+  for (const std::string& problem : problems) message += (message.empty() ? "" : "\n") + problem;
+  return Error{0, message};
+}
+
+}  // namespace acctl::gate

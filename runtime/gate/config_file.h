@@ -1,0 +1,92 @@
+// The ac-gate config file as written on disk: one definition shared by acctl (writer) and ac-gate.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace acctl::gate {
+
+// Everything here is the document's own text and numbers: addresses, CIDRs and names stay
+// strings, numbers stay int64. Whether they mean anything is ac-gate's check (gate_config.h);
+// this module only knows the shape. Field defaults are the ones an absent field has.
+
+struct DnsFile {
+  std::vector<std::string> upstreams;                       // "IP", "IP:PORT", "[IPv6]:PORT"
+  std::map<std::string, std::vector<std::string>> records;  // name → IP addresses
+  friend bool operator==(const DnsFile&, const DnsFile&) = default;
+};
+
+struct LimitsFile {
+  int64_t dns_qps = 200;       // "dnsQPS", per client IP
+  int64_t connections = 1024;  // global cap on proxied connections
+  friend bool operator==(const LimitsFile&, const LimitsFile&) = default;
+};
+
+// The EgressPolicy the gate enforces ("policy"); field names follow the EgressPolicy spec.
+struct PolicyFile {
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  std::vector<int64_t> ports = {80, 443};
+  std::vector<std::string> allow_cidrs;  // "allowCIDRs"
+  std::vector<std::string> deny_cidrs;   // "denyCIDRs"
+  DnsFile dns;
+  LimitsFile limits;
+  friend bool operator==(const PolicyFile&, const PolicyFile&) = default;
+};
+
+// "IP:PORT" or "[IPv6]:PORT" per listener; absent: not listening.
+struct ListenFile {
+  std::optional<std::string> dns;
+  std::optional<std::string> http;
+  std::optional<std::string> https;
+  std::optional<std::string> proxy;
+  std::optional<std::string> control;
+  friend bool operator==(const ListenFile&, const ListenFile&) = default;
+};
+
+// The gate's own knobs ("tuning"); absent fields keep ac-gate's defaults.
+struct TuningFile {
+  std::optional<int64_t> head_timeout_ms;
+  std::optional<int64_t> idle_timeout_ms;
+  std::optional<int64_t> connect_timeout_ms;
+  std::optional<int64_t> dns_answer_ttl;  // "dnsAnswerTTL"
+  std::optional<int64_t> http_port;
+  std::optional<int64_t> https_port;
+  std::optional<int64_t> connections_per_client;
+  friend bool operator==(const TuningFile&, const TuningFile&) = default;
+};
+
+struct GateConfigFile {
+  PolicyFile policy;    // required
+  std::string gate_ip;  // "gateIP", required
+  ListenFile listen;
+  std::map<std::string, std::string> sandboxes;  // client IP → sandbox name
+  std::string audit_log = "-";                   // "auditLog": a path, or "-" for stdout
+  std::optional<TuningFile> tuning;
+  friend bool operator==(const GateConfigFile&, const GateConfigFile&) = default;
+};
+
+// The file's text: keys sorted, 2-space indent, a trailing newline; equal structs give equal
+// bytes, so a writer can compare texts to know whether the gate must reload. Absent optional
+// fields are left out.
+std::string to_json_text(const GateConfigFile& file);
+
+// Checks the shape: JSON types, required fields, and unknown fields (refused, so a typo cannot
+// silently weaken a policy). Problems are appended as "path: message" ("policy.allow[2]: must
+// be a string", "listen.smtp: unknown field"); a field with a problem keeps its default, so a
+// caller can go on checking the values and report everything at once. nullopt when the text is
+// not a JSON object at all.
+std::optional<GateConfigFile> read_gate_config_file(std::string_view json_text,
+                                                    std::vector<std::string>& problems);
+
+// The same for callers that want one answer: the Error's message lists every problem, one per
+// line.
+Result<GateConfigFile> parse_gate_config_file(std::string_view json_text);
+
+}  // namespace acctl::gate
