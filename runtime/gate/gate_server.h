@@ -11,7 +11,7 @@
 
 namespace acctl::gate {
 
-class GateService;  // the Asio-based implementation, private to gate_server.cc
+class GateService;  // private to gate_server.cc
 
 class GateServer {
  public:

@@ -1,0 +1,753 @@
+// One client connection on a proxy listener: read just enough to decide, resolve and check the
+// destination, dial, replay what was read, then relay bytes both ways.
+#include "gate/proxy_connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "common/syscall.h"
+#include "gate/gate_log.h"
+#include "gate/http_head.h"
+#include "gate/http_response.h"
+#include "gate/sockets.h"
+#include "gate/tls_client_hello.h"
+#include "netpolicy/domain.h"
+
+namespace acctl::gate {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// A ClientHello of the maximum length split into the maximum number of records.
+constexpr size_t kMaxHelloBytes = kMaxClientHelloLength + 5 * kMaxClientHelloRecords;
+// How long a refused HTTP client may keep sending before the gate closes on it (so the 403 is
+// not lost to a reset caused by unread bytes).
+constexpr auto kRefusalLinger = std::chrono::seconds(2);
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Its sockets live in the ConnectionPoller, which owns it from start() to finish().
+class ProxyConnection final : public PollTarget,
+                              public std::enable_shared_from_this<ProxyConnection> {
+ public:
+  ProxyConnection(GateContext& gate, UniqueFd client_fd, ProxyKind kind, std::string client_ip)
+      : gate_(gate),
+        config_(gate.config()),
+        timer_(gate.loop().make_timer()),
+        kind_(kind),
+        started_(Steady::now()) {
+    client_.fd = std::move(client_fd);
+    // accept(2) returns once the handshake is done, and clients send at once: the first read
+    // is tried before waiting (and before registering, which would report the socket ready).
+    client_.readable = true;
+    record_.client = std::move(client_ip);
+    record_.sandbox = sandbox_of(*config_, record_.client);
+    record_.protocol = kind == ProxyKind::kHttp  ? "http"
+                       : kind == ProxyKind::kTls ? "tls"
+                                                 : "proxy-http";
+    up_.from = &client_;
+    up_.to = &upstream_;
+    down_.from = &upstream_;
+    down_.to = &client_;
+  }
+
+  void start(bool has_slot) {
+    gate_.poller().adopt(shared_from_this());
+    slot_ = has_slot;
+    if (!has_slot) {
+      refuse(503, "connection-limit");
+      return;
+    }
+    gate_.metrics().connection_opened();
+    arm_timer(config_->tuning.head_timeout);
+    read_client();
+  }
+
+  void on_events(uint32_t events, unsigned tag) override {
+    if (finished_) return;
+    Peer& peer = tag == kUpstreamTag ? upstream_ : client_;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer.readable = true;
+    if ((events & EPOLLRDHUP) && !(events & EPOLLERR)) peer.fin = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) peer.blocked = false;
+    const bool is_client = &peer == &client_;
+    switch (phase_) {
+      case Phase::kHead:
+      case Phase::kTunnelHello:
+        if (is_client) read_client();
+        return;
+      case Phase::kResolving:
+        return;
+      case Phase::kConnecting:
+        if (!is_client && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) check_connected(events);
+        return;
+      case Phase::kEstablishing:
+      case Phase::kRefusing:
+        if (is_client && !client_.blocked) send_reply();
+        return;
+      case Phase::kLingering:
+        if (is_client) drain();
+        return;
+      case Phase::kSplicing: {
+        Direction& writing = is_client ? down_ : up_;
+        if (writing.pending_len > 0 && !peer.blocked) relay(writing);
+        if (!finished_) relay(is_client ? up_ : down_);
+        return;
+      }
+    }
+  }
+
+ private:
+  enum class Phase {
+    kHead,
+    kResolving,
+    kConnecting,
+    kEstablishing,  // writing "200 Connection established"
+    kTunnelHello,
+    kSplicing,
+    kRefusing,  // writing the refusal
+    kLingering,
+  };
+  static constexpr unsigned kClientTag = 0;
+  static constexpr unsigned kUpstreamTag = 1;
+  static constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  // Relay chunks per wakeup before yielding to other connections.
+  static constexpr int kRelayRounds = 8;
+
+  // One socket and what the poller last said about it (edge-triggered, so it must be kept).
+  struct Peer {
+    UniqueFd fd;
+    uint32_t registered = 0;  // the events it is in the poller for; 0 while not in it
+    bool readable = false;    // an edge arrived and reads have not come up empty since
+    bool fin = false;         // the peer's FIN has arrived: after the queued bytes comes EOF
+    bool blocked = false;     // a write would block: wait for EPOLLOUT
+  };
+
+  struct Direction {
+    Peer* from = nullptr;
+    Peer* to = nullptr;
+    std::unique_ptr<char[]> buffer;  // from the pool, only while bytes are in flight
+    const char* pending = nullptr;   // read, not yet written
+    size_t pending_len = 0;
+    bool pending_is_head = false;  // pending points into in_ (the replayed head)
+    bool eof_next = false;         // everything before `from`'s FIN has been read
+    uint64_t bytes = 0;
+    bool done = false;
+  };
+
+  // Registers the socket, or adds EPOLLOUT once a write has blocked. Fails the connection
+  // (closed, not left hanging) when the kernel refuses.
+  bool watch(Peer& peer, bool want_out = false) {
+    const bool out = want_out || peer.blocked || (peer.registered & EPOLLOUT);
+    const uint32_t events = kReadEvents | (out ? uint32_t{EPOLLOUT} : 0u);
+    if (peer.registered == events) return true;
+    const unsigned tag = &peer == &upstream_ ? kUpstreamTag : kClientTag;
+    const bool ok = peer.registered == 0 ? gate_.poller().add(peer.fd.get(), events, this, tag)
+                                         : gate_.poller().modify(peer.fd.get(), events, this, tag);
+    if (!ok) {
+      log_warn(std::string("epoll_ctl: ") + std::strerror(errno));
+      finish();
+      return false;
+    }
+    peer.registered = events;
+    return true;
+  }
+
+  static void close_peer(Peer& peer) {
+    // Closing also takes the descriptor out of the poller's set.
+    peer = Peer{};
+  }
+
+  // Reads the head (or, after CONNECT, the tunnel's ClientHello) until it can be judged.
+  void read_client() {
+    while (!finished_ && !refusing_) {
+      if (!client_.readable) {
+        watch(client_);
+        return;
+      }
+      const size_t limit = phase_ == Phase::kTunnelHello ? head_len_ + kMaxHelloBytes
+                           : kind_ == ProxyKind::kTls    ? kMaxHelloBytes
+                                                         : kDefaultMaxHeadBytes + 1;
+      if (in_len_ >= limit) {
+        refuse(kind_ == ProxyKind::kTls || phase_ == Phase::kTunnelHello ? 0 : 400,
+               "head-too-large");
+        return;
+      }
+      if (in_.size() - in_len_ < 4096)
+        in_.resize(std::min(limit, std::max(in_.size() * 2, in_len_ + 4096)));
+      const size_t room = in_.size() - in_len_;
+      const ssize_t n = ::recv(client_.fd.get(), in_.data() + in_len_, room, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          client_.readable = false;
+          continue;
+        }
+        refuse(0, "client-error");
+        return;
+      }
+      if (n == 0) {
+        refuse(0, "client-closed-early");
+        return;
+      }
+      // A short read emptied the socket: the next bytes come with an edge.
+      if (static_cast<size_t>(n) < room && !client_.fin) client_.readable = false;
+      in_len_ += static_cast<size_t>(n);
+      const bool more = phase_ == Phase::kTunnelHello ? judge_tunnel() : judge_head();
+      if (!more) return;
+    }
+  }
+
+  // True when the head needs more bytes; otherwise it has been decided (or refused).
+  bool judge_head() {
+    if (kind_ == ProxyKind::kTls) {
+      const ClientHelloScan scan = scan_client_hello({in_.data(), in_len_});
+      switch (scan.status) {
+        case ClientHelloStatus::kNeedMore:
+          return true;
+        case ClientHelloStatus::kNoSni:
+          refuse(0, "no-sni");
+          return false;
+        case ClientHelloStatus::kNotTls:
+          refuse(0, "not-tls");
+          return false;
+        case ClientHelloStatus::kMalformed:
+          refuse(0, "malformed-client-hello: " + scan.reason);
+          return false;
+        case ClientHelloStatus::kSni:
+          record_.name = scan.sni;
+          // ECH hides the real destination behind the outer name: not judgeable by name.
+          if (scan.offers_ech) {
+            refuse(0, "ech");
+            return false;
+          }
+          decide(scan.sni, config_->tuning.https_port);
+          return false;
+      }
+      return false;
+    }
+    const HttpHeadParse parse =
+        reader_.scan(std::string_view(reinterpret_cast<const char*>(in_.data()), in_len_));
+    switch (parse.status) {
+      case HttpHeadStatus::kNeedMore:
+        return true;
+      case HttpHeadStatus::kMalformed:
+      case HttpHeadStatus::kTooLarge:
+        refuse(400, "malformed-request: " + parse.reason);
+        return false;
+      case HttpHeadStatus::kComplete:
+        on_request(parse.head);
+        return false;
+    }
+    return false;
+  }
+
+  void on_request(const HttpRequestHead& head) {
+    uint16_t default_port = config_->tuning.http_port;
+    if (kind_ == ProxyKind::kProxy) {
+      if (head.form == TargetForm::kAuthority) {
+        is_connect_ = true;
+        record_.protocol = "connect";
+        head_len_ = head.length;
+      } else if (head.form == TargetForm::kAbsolute) {
+        auto target = parse_absolute_target(head.target);
+        if (auto* error = std::get_if<std::string>(&target)) {
+          refuse(400, "malformed-request: " + *error);
+          return;
+        }
+        // The gate never originates TLS: an https:// target must come as CONNECT.
+        if (std::get<AbsoluteTarget>(target).scheme != "http") {
+          refuse(400, "https-needs-connect");
+          return;
+        }
+        rewrite_to_origin_form(head, std::get<AbsoluteTarget>(target).path);
+      } else {
+        refuse(400, "not-a-proxy-request");
+        return;
+      }
+      default_port = 80;
+    }
+    auto destination = request_destination(head, default_port);
+    if (auto* error = std::get_if<std::string>(&destination)) {
+      const bool mismatch = error->find("does not match") != std::string::npos;
+      refuse(mismatch ? 403 : 400, (mismatch ? "host-mismatch: " : "bad-destination: ") + *error);
+      return;
+    }
+    const HostPort& target = std::get<HostPort>(destination);
+    record_.name = target.host;
+    decide(target.host, target.port);
+  }
+
+  // RFC 9112 3.2.1: an origin server is sent origin-form. Only the request line changes; the
+  // fields are forwarded exactly as the strict parser accepted them.
+  void rewrite_to_origin_form(const HttpRequestHead& head, const std::string& path) {
+    const std::string_view received(reinterpret_cast<const char*>(in_.data()), in_len_);
+    const size_t line_end = received.find("\r\n");
+    const std::string line =
+        head.method + " " + path + " HTTP/1." + std::to_string(head.minor_version) + "\r\n";
+    in_.erase(in_.begin(), in_.begin() + static_cast<ptrdiff_t>(line_end + 2));
+    in_.insert(in_.begin(), line.begin(), line.end());
+    in_len_ = in_len_ - (line_end + 2) + line.size();
+  }
+
+  void decide(const std::string& host, uint16_t port) {
+    record_.name = host;
+    record_.port = port;
+    const Decision name = config_->policy->decide_name(host);
+    if (!name.allowed) {
+      refuse(403, name.reason);
+      return;
+    }
+    const Decision port_ok = config_->policy->decide_port(port);
+    if (!port_ok.allowed) {
+      refuse(403, port_ok.reason);
+      return;
+    }
+    // decide_name accepted it, so it normalises.
+    name_ = netpolicy::normalize_name(lower(host)).value_or(lower(host));
+    record_.name = name_;
+    allow_reason_ = name.reason;
+    phase_ = Phase::kResolving;
+    arm_timer(config_->tuning.connect_timeout);
+    gate_.resolver().resolve(name_, [self = shared_from_this()](ResolveResult result) {
+      self->on_resolved(std::move(result));
+    });
+  }
+
+  void on_resolved(ResolveResult result) {
+    if (finished_ || refusing_) return;
+    if (!result.error.empty()) {
+      refuse(502, "resolve-failed: " + result.error);
+      return;
+    }
+    // IPv4 first: the gate's network may have no IPv6 route, and a failed dial moves on.
+    std::string first_denial;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const netpolicy::IpAddress& address : result.addresses) {
+        if (address.is_v4 != (pass == 0)) continue;
+        const Decision decision = config_->policy->decide_address(address);
+        if (decision.allowed) {
+          candidates_.push_back(address);
+        } else if (first_denial.empty()) {
+          first_denial = decision.reason;
+          record_.resolved = address.str();
+        }
+      }
+    }
+    if (candidates_.empty()) {
+      refuse(403, first_denial);
+      return;
+    }
+    phase_ = Phase::kConnecting;
+    dial_next();
+  }
+
+  // Dials exactly an address that decide_address accepted: a non-blocking connect, registered
+  // once for both directions.
+  void dial_next() {
+    const netpolicy::IpAddress address = candidates_.front();
+    candidates_.erase(candidates_.begin());
+    record_.resolved = address.str();
+    connect_started_ = Steady::now();
+    close_peer(upstream_);
+    sockaddr_storage storage{};
+    const socklen_t length = to_sockaddr(address, record_.port, storage);
+    auto fd = open_socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK);
+    if (!fd) {
+      on_connect_failed(fd.error().sys_errno);
+      return;
+    }
+    upstream_.fd = std::move(*fd);
+    const int one = 1;
+    // Best effort, as before.
+    ::setsockopt(upstream_.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int result;
+    do {
+      result = ::connect(upstream_.fd.get(), reinterpret_cast<const sockaddr*>(&storage), length);
+    } while (result != 0 && errno == EINTR);
+    if (result != 0 && errno != EINPROGRESS) {
+      on_connect_failed(errno);
+      return;
+    }
+    // EPOLLOUT from the start: it reports the connect, and then saves adding it later.
+    if (!watch(upstream_, true)) return;
+    if (result == 0) on_connected();
+  }
+
+  void check_connected(uint32_t events) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(upstream_.fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+    if (error != 0) {
+      on_connect_failed(error);
+      return;
+    }
+    if (events & EPOLLOUT) on_connected();
+  }
+
+  void on_connect_failed(int error) {
+    if (!candidates_.empty()) {
+      dial_next();
+      return;
+    }
+    refuse(502, "connect-failed: " + std::system_category().message(error));
+  }
+
+  void on_connected() {
+    gate_.metrics().connect_latency(Steady::now() - connect_started_);
+    if (!is_connect_) {
+      start_splice(0);
+      return;
+    }
+    out_ = "HTTP/1.1 200 Connection established\r\n\r\n";
+    out_sent_ = 0;
+    phase_ = Phase::kEstablishing;
+    send_reply();
+  }
+
+  // Writes out_ to the client; the CONNECT reply and refusals.
+  void send_reply() {
+    while (out_sent_ < out_.size()) {
+      const ssize_t n = ::send(client_.fd.get(), out_.data() + out_sent_, out_.size() - out_sent_,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          client_.blocked = true;
+          watch(client_);
+          return;
+        }
+        if (phase_ == Phase::kEstablishing) {
+          refuse(0, "client-error");
+        } else {
+          finish();
+        }
+        return;
+      }
+      out_sent_ += static_cast<size_t>(n);
+    }
+    if (phase_ == Phase::kRefusing) {
+      ::shutdown(client_.fd.get(), SHUT_WR);
+      phase_ = Phase::kLingering;
+      arm_timer(kRefusalLinger);
+      drain();
+      return;
+    }
+    phase_ = Phase::kTunnelHello;
+    arm_timer(config_->tuning.head_timeout);
+    if (judge_tunnel()) read_client();
+  }
+
+  // After CONNECT: if the tunnel carries TLS, its SNI must name the CONNECT target. True when
+  // more bytes are needed.
+  bool judge_tunnel() {
+    if (in_len_ == head_len_) return true;
+    const ClientHelloScan scan = scan_client_hello({in_.data() + head_len_, in_len_ - head_len_});
+    switch (scan.status) {
+      case ClientHelloStatus::kNeedMore:
+        return true;
+      case ClientHelloStatus::kNotTls:
+        start_splice(head_len_);
+        return false;
+      case ClientHelloStatus::kNoSni:
+        refuse(0, "no-sni");
+        return false;
+      case ClientHelloStatus::kMalformed:
+        refuse(0, "malformed-client-hello: " + scan.reason);
+        return false;
+      case ClientHelloStatus::kSni: {
+        if (scan.offers_ech) {
+          refuse(0, "ech");
+          return false;
+        }
+        const std::optional<std::string> sni = netpolicy::normalize_name(lower(scan.sni));
+        if (!sni || *sni != name_) {
+          refuse(0, "sni-mismatch: " + header_safe(scan.sni));
+          return false;
+        }
+        start_splice(head_len_);
+        return false;
+      }
+    }
+    return false;
+  }
+
+  // Replays in_[from, in_len_) to the upstream, then relays both ways.
+  void start_splice(size_t from) {
+    phase_ = Phase::kSplicing;
+    record_.allowed = true;
+    record_.reason = allow_reason_;
+    gate_.metrics().decision(record_.protocol, true, allow_reason_);
+    touch();
+    arm_idle();
+    if (from < in_len_) {
+      up_.pending = reinterpret_cast<const char*>(in_.data()) + from;
+      up_.pending_len = in_len_ - from;
+      up_.pending_is_head = true;
+    } else {
+      in_ = {};
+    }
+    relay(up_);
+    if (!finished_) relay(down_);
+  }
+
+  // Moves bytes along `d` until a read comes up empty or a write would block. A read fills the
+  // pooled buffer at most; everything read is written before the next read, so the receiver's
+  // window is the backpressure. The buffer goes back to the pool whenever the direction waits.
+  void relay(Direction& d) {
+    for (int rounds = 0; !finished_ && !d.done;) {
+      if (d.pending_len > 0) {
+        if (d.to->blocked) return;
+        // The last bytes before a FIN go out with it, in one segment (see end_direction).
+        const int more = d.eof_next ? MSG_MORE : 0;
+        const ssize_t n =
+            ::send(d.to->fd.get(), d.pending, d.pending_len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            d.to->blocked = true;
+            watch(*d.to);
+            return;
+          }
+          finish();
+          return;
+        }
+        d.pending += n;
+        d.pending_len -= static_cast<size_t>(n);
+        if (d.pending_is_head) d.bytes += static_cast<uint64_t>(n);
+        touch();
+        if (d.pending_len == 0 && d.pending_is_head) {
+          d.pending_is_head = false;
+          in_ = {};
+        }
+        continue;
+      }
+      if (d.eof_next) {
+        end_direction(d);
+        return;
+      }
+      if (!d.from->readable) {
+        gate_.give_relay_buffer(std::move(d.buffer));
+        watch(*d.from);
+        return;
+      }
+      if (++rounds > kRelayRounds) {
+        // Let other connections run; the edge was consumed, so come back by posting.
+        gate_.loop().post([self = shared_from_this(), &d] {
+          if (!self->finished_) self->relay(d);
+        });
+        return;
+      }
+      if (!d.buffer) d.buffer = gate_.take_relay_buffer();
+      const ssize_t n = ::recv(d.from->fd.get(), d.buffer.get(), kSpliceBuffer, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          d.from->readable = false;
+          continue;
+        }
+        finish();
+        return;
+      }
+      if (n == 0) {
+        d.eof_next = true;
+        continue;
+      }
+      d.bytes += static_cast<uint64_t>(n);
+      d.pending = d.buffer.get();
+      d.pending_len = static_cast<size_t>(n);
+      touch();
+      // A short read emptied the socket. If the FIN had already arrived, it is all there was:
+      // end the direction without another read.
+      if (static_cast<size_t>(n) < kSpliceBuffer) {
+        if (d.from->fin) {
+          d.eof_next = true;
+        } else {
+          d.from->readable = false;
+        }
+      }
+    }
+  }
+
+  // Half-close: pass the FIN on and keep the other direction running. When both are done,
+  // close() sends the last FIN itself.
+  void end_direction(Direction& d) {
+    d.done = true;
+    gate_.give_relay_buffer(std::move(d.buffer));
+    if (up_.done && down_.done) {
+      finish();
+      return;
+    }
+    ::shutdown(d.to->fd.get(), SHUT_WR);
+  }
+
+  void touch() { last_activity_ = Steady::now(); }
+
+  void arm_timer(Steady::duration delay) {
+    const uint64_t generation = ++timer_generation_;
+    timer_->start_after(delay, [self = shared_from_this(), generation] {
+      if (generation != self->timer_generation_ || self->finished_) return;
+      self->on_timer();
+    });
+  }
+
+  // The idle timer re-arms itself from the last activity instead of being reset on every read.
+  void arm_idle() {
+    const uint64_t generation = ++timer_generation_;
+    timer_->start_at(
+        last_activity_ + config_->tuning.idle_timeout, [self = shared_from_this(), generation] {
+          if (generation != self->timer_generation_ || self->finished_) return;
+          if (Steady::now() - self->last_activity_ >= self->config_->tuning.idle_timeout) {
+            self->closed_by_ = "idle-timeout";
+            self->finish();
+          } else {
+            self->arm_idle();
+          }
+        });
+  }
+
+  void on_timer() {
+    switch (phase_) {
+      case Phase::kHead:
+        refuse(kind_ == ProxyKind::kTls ? 0 : 408, "head-timeout");
+        return;
+      case Phase::kTunnelHello:
+        refuse(0, "head-timeout");
+        return;
+      case Phase::kEstablishing:  // still under the connect timeout
+        refuse(0, "connect-timeout");
+        return;
+      case Phase::kResolving:
+      case Phase::kConnecting:
+        refuse(504, "connect-timeout");
+        return;
+      case Phase::kRefusing:
+      case Phase::kLingering:
+        finish();
+        return;
+      case Phase::kSplicing:
+        return;
+    }
+  }
+
+  // Logs the denial, answers HTTP clients (status != 0) and closes.
+  void refuse(int status, const std::string& reason) {
+    if (finished_ || refusing_) return;
+    refusing_ = true;
+    record_.allowed = false;
+    record_.reason = reason;
+    record_.duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - started_);
+    gate_.metrics().decision(record_.protocol, false, reason);
+    gate_.audit(record_);
+    if (status == 0 || kind_ == ProxyKind::kTls) {
+      finish();
+      return;
+    }
+    out_ = http_response(status, "acctl gate: " + header_safe(reason) + "\n",
+                         "X-Acctl-Gate-Reason: " + header_safe(reason) + "\r\n");
+    out_sent_ = 0;
+    phase_ = Phase::kRefusing;
+    arm_timer(kRefusalLinger);  // bounds the write too; the linger restarts once it is out
+    send_reply();
+  }
+
+  // Reads and drops what the refused client still sends until it closes or time runs out.
+  void drain() {
+    for (int rounds = 0; !finished_; ++rounds) {
+      if (!client_.readable) {
+        watch(client_);
+        return;
+      }
+      if (rounds == kRelayRounds) {
+        gate_.loop().post([self = shared_from_this()] {
+          if (!self->finished_) self->drain();
+        });
+        return;
+      }
+      char scratch[4096];
+      const ssize_t n = ::recv(client_.fd.get(), scratch, sizeof scratch, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        client_.readable = false;
+        continue;
+      }
+      if (n <= 0) {
+        finish();
+        return;
+      }
+    }
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    timer_->cancel();
+    close_peer(client_);
+    close_peer(upstream_);
+    gate_.give_relay_buffer(std::move(up_.buffer));
+    gate_.give_relay_buffer(std::move(down_.buffer));
+    if (record_.allowed) {
+      record_.bytes_up = up_.bytes;
+      record_.bytes_down = down_.bytes;
+      record_.duration =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - started_);
+      gate_.audit(record_);
+    }
+    if (slot_) {
+      gate_.metrics().connection_closed(up_.bytes, down_.bytes);
+      gate_.release_slot(record_.client);
+    }
+    gate_.poller().release(*this);
+  }
+
+  GateContext& gate_;
+  std::shared_ptr<const GateConfig> config_;  // the policy this connection was judged by
+  Peer client_;
+  Peer upstream_;
+  std::unique_ptr<Timer> timer_;
+  uint64_t timer_generation_ = 0;
+  ProxyKind kind_;
+  Phase phase_ = Phase::kHead;
+  HttpHeadReader reader_;
+  std::vector<uint8_t> in_;  // everything read before the decision, replayed upstream
+  size_t in_len_ = 0;
+  size_t head_len_ = 0;  // CONNECT: where the tunnel's bytes start
+  bool is_connect_ = false;
+  std::string name_;  // normalised destination name
+  std::string allow_reason_;
+  std::vector<netpolicy::IpAddress> candidates_;
+  std::string out_;
+  size_t out_sent_ = 0;
+  Direction up_;
+  Direction down_;
+  AuditRecord record_;
+  std::string closed_by_;
+  Steady::time_point started_;
+  Steady::time_point connect_started_;
+  Steady::time_point last_activity_;
+  bool slot_ = false;
+  bool refusing_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+void start_proxy_connection(GateContext& gate, UniqueFd client, ProxyKind kind,
+                            std::string client_ip, bool has_slot) {
+  std::make_shared<ProxyConnection>(gate, std::move(client), kind, std::move(client_ip))
+      ->start(has_slot);
+}
+
+}  // namespace acctl::gate
