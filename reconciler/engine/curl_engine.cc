@@ -445,9 +445,9 @@ class RawConnection {
 
 class CurlAttachedStream final : public AttachedStream {
  public:
-  CurlAttachedStream(CurlEngine& engine, std::string id, bool tty,
+  CurlAttachedStream(CurlEngine& engine, bool tty, CurlEngine::ResizeFn resize,
                      std::unique_ptr<RawConnection> connection, std::string early_bytes)
-      : engine_(engine), id_(std::move(id)), tty_(tty), connection_(std::move(connection)) {
+      : engine_(engine), tty_(tty), resize_(std::move(resize)), connection_(std::move(connection)) {
     take(early_bytes);
   }
 
@@ -489,14 +489,7 @@ class CurlAttachedStream final : public AttachedStream {
     return ReadResult::kData;
   }
 
-  Status resize(int rows, int cols) override {
-    auto r = engine_.perform({.method = "POST",
-                              .path = "/containers/" + path_encode(id_) + "/resize",
-                              .query = {{"h", std::to_string(rows)}, {"w", std::to_string(cols)}},
-                              .what = "resize the terminal of container " + id_});
-    if (!r) return r.error();
-    return ok_status();
-  }
+  Status resize(int rows, int cols) override { return resize_(rows, cols); }
 
  private:
   // Decodes right away and queues the pieces, so a caller that stops early loses nothing and the
@@ -518,8 +511,8 @@ class CurlAttachedStream final : public AttachedStream {
   }
 
   CurlEngine& engine_;
-  std::string id_;
   bool tty_;
+  CurlEngine::ResizeFn resize_;
   std::unique_ptr<RawConnection> connection_;
   std::atomic<bool> stdin_closed_{false};
   // The reader's side: touched only by read().
@@ -566,8 +559,25 @@ Result<std::unique_ptr<AttachedStream>> CurlEngine::attach_container(const std::
                 {"stdout", o.stdout ? "1" : "0"},
                 {"stderr", o.stderr ? "1" : "0"},
                 {"logs", o.logs ? "1" : "0"}};
-  std::string target = "/v" + api_version_ + "/containers/" + path_encode(id) + "/attach";
-  target += query_string(q);
+  std::string path = "/containers/" + path_encode(id);
+  return hijack(
+      {.method = "POST",
+       .path = path + "/attach",
+       .query = q,
+       .content_type = "text/plain",
+       .what = what},
+      tty, [this, path, id](int rows, int cols) {
+        return simple({.method = "POST",
+                       .path = path + "/resize",
+                       .query = {{"h", std::to_string(rows)}, {"w", std::to_string(cols)}},
+                       .what = "resize the terminal of container " + id});
+      });
+}
+
+Result<std::unique_ptr<AttachedStream>> CurlEngine::hijack(const Request& request, bool tty,
+                                                           ResizeFn resize) {
+  const std::string& what = request.what;
+  std::string target = "/v" + api_version_ + request.path + query_string(request.query);
 
   CURL* curl = curl_easy_init();
   if (!curl) return Error{0, "cannot initialise libcurl"};
@@ -591,17 +601,23 @@ Result<std::unique_ptr<AttachedStream>> CurlEngine::attach_container(const std::
   connection->set_socket(fd);
 
   Deadline deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
-  std::string request = "POST " + target +
+  std::string upgrade = request.method + " " + target +
                         " HTTP/1.1\r\n"
                         "Host: " +
                         authority(address_.base_url) +
                         "\r\n"
                         "User-Agent: acctl\r\n"
-                        "Content-Type: text/plain\r\n"
-                        "Connection: Upgrade\r\n"
-                        "Upgrade: tcp\r\n"
-                        "\r\n";
-  if (auto sent = connection->send_all(request, deadline); !sent) return sent.error();
+                        "Content-Type: " +
+                        request.content_type + "\r\n";
+  if (!request.body.empty()) {
+    upgrade += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
+  }
+  upgrade +=
+      "Connection: Upgrade\r\n"
+      "Upgrade: tcp\r\n"
+      "\r\n" +
+      request.body;
+  if (auto sent = connection->send_all(upgrade, deadline); !sent) return sent.error();
 
   ResponseHeadReader reader;
   char buffer[16 * 1024];
@@ -618,8 +634,8 @@ Result<std::unique_ptr<AttachedStream>> CurlEngine::attach_container(const std::
   const ResponseHead& head = reader.head();
   // 101 after the upgrade; engines older than API 1.24-ish answer 200 and hijack all the same.
   if (head.status == 101 || head.status == 200) {
-    return std::unique_ptr<AttachedStream>(
-        new CurlAttachedStream(*this, id, tty, std::move(connection), reader.rest()));
+    return std::unique_ptr<AttachedStream>(new CurlAttachedStream(
+        *this, tty, std::move(resize), std::move(connection), reader.rest()));
   }
   // The engine has hijacked the connection even for an error: the body is text or {"message": …},
   // usually without a length, and the engine closes the connection after it.
@@ -637,6 +653,53 @@ Result<std::unique_ptr<AttachedStream>> CurlEngine::attach_container(const std::
   }
   if (message.empty()) message = "HTTP " + std::to_string(head.status) + " " + head.reason;
   return Error{head.status, what + ": " + message};
+}
+
+// Exec -------------------------------------------------------------------------------------------
+
+Result<std::string> CurlEngine::create_exec(const std::string& container, const ExecSpec& spec) {
+  auto r = perform({.method = "POST",
+                    .path = "/containers/" + path_encode(container) + "/exec",
+                    .body = json::exec_create_body(spec),
+                    .what = "create exec in container " + container});
+  if (!r) return r.error();
+  return json::parse_created_id(r->body);
+}
+
+Result<std::unique_ptr<AttachedStream>> CurlEngine::start_exec(const std::string& exec_id,
+                                                               bool tty) {
+  std::string what = "start exec " + exec_id;
+  // The engine checks neither of these before it hijacks the connection: a second start gets its
+  // refusal as the process's "output", and a Tty differing from the exec's loses stderr or frames
+  // the terminal's bytes.
+  auto info = inspect_exec(exec_id);
+  if (!info) return info.error();
+  if (info->running || info->exit_code) {
+    return Error{409, what + ": the exec has already been started (an exec runs once)"};
+  }
+  if (info->tty != tty) {
+    return Error{0, what + ": the exec was created " + (info->tty ? "with" : "without") +
+                        " a TTY; start it the same way"};
+  }
+  std::string path = "/exec/" + path_encode(exec_id);
+  return hijack(
+      {.method = "POST", .path = path + "/start", .body = json::exec_start_body(tty), .what = what},
+      tty, [this, path, exec_id, tty](int rows, int cols) -> Status {
+        std::string what = "resize the terminal of exec " + exec_id;
+        // The engine accepts it and does nothing, which would hide a caller's mistake.
+        if (!tty) return Error{0, what + ": the exec has no TTY"};
+        return simple({.method = "POST",
+                       .path = path + "/resize",
+                       .query = {{"h", std::to_string(rows)}, {"w", std::to_string(cols)}},
+                       .what = what});
+      });
+}
+
+Result<ExecInfo> CurlEngine::inspect_exec(const std::string& exec_id) {
+  auto r = perform(
+      {.path = "/exec/" + path_encode(exec_id) + "/json", .what = "inspect exec " + exec_id});
+  if (!r) return r.error();
+  return json::parse_exec_inspect(r->body);
 }
 
 // Networks ---------------------------------------------------------------------------------------

@@ -41,6 +41,12 @@ class CurlEngine final : public EngineApi {
   Result<std::unique_ptr<AttachedStream>> attach_container(const std::string& id,
                                                            const AttachOptions& options) override;
 
+  Result<std::string> create_exec(const std::string& container, const ExecSpec& spec) override;
+  // Inspects the exec first; then upgrades a connection as attach_container does, with the same
+  // lifetime rule for the stream.
+  Result<std::unique_ptr<AttachedStream>> start_exec(const std::string& exec_id, bool tty) override;
+  Result<ExecInfo> inspect_exec(const std::string& exec_id) override;
+
   Result<std::vector<NetworkInfo>> list_networks(const Filters& filters) override;
   Result<NetworkInfo> inspect_network(const std::string& id_or_name) override;
   Result<std::string> create_network(const NetworkSpec& spec) override;
@@ -93,6 +99,8 @@ class CurlEngine final : public EngineApi {
   // Sends a tar upload whose reply streams JSON progress lines (build, import); -> the image id
   // the engine reports. An errorDetail line becomes the error.
   Result<std::string> upload_for_image(Request request, const ProgressFn& on_progress);
+  // What a hijacked stream's resize() does: containers and execs resize at different paths.
+  using ResizeFn = std::function<Status(int rows, int cols)>;
 
  private:
   CurlEngine(EngineOptions options, EngineAddress address);
@@ -104,6 +112,10 @@ class CurlEngine final : public EngineApi {
   Error transport_error(int curl_code, long status, const char* errbuf,
                         const std::string& what) const;
   Status simple(Request request);
+  // Sends the request (attach, exec start) on a connection of its own, asking the engine to
+  // upgrade it, and hands that connection over as the stream: raw bytes with a TTY, the engine's
+  // frames split into stdout and stderr without. A refusal (404, 409) is an Error as usual.
+  Result<std::unique_ptr<AttachedStream>> hijack(const Request& request, bool tty, ResizeFn resize);
 
   EngineOptions options_;
   EngineAddress address_;

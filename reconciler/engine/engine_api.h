@@ -310,11 +310,41 @@ class AttachedStream {
   virtual Status close_stdin() = 0;
   // Waits up to `timeout` for output (negative: without limit) and passes what arrived on.
   virtual Result<ReadResult> read(const LogFn& on_bytes, std::chrono::milliseconds timeout) = 0;
-  // Sets the TTY size (POST /containers/{id}/resize); an error for a container without a TTY.
+  // Sets the TTY size (POST /containers/{id}/resize, or /exec/{id}/resize for an exec); an error
+  // for a container or exec without a TTY.
   virtual Status resize(int rows, int cols) = 0;
 
   // Reads until the stream ends or on_bytes returns false.
   Status read_to_end(const LogFn& on_bytes);
+};
+
+// A further process in a running container (POST /containers/{id}/exec), what `acctl shell` runs.
+struct ExecSpec {
+  std::vector<std::string> cmd{};  // required: an exec has no image default
+  std::vector<std::string> env{};  // "K=V", added to the container's
+  std::string user{};              // "" = the container's
+  std::string working_dir{};       // "" = the container's
+  bool tty = false;
+  // Off unless asked for, as with docker exec -i: a process given a stdin nobody writes to may
+  // wait on it forever. Half-closing an attached stdin ends it (without a TTY; see start_exec).
+  bool attach_stdin = false;
+  bool attach_stdout = true;
+  bool attach_stderr = true;
+  bool privileged = false;
+};
+
+// GET /exec/{id}/json. Ask soon after the end: the engine's clean-up forgets a finished exec some
+// minutes later (404), and at once when it never ran and its container stops.
+struct ExecInfo {
+  std::string id;
+  std::string container_id;
+  bool running = false;
+  // nullopt until the process has ended: not started yet, or still running.
+  std::optional<int> exit_code{};
+  // The host's pid of the process; under runsc, of the runsc process that serves the exec in the
+  // sandbox (the process's own pid lives in the sandbox). 0 before the start.
+  int64_t pid = 0;
+  bool tty = false;  // as created
 };
 
 struct Event {
@@ -362,6 +392,19 @@ class EngineApi {
   // inspection and, as the engine does, a container not started yet streams once it starts.
   virtual Result<std::unique_ptr<AttachedStream>> attach_container(
       const std::string& id, const AttachOptions& options) = 0;
+
+  // Exec: a further process in a running container; -> the exec's id. A container that is not
+  // running is a conflict (409); the process starts only with start_exec. When the container
+  // stops, the engine forgets its execs that have not run to the end (404 from then on).
+  virtual Result<std::string> create_exec(const std::string& container, const ExecSpec& spec) = 0;
+  // Starts the exec with its stdio on the returned stream; `tty` must be the spec's. The stream
+  // ends when the process does, and inspect_exec then has its exit code. An exec starts once: a
+  // second start is a conflict (409). With a TTY, close_stdin gives the process no EOF: the
+  // engine ends the stream's output instead and the process runs on, so send the terminal's ^D
+  // ("\x04") and keep stdin open.
+  virtual Result<std::unique_ptr<AttachedStream>> start_exec(const std::string& exec_id,
+                                                             bool tty) = 0;
+  virtual Result<ExecInfo> inspect_exec(const std::string& exec_id) = 0;
 
   // Networks.
   virtual Result<std::vector<NetworkInfo>> list_networks(const Filters& filters) = 0;

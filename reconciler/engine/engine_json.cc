@@ -249,6 +249,24 @@ std::string volume_create_body(const VolumeSpec& s) {
       .dump();
 }
 
+std::string exec_create_body(const ExecSpec& s) {
+  json j = {{"Cmd", s.cmd},
+            {"Tty", s.tty},
+            {"AttachStdin", s.attach_stdin},
+            {"AttachStdout", s.attach_stdout},
+            {"AttachStderr", s.attach_stderr},
+            {"Privileged", s.privileged}};
+  if (!s.env.empty()) j["Env"] = s.env;
+  if (!s.user.empty()) j["User"] = s.user;
+  if (!s.working_dir.empty()) j["WorkingDir"] = s.working_dir;
+  return j.dump();
+}
+
+std::string exec_start_body(bool tty) {
+  // The engine frames the output by this Tty, not the exec's own: they must agree.
+  return json{{"Detach", false}, {"Tty", tty}}.dump();
+}
+
 std::string quote(const std::string& text) {
   return json(text).dump();
 }
@@ -455,6 +473,22 @@ Result<DiskUsage> parse_disk_usage(std::string_view body) {
       for (const json& b : bc) d.build_cache += num(b, "Size");
     }
     return d;
+  });
+}
+
+Result<ExecInfo> parse_exec_inspect(std::string_view body) {
+  return parse_with<ExecInfo>(body, "GET /exec/{id}/json", [](const json& j) {
+    ExecInfo e;
+    e.id = str(j, "ID");
+    e.container_id = str(j, "ContainerID");
+    e.running = flag(j, "Running");
+    // null until the process has ended.
+    if (auto it = j.find("ExitCode"); it != j.end() && it->is_number()) {
+      e.exit_code = it->get<int>();
+    }
+    e.pid = num(j, "Pid");
+    e.tty = flag(sub(j, "ProcessConfig"), "tty");
+    return e;
   });
 }
 

@@ -18,6 +18,8 @@ std::string network_connect_body(const std::string& container, const std::string
                                  const std::vector<std::string>& aliases);
 std::string network_disconnect_body(const std::string& container, bool force);
 std::string volume_create_body(const VolumeSpec& spec);
+std::string exec_create_body(const ExecSpec& spec);
+std::string exec_start_body(bool tty);  // attached, not detached
 std::string labels_json(const Labels& labels);
 std::string string_map_json(const std::map<std::string, std::string>& map);
 // A JSON string literal, which Dockerfile instructions (LABEL "k"="v") also accept.
@@ -40,6 +42,7 @@ Result<ImageInfo> parse_image_inspect(std::string_view body);
 Result<Event> parse_event(std::string_view line);
 Result<ContainerStats> parse_stats(std::string_view body);
 Result<DiskUsage> parse_disk_usage(std::string_view body);
+Result<ExecInfo> parse_exec_inspect(std::string_view body);
 
 // One JSON line of build or import progress.
 struct ProgressParse {

@@ -139,6 +139,49 @@ TEST(ParseEvent, ReadsActorAndAttributes) {
   EXPECT_EQ(e->time_nano, 5000000001);
 }
 
+TEST(ExecCreateBody, CarriesTheSpecAndLeavesUnsetFieldsToTheContainer) {
+  ExecSpec s{.cmd = {"sh", "-c", "make"}, .env = {"A=1"}, .tty = true, .attach_stdin = true};
+  Json j = Json::parse(json::exec_create_body(s));
+  EXPECT_EQ(j["Cmd"], Json({"sh", "-c", "make"}));
+  EXPECT_EQ(j["Env"], Json({"A=1"}));
+  EXPECT_EQ(j["Tty"], true);
+  EXPECT_EQ(j["AttachStdin"], true);
+  EXPECT_EQ(j["AttachStdout"], true);
+  EXPECT_EQ(j["AttachStderr"], true);
+  EXPECT_EQ(j["Privileged"], false);
+  EXPECT_FALSE(j.contains("User"));  // the container's user, not root
+  EXPECT_FALSE(j.contains("WorkingDir"));
+  s.user = "1000:1000";
+  s.working_dir = "/workspace";
+  j = Json::parse(json::exec_create_body(s));
+  EXPECT_EQ(j["User"], "1000:1000");
+  EXPECT_EQ(j["WorkingDir"], "/workspace");
+}
+
+TEST(ExecStartBody, AttachesWithTheGivenTty) {
+  EXPECT_EQ(Json::parse(json::exec_start_body(true)), Json({{"Detach", false}, {"Tty", true}}));
+  EXPECT_EQ(Json::parse(json::exec_start_body(false)), Json({{"Detach", false}, {"Tty", false}}));
+}
+
+TEST(ParseExecInspect, ExitCodeIsAbsentUntilTheProcessEnds) {
+  auto created = json::parse_exec_inspect(
+      R"({"ID":"e1","Running":false,"ExitCode":null,"ProcessConfig":{"tty":true,"entrypoint":"sh"},
+          "OpenStdin":true,"ContainerID":"c1","Pid":0})");
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->id, "e1");
+  EXPECT_EQ(created->container_id, "c1");
+  EXPECT_FALSE(created->running);
+  EXPECT_FALSE(created->exit_code);
+  EXPECT_TRUE(created->tty);
+  auto done = json::parse_exec_inspect(
+      R"({"ID":"e1","Running":false,"ExitCode":3,"ProcessConfig":{"tty":false},"Pid":18348})");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->exit_code, 3);
+  EXPECT_EQ(done->pid, 18348);
+  EXPECT_FALSE(done->tty);
+  EXPECT_FALSE(json::parse_exec_inspect("no such exec").ok());
+}
+
 TEST(ErrorMessage, PrefersTheEnginesMessage) {
   EXPECT_EQ(json::error_message(R"({"message":"No such container: x"})"), "No such container: x");
   EXPECT_EQ(json::error_message("page not found\n"), "page not found");

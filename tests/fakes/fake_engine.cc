@@ -2,6 +2,7 @@
 #include "fakes/fake_engine.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -13,10 +14,10 @@ namespace acctl::engine {
 namespace {
 
 const char* const kReadOnly[] = {
-    "version",       "list_containers", "inspect_container", "wait_container",  "logs",
-    "list_networks", "inspect_network", "list_volumes",      "inspect_volume",  "inspect_image",
-    "list_images",   "events",          "attach_container",  "resize_container",
-    "save_images",   "stats",           "disk_usage"};
+    "version",       "list_containers", "inspect_container", "wait_container",   "logs",
+    "list_networks", "inspect_network", "list_volumes",      "inspect_volume",   "inspect_image",
+    "list_images",   "events",          "attach_container",  "resize_container", "save_images",
+    "stats",         "disk_usage",      "inspect_exec",      "resize_exec"};
 
 bool label_matches(const Labels& labels, const std::string& filter) {
   auto eq = filter.find('=');
@@ -182,6 +183,11 @@ bool FakeEngine::attached_stdin_closed(const std::string& id_or_name) const {
   return c && c->stdin_closed;
 }
 
+void FakeEngine::set_exec_handler(ExecHandler handler) {
+  std::lock_guard lock(mutex_);
+  exec_handler_ = std::move(handler);
+}
+
 std::optional<Error> FakeEngine::record(const std::string& operation, const std::string& subject) {
   calls_.push_back(subject.empty() ? operation : operation + " " + subject);
   ++call_count_;
@@ -266,6 +272,13 @@ void FakeEngine::emit(const std::string& type, const std::string& action, const 
   if (!name.empty()) e.attributes["name"] = name;
   e.time_nano = static_cast<int64_t>(events_.size() + 1);
   events_.push_back(std::move(e));
+  // As the engine does: a container that stops takes its execs that have not run to the end with
+  // it (finished ones stay inspectable), one that goes takes them all.
+  if (type == "container" && (action == "die" || action == "destroy")) {
+    std::erase_if(execs_, [&](const auto& x) {
+      return x.second.container_id == id && (action == "destroy" || !x.second.exit_code);
+    });
+  }
 }
 
 Result<VersionInfo> FakeEngine::version() {
@@ -572,6 +585,160 @@ Result<std::unique_ptr<AttachedStream>> FakeEngine::attach_container(const std::
   add(c->attach_output);
   return std::unique_ptr<AttachedStream>(
       new FakeAttachedStream(*this, c->info.id, c->info.name, tty, o.stdin, std::move(output)));
+}
+
+// Exec -------------------------------------------------------------------------------------------
+
+std::string FakeEngine::exec_subject(const std::string& exec_id) const {
+  auto it = execs_.find(exec_id);
+  if (it == execs_.end()) return exec_id;
+  auto c = containers_.find(it->second.container_id);
+  return c == containers_.end() ? exec_id : c->second.info.name;
+}
+
+Result<std::string> FakeEngine::create_exec(const std::string& key, const ExecSpec& spec) {
+  std::lock_guard lock(mutex_);
+  Container* c = find_container(key);
+  std::string subject = c ? c->info.name : key;
+  for (const auto& arg : spec.cmd) subject += " " + arg;
+  if (auto e = record("create_exec", subject)) return *e;
+  if (!c) return not_found("container", key);
+  // The engine's own words.
+  if (!c->info.state.running) return Error{409, "Container " + c->info.id + " is not running"};
+  if (spec.cmd.empty()) return Error{400, "No exec command specified"};
+  std::string id = next_id();
+  execs_[id] = {c->info.id, spec, false, std::nullopt, 0};
+  return id;
+}
+
+// Runs the exec handler once stdin allows, then plays its output back one piece per read.
+class FakeExecStream final : public AttachedStream {
+ public:
+  FakeExecStream(FakeEngine& engine, std::string id, ExecSpec spec, FakeEngine::ExecHandler handler)
+      : engine_(engine), id_(std::move(id)), spec_(std::move(spec)), handler_(std::move(handler)) {}
+
+  bool tty() const override { return spec_.tty; }
+
+  Status write(std::string_view bytes) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (!spec_.attach_stdin) return Error{0, "start exec " + id_ + ": stdin not attached"};
+      if (stdin_closed_) return Error{0, "start exec " + id_ + ": stdin is already closed"};
+      if (input_ended_) return ok_status();
+      // A terminal's EOF is its ^D; what follows it is not the process's input.
+      auto eof = spec_.tty ? bytes.find('\x04') : std::string_view::npos;
+      stdin_.append(bytes.substr(0, eof));
+      input_ended_ = eof != std::string_view::npos;
+    }
+    stdin_changed_.notify_all();
+    return ok_status();
+  }
+
+  Status close_stdin() override {
+    {
+      std::lock_guard lock(mutex_);
+      stdin_closed_ = true;
+      input_ended_ |= !spec_.tty;
+    }
+    stdin_changed_.notify_all();
+    return ok_status();
+  }
+
+  Result<ReadResult> read(const LogFn& on_bytes, std::chrono::milliseconds timeout) override {
+    if (!ran_) {
+      std::string input;
+      {
+        std::unique_lock lock(mutex_);
+        auto ready = [&] { return !spec_.attach_stdin || input_ended_ || stdin_closed_; };
+        if (timeout.count() < 0) {
+          stdin_changed_.wait(lock, ready);
+        } else if (!stdin_changed_.wait_for(lock, timeout, ready)) {
+          return ReadResult::kIdle;
+        }
+        // The engine's rule for a TTY: closing stdin ends the output; the process runs on.
+        if (spec_.attach_stdin && !input_ended_) return ReadResult::kEnded;
+        input = stdin_;
+      }
+      run(input);
+    }
+    if (output_.empty()) return ReadResult::kEnded;
+    auto [stream, bytes] = std::move(output_.front());
+    output_.pop_front();
+    return on_bytes(stream, bytes) ? ReadResult::kData : ReadResult::kStopped;
+  }
+
+  Status resize(int rows, int cols) override {
+    std::lock_guard lock(engine_.mutex_);
+    std::string size = std::to_string(rows) + "x" + std::to_string(cols);
+    if (auto e = engine_.record("resize_exec", engine_.exec_subject(id_) + " " + size)) return *e;
+    if (!engine_.execs_.count(id_)) return Error{404, "no such exec"};
+    if (!spec_.tty) return Error{0, "resize the terminal of exec " + id_ + ": the exec has no TTY"};
+    return ok_status();
+  }
+
+ private:
+  void run(const std::string& input) {
+    ran_ = true;
+    std::string out, err;
+    int code = handler_ ? handler_(spec_, input, out, err) : 0;
+    if (!spec_.attach_stdout) out.clear();
+    if (!spec_.attach_stderr) err.clear();
+    // A terminal has one output: what the process wrote, in the order it wrote it.
+    if (spec_.tty) {
+      if (!(out + err).empty()) output_.emplace_back(LogStream::kRaw, out + err);
+    } else {
+      if (!out.empty()) output_.emplace_back(LogStream::kStdout, out);
+      if (!err.empty()) output_.emplace_back(LogStream::kStderr, err);
+    }
+    std::lock_guard lock(engine_.mutex_);
+    if (auto it = engine_.execs_.find(id_); it != engine_.execs_.end()) it->second.exit_code = code;
+  }
+
+  FakeEngine& engine_;
+  std::string id_;
+  ExecSpec spec_;
+  FakeEngine::ExecHandler handler_;
+  std::mutex mutex_;  // stdin's state, shared by the writer and the reader
+  std::condition_variable stdin_changed_;
+  std::string stdin_;
+  bool stdin_closed_ = false;
+  bool input_ended_ = false;  // what the process reads has ended: stdin closed, or a TTY's ^D
+  // The reader's side: touched only by read().
+  bool ran_ = false;
+  std::deque<std::pair<LogStream, std::string>> output_;
+};
+
+Result<std::unique_ptr<AttachedStream>> FakeEngine::start_exec(const std::string& exec_id,
+                                                               bool tty) {
+  std::lock_guard lock(mutex_);
+  if (auto e = record("start_exec", exec_subject(exec_id))) return *e;
+  auto it = execs_.find(exec_id);
+  if (it == execs_.end()) return Error{404, "No such exec instance: " + exec_id};
+  Exec& x = it->second;
+  Container* c = find_container(x.container_id);
+  if (!c || !c->info.state.running) {
+    return Error{409, "Container " + x.container_id + " is not running"};
+  }
+  std::string what = "start exec " + exec_id;
+  if (x.started)
+    return Error{409, what + ": the exec has already been started (an exec runs once)"};
+  if (x.spec.tty != tty) {
+    return Error{0, what + ": the exec was created " + (x.spec.tty ? "with" : "without") +
+                        " a TTY; start it the same way"};
+  }
+  x.started = true;
+  x.pid = next_pid_++;
+  return std::unique_ptr<AttachedStream>(new FakeExecStream(*this, exec_id, x.spec, exec_handler_));
+}
+
+Result<ExecInfo> FakeEngine::inspect_exec(const std::string& exec_id) {
+  std::lock_guard lock(mutex_);
+  if (auto e = record("inspect_exec", exec_subject(exec_id))) return *e;
+  auto it = execs_.find(exec_id);
+  if (it == execs_.end()) return Error{404, "No such exec instance: " + exec_id};
+  const Exec& x = it->second;
+  return ExecInfo{exec_id,     x.container_id, x.started && !x.exit_code,
+                  x.exit_code, x.pid,          x.spec.tty};
 }
 
 // Networks ---------------------------------------------------------------------------------------

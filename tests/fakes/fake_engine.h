@@ -2,9 +2,12 @@
 // failures.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/engine_api.h"
@@ -20,7 +23,8 @@ class FakeEngine final : public EngineApi {
   // the object's name where it has one (ids are noise in assertions).
   std::vector<std::string> calls() const;
   // Calls that change state (everything but version/list/inspect/logs/events/wait and the
-  // interactive attach/resize).
+  // interactive attach/resize; an exec's create and start count, as its process may change the
+  // container).
   std::vector<std::string> mutating_calls() const;
   void clear_calls();
 
@@ -45,6 +49,15 @@ class FakeEngine final : public EngineApi {
   // Everything attached streams wrote to a container's stdin, and whether one closed it.
   std::string attached_stdin(const std::string& id_or_name) const;
   bool attached_stdin_closed(const std::string& id_or_name) const;
+  // What an exec's process does: it gets everything written to its stdin (empty when not
+  // attached), writes its output and returns its exit code. It runs when the stream is first
+  // read, or with stdin attached once stdin has ended, as a process reading to EOF would: until
+  // then reads are idle. Stdin ends when it is closed, or with a TTY at a ^D ("\x04"); closing a
+  // TTY exec's stdin ends the stream instead and the process never ends, as with the engine.
+  // Called without the fake's lock held. Without one, an exec prints nothing and exits 0.
+  using ExecHandler = std::function<int(const ExecSpec& spec, std::string_view input,
+                                        std::string& out, std::string& err)>;
+  void set_exec_handler(ExecHandler handler);
 
   // --- EngineApi --------------------------------------------------------------------------------
   Result<VersionInfo> version() override;
@@ -62,6 +75,13 @@ class FakeEngine final : public EngineApi {
   // Records "attach_container name"; resizing records "resize_container name 24x80".
   Result<std::unique_ptr<AttachedStream>> attach_container(const std::string& id,
                                                            const AttachOptions& options) override;
+
+  // Records "create_exec name cmd…"; then "start_exec name", "inspect_exec name" and
+  // "resize_exec name 24x80", by the exec's container. The stream's output is the handler's:
+  // kStdout and kStderr, or both as kRaw with a TTY.
+  Result<std::string> create_exec(const std::string& container, const ExecSpec& spec) override;
+  Result<std::unique_ptr<AttachedStream>> start_exec(const std::string& exec_id, bool tty) override;
+  Result<ExecInfo> inspect_exec(const std::string& exec_id) override;
 
   Result<std::vector<NetworkInfo>> list_networks(const Filters& filters) override;
   Result<NetworkInfo> inspect_network(const std::string& id_or_name) override;
@@ -108,10 +128,20 @@ class FakeEngine final : public EngineApi {
     std::string stdin_received;
     bool stdin_closed = false;
   };
+  struct Exec {
+    std::string container_id;
+    ExecSpec spec;
+    bool started = false;
+    std::optional<int> exit_code;
+    int64_t pid = 0;
+  };
   friend class FakeAttachedStream;
+  friend class FakeExecStream;
 
   // Logs the call and returns the injected failure, if one fires. Call with mutex_ held.
   std::optional<Error> record(const std::string& operation, const std::string& subject);
+  // The name of an exec's container, for the call log; the exec id when it is unknown.
+  std::string exec_subject(const std::string& exec_id) const;
   std::string next_id();
   std::string now();
   Container* find_container(const std::string& id_or_name);
@@ -134,6 +164,9 @@ class FakeEngine final : public EngineApi {
   std::map<std::string, VolumeInfo> volumes_;    // by name
   std::map<std::string, ImageInfo> images_;      // by id
   std::vector<Event> events_;
+  std::map<std::string, Exec> execs_;  // by id
+  ExecHandler exec_handler_;
+  int64_t next_pid_ = 100;
 };
 
 }  // namespace acctl::engine

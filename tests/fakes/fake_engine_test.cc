@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace acctl::engine {
 namespace {
 
@@ -247,6 +249,173 @@ TEST_F(FakeEngineTest, AttachErrors) {
   ASSERT_TRUE(engine.start_container("stopped").ok());
   engine.fail("attach_container", Error{500, "boom"});
   EXPECT_EQ(engine.attach_container("stopped", {}).error().message, "boom");
+}
+
+// Collects a stream's output by kind until it ends.
+struct Output {
+  std::string out, err, raw;
+  LogFn sink() {
+    return [this](LogStream s, std::string_view b) {
+      (s == LogStream::kStderr ? err : s == LogStream::kRaw ? raw : out).append(b);
+      return true;
+    };
+  }
+};
+
+TEST_F(FakeEngineTest, ExecRunsTheScriptedProcessAndKeepsItsExitCode) {
+  ASSERT_TRUE(engine.create_container(sandbox("sh")).ok());
+  ASSERT_TRUE(engine.start_container("sh").ok());
+  engine.set_exec_handler(
+      [](const ExecSpec& spec, std::string_view, std::string& out, std::string& err) {
+        out = "ran " + spec.cmd.back() + " as " + spec.user + "\n";
+        err = "warning\n";
+        return 3;
+      });
+  engine.clear_calls();
+
+  ExecSpec spec{.cmd = {"sh", "-c", "make test"}, .user = "agent"};
+  auto id = engine.create_exec("sh", spec);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  auto before = engine.inspect_exec(*id);
+  ASSERT_TRUE(before.ok());
+  EXPECT_FALSE(before->running);
+  EXPECT_FALSE(before->exit_code) << "not started yet: no exit code";
+  EXPECT_EQ(before->container_id, engine.inspect_container("sh")->id);
+
+  auto stream = engine.start_exec(*id, false);
+  ASSERT_TRUE(stream.ok()) << stream.error().message;
+  EXPECT_FALSE((*stream)->tty());
+  EXPECT_TRUE(engine.inspect_exec(*id)->running);
+  EXPECT_GT(engine.inspect_exec(*id)->pid, 0);
+  Output o;
+  ASSERT_TRUE((*stream)->read_to_end(o.sink()).ok());
+  EXPECT_EQ(o.out, "ran make test as agent\n");
+  EXPECT_EQ(o.err, "warning\n");
+  EXPECT_EQ(o.raw, "");
+  auto after = engine.inspect_exec(*id);
+  EXPECT_FALSE(after->running);
+  EXPECT_EQ(after->exit_code, 3);
+  EXPECT_FALSE((*stream)->resize(24, 80).ok()) << "no TTY to resize";
+  EXPECT_EQ(engine.mutating_calls(),
+            (std::vector<std::string>{"create_exec sh sh -c make test", "start_exec sh"}));
+  EXPECT_EQ(engine.calls().back(), "resize_exec sh 24x80");
+}
+
+TEST_F(FakeEngineTest, ExecStdinReachesTheProcessWhenClosed) {
+  ASSERT_TRUE(engine.create_container(sandbox("sh")).ok());
+  ASSERT_TRUE(engine.start_container("sh").ok());
+  engine.set_exec_handler([](const ExecSpec&, std::string_view in, std::string& out, std::string&) {
+    out = "got " + std::string(in);
+    return 0;
+  });
+  auto id = engine.create_exec("sh", {.cmd = {"cat"}, .attach_stdin = true});
+  ASSERT_TRUE(id.ok());
+  auto stream = engine.start_exec(*id, false);
+  ASSERT_TRUE(stream.ok());
+  ASSERT_TRUE((*stream)->write("hello ").ok());
+  Output o;
+  auto idle = (*stream)->read(o.sink(), std::chrono::milliseconds(0));
+  ASSERT_TRUE(idle.ok());
+  EXPECT_EQ(*idle, AttachedStream::ReadResult::kIdle) << "cat waits for the end of its stdin";
+  EXPECT_TRUE(engine.inspect_exec(*id)->running);
+
+  // The reader blocks until another thread closes stdin, as `acctl shell` uses it.
+  std::thread reader([&] { EXPECT_TRUE((*stream)->read_to_end(o.sink()).ok()); });
+  ASSERT_TRUE((*stream)->write("world").ok());
+  ASSERT_TRUE((*stream)->close_stdin().ok());
+  reader.join();
+  EXPECT_EQ(o.out, "got hello world");
+  EXPECT_FALSE((*stream)->write("late").ok()) << "stdin was closed";
+  EXPECT_EQ(engine.inspect_exec(*id)->exit_code, 0);
+
+  auto no_stdin = engine.create_exec("sh", {.cmd = {"true"}});
+  auto quiet = engine.start_exec(*no_stdin, false);
+  EXPECT_FALSE((*quiet)->write("x").ok()) << "stdin was not attached";
+}
+
+TEST_F(FakeEngineTest, ExecWithATtyIsRawAndResizes) {
+  ASSERT_TRUE(engine.create_container(sandbox("sh")).ok());
+  ASSERT_TRUE(engine.start_container("sh").ok());
+  engine.set_exec_handler(
+      [](const ExecSpec&, std::string_view, std::string& out, std::string& err) {
+        out = "$ ";
+        err = "oops\r\n";
+        return 0;
+      });
+  auto id = engine.create_exec("sh", {.cmd = {"sh"}, .tty = true});
+  auto stream = engine.start_exec(*id, true);
+  ASSERT_TRUE(stream.ok()) << stream.error().message;
+  EXPECT_TRUE((*stream)->tty());
+  EXPECT_TRUE(engine.inspect_exec(*id)->tty);
+  ASSERT_TRUE((*stream)->resize(50, 132).ok());
+  EXPECT_EQ(engine.calls().back(), "resize_exec sh 50x132");
+  Output o;
+  ASSERT_TRUE((*stream)->read_to_end(o.sink()).ok());
+  EXPECT_EQ(o.raw, "$ oops\r\n");
+  EXPECT_EQ(o.out + o.err, "");
+}
+
+TEST_F(FakeEngineTest, ExecWithATtyEndsItsInputAtCtrlDNotAtClose) {
+  ASSERT_TRUE(engine.create_container(sandbox("sh")).ok());
+  ASSERT_TRUE(engine.start_container("sh").ok());
+  engine.set_exec_handler([](const ExecSpec&, std::string_view in, std::string& out, std::string&) {
+    out = std::string(in);
+    return 0;
+  });
+  ExecSpec cat{.cmd = {"cat"}, .tty = true, .attach_stdin = true};
+  auto id = engine.create_exec("sh", cat);
+  auto stream = engine.start_exec(*id, true);
+  ASSERT_TRUE((*stream)->write("abc\n\x04ignored").ok());
+  Output o;
+  ASSERT_TRUE((*stream)->read_to_end(o.sink()).ok());
+  EXPECT_EQ(o.raw, "abc\n");
+  EXPECT_EQ(engine.inspect_exec(*id)->exit_code, 0);
+
+  auto closed = engine.create_exec("sh", cat);
+  auto left = engine.start_exec(*closed, true);
+  ASSERT_TRUE((*left)->write("abc\n").ok());
+  ASSERT_TRUE((*left)->close_stdin().ok());
+  Output none;
+  ASSERT_TRUE((*left)->read_to_end(none.sink()).ok());
+  EXPECT_EQ(none.raw, "") << "the stream ends without the process's output";
+  EXPECT_TRUE(engine.inspect_exec(*closed)->running) << "and the process runs on";
+}
+
+TEST_F(FakeEngineTest, ExecErrorsAreTheEngines) {
+  EXPECT_TRUE(engine.create_exec("missing", {.cmd = {"true"}}).not_found());
+  ASSERT_TRUE(engine.create_container(sandbox("sh")).ok());
+  auto stopped = engine.create_exec("sh", {.cmd = {"true"}});
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_TRUE(stopped.error().conflict());
+  EXPECT_NE(stopped.error().message.find("is not running"), std::string::npos);
+
+  ASSERT_TRUE(engine.start_container("sh").ok());
+  EXPECT_EQ(engine.create_exec("sh", {}).error().status, 400) << "an exec needs a command";
+  EXPECT_TRUE(engine.start_exec("nothing", false).not_found());
+  EXPECT_TRUE(engine.inspect_exec("nothing").not_found());
+
+  auto id = engine.create_exec("sh", {.cmd = {"true"}});
+  ASSERT_TRUE(id.ok());
+  auto mismatch = engine.start_exec(*id, true);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_NE(mismatch.error().message.find("without a TTY"), std::string::npos);
+  ASSERT_TRUE(engine.start_exec(*id, false).ok());
+  auto again = engine.start_exec(*id, false);
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(again.error().conflict()) << "an exec runs once";
+
+  auto finished = engine.create_exec("sh", {.cmd = {"true"}});
+  ASSERT_TRUE(
+      (*engine.start_exec(*finished, false))->read_to_end([](auto, auto) { return true; }).ok());
+  auto late = engine.create_exec("sh", {.cmd = {"true"}});
+  ASSERT_TRUE(engine.stop_container("sh", 1).ok());
+  EXPECT_TRUE(engine.start_exec(*late, false).not_found()) << "gone with the container's stop";
+  EXPECT_EQ(engine.inspect_exec(*finished)->exit_code, 0) << "a finished exec stays";
+  EXPECT_TRUE(engine.create_exec("sh", {.cmd = {"true"}}).error().conflict());
+  engine.fail("create_exec", Error{500, "boom"});
+  EXPECT_EQ(engine.create_exec("sh", {.cmd = {"true"}}).error().message, "boom");
+  ASSERT_TRUE(engine.remove_container("sh", true, false).ok());
+  EXPECT_TRUE(engine.inspect_exec(*finished).not_found()) << "execs go with their container";
 }
 
 }  // namespace

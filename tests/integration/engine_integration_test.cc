@@ -497,6 +497,211 @@ TEST_F(EngineIntegration, AttachErrorsSayWhatIsWrong) {
   EXPECT_NE(stopped.error().message.find("not running"), std::string::npos);
 }
 
+// Exec -------------------------------------------------------------------------------------------
+
+// What an exec stream printed, by kind, and whether it ended within 20 s.
+struct ExecOutput {
+  std::string out, err, raw;
+  bool ended = false;
+};
+ExecOutput read_to_end_within(AttachedStream& stream) {
+  ExecOutput o;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!o.ended && std::chrono::steady_clock::now() < deadline) {
+    auto r = stream.read(
+        [&](LogStream kind, std::string_view bytes) {
+          (kind == LogStream::kStderr ? o.err
+           : kind == LogStream::kRaw  ? o.raw
+                                      : o.out)
+              .append(bytes);
+          return true;
+        },
+        std::chrono::milliseconds(500));
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    if (!r.ok()) break;
+    o.ended = *r == AttachedStream::ReadResult::kEnded;
+  }
+  return o;
+}
+
+// The runtimes an exec must work under: the engine's default and gVisor, as sandboxes run.
+const char* const kExecRuntimes[] = {"runc", "runsc"};
+
+class ExecIntegration : public EngineIntegration {
+ protected:
+  // A started container that idles, for execs to run in.
+  std::string running(const std::string& what, const std::string& runtime) {
+    auto s = spec(what + "-" + runtime, {"sleep", "300"});
+    s.host_config.runtime = runtime;
+    // An exec needs no network; "none" also keeps these tests independent of the default bridge.
+    s.host_config.network_mode = "none";
+    auto id = engine().create_container(s);
+    EXPECT_TRUE(id.ok()) << id.error().message;
+    if (!id) return "";
+    auto started = engine().start_container(*id);
+    EXPECT_TRUE(started.ok()) << started.error().message;
+    return *id;
+  }
+};
+
+TEST_F(ExecIntegration, WithoutTtySeparatesTheStreamsAndKeepsTheExitCode) {
+  for (const char* runtime : kExecRuntimes) {
+    SCOPED_TRACE(runtime);
+    std::string container = running("echo", runtime);
+    ASSERT_FALSE(container.empty());
+    auto id = engine().create_exec(
+        container, {.cmd = {"sh", "-c", "echo out; echo err >&2; echo out2; exit 3"}});
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    auto before = engine().inspect_exec(*id);
+    ASSERT_TRUE(before.ok()) << before.error().message;
+    EXPECT_FALSE(before->running);
+    EXPECT_FALSE(before->exit_code) << "not started: no exit code yet";
+    EXPECT_EQ(before->container_id, container);
+    EXPECT_FALSE(before->tty);
+
+    auto stream = engine().start_exec(*id, false);
+    ASSERT_TRUE(stream.ok()) << stream.error().message;
+    EXPECT_FALSE((*stream)->tty());
+    ExecOutput o = read_to_end_within(**stream);
+    EXPECT_TRUE(o.ended) << "the stream ends when the process exits";
+    EXPECT_EQ(o.out, "out\nout2\n");
+    EXPECT_EQ(o.err, "err\n");
+    EXPECT_EQ(o.raw, "");
+    // Right after the stream's end, without waiting: the engine sets the exit code first.
+    auto after = engine().inspect_exec(*id);
+    ASSERT_TRUE(after.ok()) << after.error().message;
+    EXPECT_FALSE(after->running);
+    EXPECT_EQ(after->exit_code, 3);
+    EXPECT_GT(after->pid, 0);
+    EXPECT_FALSE((*stream)->resize(24, 80).ok()) << "no TTY to resize";
+
+    auto again = engine().start_exec(*id, false);
+    ASSERT_FALSE(again.ok());
+    EXPECT_TRUE(again.error().conflict()) << again.error().message;
+  }
+}
+
+TEST_F(ExecIntegration, TakesEnvUserAndWorkingDir) {
+  std::string container = running("env", "runsc");
+  ASSERT_FALSE(container.empty());
+  auto id = engine().create_exec(container, {.cmd = {"sh", "-c", "echo $GREETING; id -u; pwd"},
+                                             .env = {"GREETING=hi"},
+                                             .user = "1000",
+                                             .working_dir = "/tmp"});
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  auto stream = engine().start_exec(*id, false);
+  ASSERT_TRUE(stream.ok()) << stream.error().message;
+  ExecOutput o = read_to_end_within(**stream);
+  EXPECT_EQ(o.out, "hi\n1000\n/tmp\n") << o.err;
+  EXPECT_EQ(engine().inspect_exec(*id)->exit_code, 0);
+}
+
+TEST_F(ExecIntegration, WithATtyTheShellSeesTheSizeSet) {
+  for (const char* runtime : kExecRuntimes) {
+    SCOPED_TRACE(runtime);
+    std::string container = running("tty", runtime);
+    ASSERT_FALSE(container.empty());
+    auto id = engine().create_exec(container, {.cmd = {"sh"}, .tty = true, .attach_stdin = true});
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    EXPECT_TRUE(engine().inspect_exec(*id)->tty);
+    auto stream = engine().start_exec(*id, true);
+    ASSERT_TRUE(stream.ok()) << stream.error().message;
+    EXPECT_TRUE((*stream)->tty());
+    // Straight after the start: the engine waits for the process to be there before resizing.
+    auto resized = (*stream)->resize(33, 101);
+    ASSERT_TRUE(resized.ok()) << resized.error().message;
+    ASSERT_TRUE((*stream)->write("stty size; exit 5\n").ok());
+    ExecOutput o = read_to_end_within(**stream);
+    EXPECT_TRUE(o.ended);
+    EXPECT_NE(o.raw.find("33 101"), std::string::npos) << o.raw;
+    EXPECT_EQ(o.out + o.err, "") << "a terminal's bytes come raw";
+    EXPECT_EQ(engine().inspect_exec(*id)->exit_code, 5);
+  }
+}
+
+TEST_F(ExecIntegration, WithATtyStdinEndsAtCtrlDAndClosingItLeavesTheProcess) {
+  std::string container = running("eof", "runsc");
+  ASSERT_FALSE(container.empty());
+  ExecSpec cat{.cmd = {"cat"}, .tty = true, .attach_stdin = true};
+  auto id = engine().create_exec(container, cat);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  auto stream = engine().start_exec(*id, true);
+  ASSERT_TRUE(stream.ok()) << stream.error().message;
+  ASSERT_TRUE((*stream)->write("abc\n\x04").ok());
+  ExecOutput o = read_to_end_within(**stream);
+  EXPECT_TRUE(o.ended) << "^D is the terminal's end of input";
+  EXPECT_NE(o.raw.find("abc"), std::string::npos) << o.raw;
+  EXPECT_EQ(engine().inspect_exec(*id)->exit_code, 0);
+
+  auto left = engine().create_exec(container, cat);
+  ASSERT_TRUE(left.ok()) << left.error().message;
+  auto half_closed = engine().start_exec(*left, true);
+  ASSERT_TRUE(half_closed.ok()) << half_closed.error().message;
+  ASSERT_TRUE((*half_closed)->close_stdin().ok());
+  EXPECT_TRUE(read_to_end_within(**half_closed).ended) << "the engine ends the output";
+  auto info = engine().inspect_exec(*left);
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_TRUE(info->running) << "cat got no EOF and runs on";
+  EXPECT_FALSE(info->exit_code);
+}
+
+TEST_F(ExecIntegration, StdinHalfClosedReachesCat) {
+  for (const char* runtime : kExecRuntimes) {
+    SCOPED_TRACE(runtime);
+    std::string container = running("cat", runtime);
+    ASSERT_FALSE(container.empty());
+    auto id = engine().create_exec(container, {.cmd = {"cat"}, .attach_stdin = true});
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    auto stream = engine().start_exec(*id, false);
+    ASSERT_TRUE(stream.ok()) << stream.error().message;
+    ASSERT_TRUE((*stream)->write("hello\n").ok());
+    ASSERT_TRUE((*stream)->write("world\n").ok());
+    ASSERT_TRUE((*stream)->close_stdin().ok());
+    ExecOutput o = read_to_end_within(**stream);
+    EXPECT_TRUE(o.ended) << "cat ends at its stdin's end";
+    EXPECT_EQ(o.out, "hello\nworld\n");
+    EXPECT_EQ(engine().inspect_exec(*id)->exit_code, 0);
+  }
+}
+
+TEST_F(ExecIntegration, OnlyIntoARunningContainer) {
+  auto missing = engine().create_exec(name("nothing"), {.cmd = {"true"}});
+  EXPECT_TRUE(missing.not_found()) << missing.error().message;
+  EXPECT_TRUE(engine().inspect_exec("0123456789abcdef").not_found());
+  EXPECT_TRUE(engine().start_exec("0123456789abcdef", false).not_found());
+
+  auto idle = spec("never-started", {"sleep", "300"});
+  idle.host_config.network_mode = "none";
+  ASSERT_TRUE(engine().create_container(idle).ok());
+  auto created_only = engine().create_exec(idle.name, {.cmd = {"true"}});
+  ASSERT_FALSE(created_only.ok());
+  EXPECT_TRUE(created_only.error().conflict()) << created_only.error().message;
+  EXPECT_NE(created_only.error().message.find("is not running"), std::string::npos);
+
+  // The container stops between an exec's creation and its start: the engine forgets the exec,
+  // but keeps one that ran to the end.
+  std::string container = running("stopped", "runsc");
+  ASSERT_FALSE(container.empty());
+  auto finished = engine().create_exec(container, {.cmd = {"true"}});
+  ASSERT_TRUE(finished.ok()) << finished.error().message;
+  auto first = engine().start_exec(*finished, false);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(read_to_end_within(**first).ended);
+  auto id = engine().create_exec(container, {.cmd = {"true"}});
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(engine().kill_container(container, "KILL").ok());
+  ASSERT_EQ(*engine().wait_container(container), 137);
+  auto stream = engine().start_exec(*id, false);
+  ASSERT_FALSE(stream.ok());
+  EXPECT_TRUE(stream.not_found()) << stream.error().message;
+  auto kept = engine().inspect_exec(*finished);
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_EQ(kept->exit_code, 0);
+  auto after_stop = engine().create_exec(container, {.cmd = {"true"}});
+  ASSERT_FALSE(after_stop.ok());
+  EXPECT_TRUE(after_stop.error().conflict()) << after_stop.error().message;
+}
+
 TEST_F(EngineIntegration, ParallelCallsShareTheEngine) {
   // The executor runs independent steps in parallel through one CurlEngine.
   std::vector<std::thread> threads;
