@@ -491,13 +491,21 @@ static engine::Status add_tree(const std::string& root, const std::string& dir, 
   return engine::ok_status();
 }
 
+// The runtime/ folders ac-gate is built from (its Dockerfile sets ACCTL_RUNTIME_COMPONENTS=gate):
+// a change to another runtime component, or to the reconciler, leaves the gate image as it is.
+static constexpr const char* kGateRuntimeFolders[] = {"runtime/common", "runtime/netpolicy",
+                                                      "runtime/gate"};
+
 Result<ImageRecipe> gate_image_recipe(const std::string& project_root,
                                       const std::string& base_image) {
   ImageRecipe r{kGateImage, "Image", "gate", {}, {{"BASE", base_image}}};
   const fs::path root(project_root);
   r.files.push_back({"Dockerfile", (root / "images/gate/Dockerfile").string(), "", 0644});
-  r.files.push_back({"CMakeLists.txt", (root / "CMakeLists.txt").string(), "", 0644});
-  if (auto s = add_tree(project_root, "runtime", r.files); !s) return s.error();
+  for (const char* cmake_list : {"CMakeLists.txt", "runtime/CMakeLists.txt"})
+    r.files.push_back({cmake_list, (root / cmake_list).string(), "", 0644});
+  for (const char* folder : kGateRuntimeFolders) {
+    if (auto s = add_tree(project_root, folder, r.files); !s) return s.error();
+  }
   return r;
 }
 

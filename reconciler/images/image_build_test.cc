@@ -403,5 +403,59 @@ TEST(RootfsScript, FailureCarriesTheScriptsOutput) {
   EXPECT_NE(r.error().message.find("exit 1"), std::string::npos) << r.error().message;
 }
 
+// A checkout with what the gate's image is built from, and what it is not.
+class GateRecipe : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* file :
+         {"images/gate/Dockerfile", "CMakeLists.txt", "runtime/CMakeLists.txt",
+          "runtime/common/result.h", "runtime/netpolicy/domain.cc", "runtime/gate/CMakeLists.txt",
+          "runtime/gate/gate_server.cc", "reconciler/cli/cli.cc"}) {
+      dir_.write(file, std::string("// ") + file + "\n");
+    }
+  }
+  std::string recipe_hash() {
+    auto recipe = gate_image_recipe(dir_.path(), "acctl/debian:bookworm");
+    EXPECT_TRUE(recipe.ok()) << (recipe.ok() ? "" : recipe.error().message);
+    if (!recipe.ok()) return "";
+    return context_hash(tar_of(recipe->files));
+  }
+  std::vector<std::string> recipe_paths() {
+    auto recipe = gate_image_recipe(dir_.path(), "acctl/debian:bookworm");
+    std::vector<std::string> paths;
+    if (recipe.ok()) {
+      for (const ContextFile& f : recipe->files) paths.push_back(f.path);
+    }
+    std::sort(paths.begin(), paths.end());
+    return paths;
+  }
+  TempDir dir_;
+};
+
+TEST_F(GateRecipe, PacksOnlyTheBuildFilesAndTheGatesRuntimeFolders) {
+  EXPECT_EQ(recipe_paths(), (std::vector<std::string>{
+                                "CMakeLists.txt", "Dockerfile", "runtime/CMakeLists.txt",
+                                "runtime/common/result.h", "runtime/gate/CMakeLists.txt",
+                                "runtime/gate/gate_server.cc", "runtime/netpolicy/domain.cc"}));
+}
+
+TEST_F(GateRecipe, AnotherRuntimeComponentDoesNotChangeItsHash) {
+  const std::string before = recipe_hash();
+  ASSERT_FALSE(before.empty());
+  dir_.write("runtime/vault/CMakeLists.txt", "add_executable(vault vault.cc)\n");
+  dir_.write("runtime/vault/vault.cc", "int main() {}\n");
+  dir_.write("reconciler/cli/cli.cc", "// changed\n");
+  EXPECT_EQ(recipe_hash(), before);
+}
+
+TEST_F(GateRecipe, AChangeUnderRuntimeGateOrCommonChangesItsHash) {
+  const std::string before = recipe_hash();
+  dir_.write("runtime/gate/gate_server.cc", "// changed\n");
+  const std::string after_gate = recipe_hash();
+  EXPECT_NE(after_gate, before);
+  dir_.write("runtime/common/fd.h", "// new\n");
+  EXPECT_NE(recipe_hash(), after_gate);
+}
+
 }  // namespace
 }  // namespace acctl
