@@ -1,6 +1,8 @@
 // CurlEngine: the Docker Engine API over libcurl (unix socket, TCP, TLS), streaming included.
 #include "engine/curl_engine.h"
 
+#include "engine/deadline.h"
+
 #include <curl/curl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -179,9 +181,20 @@ Result<CurlEngine::Response> CurlEngine::perform(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   set_connection_options(curl);
   bool streaming = static_cast<bool>(request.on_data) || request.upload;
-  // Streams (logs -f, events, builds) last as long as they last; everything else is bounded.
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                   streaming ? 0L : options_.request_timeout_ms + request.extra_timeout_ms);
+  // Streams (logs -f, events, builds) last as long as they last; everything else is bounded,
+  // and nothing outlasts the command's deadline.
+  const auto budget = call_budget(
+      options_, std::chrono::milliseconds(
+                    streaming ? 0L : options_.request_timeout_ms + request.extra_timeout_ms));
+  if (!budget) {
+    release_handle(curl);
+    return deadline_error(request.what, options_.host);
+  }
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(budget->count()));
+  // An image moving in or out that stops moving: the engine has stopped answering.
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, request.stall_timeout_ms > 0 ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                   request.stall_timeout_ms > 0 ? std::max(1L, request.stall_timeout_ms / 1000) : 0L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
   if (request.stop) {
@@ -213,9 +226,16 @@ Result<CurlEngine::Response> CurlEngine::perform(const Request& request) {
   CURLcode rc = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  // Whether the request went out: a timeout after that is an engine that did not answer, not
+  // one that cannot be reached.
+  curl_off_t sent_at = 0;
+  curl_easy_getinfo(curl, CURLINFO_PRETRANSFER_TIME_T, &sent_at);
   curl_slist_free_all(headers);
   release_handle(curl);
 
+  if (rc == CURLE_OPERATION_TIMEDOUT && !t.stopped && sent_at > 0) {
+    return timeout_error(request.what, *budget, options_.host);
+  }
   if (rc != CURLE_OK && !t.stopped) return transport_error(rc, status, errbuf, request.what);
   if (status >= 400) {
     return Error{static_cast<int>(status), request.what + ": " + json::error_message(t.body)};
@@ -227,6 +247,10 @@ Status CurlEngine::simple(Request request) {
   auto r = perform(request);
   if (!r) return r.error();
   return ok_status();
+}
+
+Status CurlEngine::ping() {
+  return simple({.path = "/_ping", .versioned = false, .what = "GET /_ping"});
 }
 
 Result<VersionInfo> CurlEngine::version() {
@@ -849,6 +873,7 @@ Result<std::string> CurlEngine::import_image(const ImportSpec& spec, const ByteS
                            .query = q,
                            .content_type = "application/x-tar",
                            .upload = &tar,
+                           .stall_timeout_ms = kImageStallMs,
                            .what = "import image " + spec.reference},
                           ProgressFn{});
 }
@@ -865,6 +890,7 @@ Result<std::string> CurlEngine::build_image(const BuildSpec& spec, const ByteSou
                            .query = q,
                            .content_type = "application/x-tar",
                            .upload = &context,
+                           .stall_timeout_ms = kImageStallMs,
                            .what = "build image " + spec.tag},
                           on_progress);
 }
@@ -885,6 +911,7 @@ Status CurlEngine::save_images(const std::vector<std::string>& refs, const ByteS
                               aborted = true;
                               return false;
                             },
+                        .stall_timeout_ms = kImageStallMs,
                         .what = what});
   if (!reply) return reply.error();
   if (aborted) return Error{0, what + ": the receiving side stopped"};
@@ -905,6 +932,7 @@ Status CurlEngine::load_images(const ByteSource& tar, const ProgressFn& on_progr
             .query = {{"quiet", "1"}},
             .content_type = "application/x-tar",
             .upload = &tar,
+            .stall_timeout_ms = kImageStallMs,
             .what = "load images"};
   r.on_data = [&](std::string_view bytes) { return lines.feed(bytes, line); };
   auto reply = perform(r);

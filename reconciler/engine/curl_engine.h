@@ -15,6 +15,9 @@ namespace acctl::engine {
 
 class CurlEngine final : public EngineApi {
  public:
+  // How long an image build, import, save or load may go without a byte before it has failed:
+  // long, since a build step may work quietly for minutes.
+  static constexpr long kImageStallMs = 15 * 60 * 1000;
   // Reaches the engine with GET /version and settles the API version every later call uses.
   static Result<std::unique_ptr<CurlEngine>> connect(const EngineOptions& options);
   ~CurlEngine() override;
@@ -25,6 +28,7 @@ class CurlEngine final : public EngineApi {
   const EngineOptions& options() const { return options_; }
 
   Result<VersionInfo> version() override;
+  Status ping() override;
 
   Result<std::vector<ContainerSummary>> list_containers(const Filters& filters, bool all) override;
   Result<ContainerInfo> inspect_container(const std::string& id_or_name) override;
@@ -87,6 +91,7 @@ class CurlEngine final : public EngineApi {
     std::function<bool(std::string_view)> on_data{};
     std::function<bool()> stop{};  // polled while a streaming reply is idle
     long extra_timeout_ms = 0;     // added to the per-request timeout (e.g. a stop's grace time)
+    long stall_timeout_ms = 0;     // a stream that moves no byte for this long has failed
     bool versioned = true;
     std::string what{};  // for messages: "create container ac-sb-dev"
   };

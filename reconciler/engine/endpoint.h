@@ -1,7 +1,9 @@
 // Where the Docker engine is and how to reach it: DOCKER_HOST-style addresses and TLS files.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,7 +21,9 @@ struct EngineOptions {
   std::string cert_file;
   std::string key_file;
   long connect_timeout_ms = 5000;
-  long request_timeout_ms = 120000;  // per non-streaming request
+  long request_timeout_ms = 60000;  // per non-streaming request
+  // When the whole command must be over (its --timeout): no call outlasts it.
+  std::optional<std::chrono::steady_clock::time_point> deadline{};
 };
 
 // A parsed engine address: either a unix socket or a base URL ("http://h:p", "https://h:p").

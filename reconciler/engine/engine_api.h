@@ -373,6 +373,8 @@ class EngineApi {
   virtual ~EngineApi() = default;
 
   virtual Result<VersionInfo> version() = 0;
+  // GET /_ping: whether the engine answers at all (a call that touches no container).
+  virtual Status ping() = 0;
 
   // Containers.
   virtual Result<std::vector<ContainerSummary>> list_containers(const Filters& filters,

@@ -1,8 +1,12 @@
 // FakeEngine: containers, networks, volumes and images as maps, with the engine's visible rules.
 #include "fakes/fake_engine.h"
 
+#include "engine/deadline.h"
+
 #include <algorithm>
 #include <condition_variable>
+#include <thread>
+#include <utility>
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -14,7 +18,7 @@ namespace acctl::engine {
 namespace {
 
 const char* const kReadOnly[] = {
-    "version",       "list_containers", "inspect_container", "wait_container",   "logs",
+    "version",       "ping",            "list_containers", "inspect_container", "wait_container",   "logs",
     "list_networks", "inspect_network", "list_volumes",      "inspect_volume",   "inspect_image",
     "list_images",   "events",          "attach_container",  "resize_container", "save_images",
     "stats",         "disk_usage",      "inspect_exec",      "resize_exec"};
@@ -188,9 +192,44 @@ void FakeEngine::set_exec_handler(ExecHandler handler) {
   exec_handler_ = std::move(handler);
 }
 
+namespace {
+thread_local std::optional<std::chrono::milliseconds> g_hang;
+}  // namespace
+
+void FakeEngine::Mutex::unlock() {
+  m_.unlock();
+  if (auto d = std::exchange(g_hang, std::nullopt)) std::this_thread::sleep_for(*d);
+}
+
+void FakeEngine::Mutex::hang_after_unlock(std::chrono::milliseconds d) {
+  g_hang = d;
+}
+
+void FakeEngine::stop_answering(const std::string& call) {
+  std::lock_guard lock(mutex_);
+  unanswered_.push_back(call);
+}
+
+void FakeEngine::answer_again() {
+  std::lock_guard lock(mutex_);
+  unanswered_.clear();
+}
+
+void FakeEngine::set_options(const EngineOptions& options) {
+  std::lock_guard lock(mutex_);
+  options_ = options;
+}
+
 std::optional<Error> FakeEngine::record(const std::string& operation, const std::string& subject) {
   calls_.push_back(subject.empty() ? operation : operation + " " + subject);
   ++call_count_;
+  for (const std::string& prefix : unanswered_) {
+    if (!calls_.back().starts_with(prefix)) continue;
+    auto budget = call_budget(options_, std::chrono::milliseconds(options_.request_timeout_ms));
+    if (!budget) return deadline_error(calls_.back(), options_.host);
+    Mutex::hang_after_unlock(*budget);
+    return timeout_error(calls_.back(), *budget, options_.host);
+  }
   if (auto it = nth_failures_.find(call_count_); it != nth_failures_.end()) {
     Error e = it->second;
     nth_failures_.erase(it);
@@ -279,6 +318,12 @@ void FakeEngine::emit(const std::string& type, const std::string& action, const 
       return x.second.container_id == id && (action == "destroy" || !x.second.exit_code);
     });
   }
+}
+
+Status FakeEngine::ping() {
+  std::lock_guard lock(mutex_);
+  if (auto e = record("ping", "")) return *e;
+  return ok_status();
 }
 
 Result<VersionInfo> FakeEngine::version() {
@@ -699,7 +744,7 @@ class FakeExecStream final : public AttachedStream {
   ExecSpec spec_;
   FakeEngine::ExecHandler handler_;
   std::mutex mutex_;  // stdin's state, shared by the writer and the reader
-  std::condition_variable stdin_changed_;
+  std::condition_variable_any stdin_changed_;
   std::string stdin_;
   bool stdin_closed_ = false;
   bool input_ended_ = false;  // what the process reads has ended: stdin closed, or a TTY's ^D

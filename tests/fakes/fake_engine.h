@@ -2,6 +2,7 @@
 // failures.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/endpoint.h"
 #include "engine/engine_api.h"
 
 namespace acctl::engine {
@@ -33,6 +35,15 @@ class FakeEngine final : public EngineApi {
   void fail(const std::string& operation, Error error, int skip = 0);
   // The nth call from now (1 = the next one), whatever it is, fails.
   void fail_nth_call(int n, Error error);
+
+  // An engine that stops answering: calls whose log entry starts with `call` ("" = every
+  // call) get no answer; each waits out its time (the thread's CallTimeout, the options'
+  // request timeout, the deadline: see engine/deadline.h) and fails as the libcurl client's
+  // would. Other calls answer as usual.
+  void stop_answering(const std::string& call = "");
+  void answer_again();
+  // The timeouts a client of this engine was given (the test's connect hands them over).
+  void set_options(const EngineOptions& options);
 
   void set_runtimes(std::vector<std::string> runtimes);
   void add_image(const std::string& reference, const Labels& labels = {});
@@ -61,6 +72,7 @@ class FakeEngine final : public EngineApi {
 
   // --- EngineApi --------------------------------------------------------------------------------
   Result<VersionInfo> version() override;
+  Status ping() override;
 
   Result<std::vector<ContainerSummary>> list_containers(const Filters& filters, bool all) override;
   Result<ContainerInfo> inspect_container(const std::string& id_or_name) override;
@@ -151,7 +163,20 @@ class FakeEngine final : public EngineApi {
   void emit(const std::string& type, const std::string& action, const std::string& id,
             const std::string& name, const Labels& labels);
 
-  mutable std::mutex mutex_;  // the executor calls from several threads
+  // A mutex whose unlock lets a call that is not to be answered wait out its time, after it
+  // released the fake for the calls that are answered.
+  class Mutex {
+   public:
+    void lock() { m_.lock(); }
+    void unlock();
+    static void hang_after_unlock(std::chrono::milliseconds d);
+
+   private:
+    std::mutex m_;
+  };
+  mutable Mutex mutex_;  // the executor calls from several threads
+  std::vector<std::string> unanswered_;  // call prefixes that get no answer
+  EngineOptions options_;
   std::vector<std::string> calls_;
   std::vector<Injection> injections_;
   std::map<int, Error> nth_failures_;  // by call number
