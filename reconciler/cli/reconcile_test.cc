@@ -7,6 +7,8 @@
 
 #include "cli/cli.h"
 #include "converge/desired.h"
+#include "converge/engine_lock.h"
+#include "converge/system.h"
 #include "fakes/fake_engine.h"
 #include "manifest/test_support.h"
 
@@ -61,7 +63,11 @@ class ReconcileTest : public ::testing::Test {
     std::istringstream in(stdin_text);
     std::ostringstream out, err;
     CliEnv env{in, out, err, "", nullptr, false};
-    env.connect_engine = [this](const engine::EngineOptions&) {
+    env.connect_engine = [this](const engine::EngineOptions& o) {
+      // The fake waits out a call it does not answer as the client would: keep that short.
+      engine::EngineOptions quick = o;
+      quick.request_timeout_ms = 300;
+      fake_->set_options(quick);
       return engine::Result<std::shared_ptr<engine::EngineApi>>(
           std::shared_ptr<engine::EngineApi>(fake_));
     };
@@ -333,6 +339,66 @@ TEST_F(ReconcileTest, GetListsManagedObjects) {
   EXPECT_NE(table.out.find("Sandbox  a"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("Host     local"), std::string::npos) << table.out;
   EXPECT_EQ(run({"get", "sandbox", "nope"}).status, 2);
+}
+
+// The lock of the fake's engine is free again: nothing is left holding it.
+bool lock_is_free() {
+  auto lock = EngineLock::acquire(std::string(engine::kDefaultEngineHost),
+                                  EngineLock::default_dir(real_system()),
+                                  std::chrono::milliseconds(0), nullptr, real_system());
+  return lock.ok();
+}
+
+TEST_F(ReconcileTest, EngineThatStopsAnsweringMidApplyEndsItWithinTheDeadline) {
+  fake_->stop_answering("start_container ac-sb-b");
+  const auto start = std::chrono::steady_clock::now();
+  Out r = apply(manifests(sandbox("a") + sandbox("b")), {"--timeout", "20s"});
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_LT(took, std::chrono::seconds(5));
+  // The call and the object, and whether the engine answers anything else.
+  EXPECT_NE(r.err.find("start_container ac-sb-b: the engine did not answer within 0.3s"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("the engine answers other calls, so dockerd is holding that object"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(fake_->inspect_container("ac-sb-a")->state.running);
+  EXPECT_TRUE(lock_is_free());
+  fake_->answer_again();
+  Out again = apply(manifests(sandbox("a") + sandbox("b")));
+  EXPECT_EQ(again.status, 0) << again.err;
+}
+
+TEST_F(ReconcileTest, StuckContainerIsReportedAndDoesNotStallTheDiff) {
+  ASSERT_EQ(apply(manifests(sandbox("a") + sandbox("b"))).status, 0);
+  fake_->stop_answering("inspect_container ac-sb-a");
+  const auto start = std::chrono::steady_clock::now();
+  Out d = diff(manifests(sandbox("a") + sandbox("b")));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(d.status, 2) << d.out << d.err;
+  EXPECT_NE(d.out.find("error: Sandbox/a: the engine did not answer an inspect of container "
+                       "ac-sb-a in time"),
+            std::string::npos)
+      << d.out;
+  EXPECT_NE(d.out.find("2 in sync"), std::string::npos) << "b and the network are read: " << d.out;
+  EXPECT_TRUE(lock_is_free());
+}
+
+TEST_F(ReconcileTest, EngineThatAnswersNothingEndsTheDiffWithinItsTimeout) {
+  ASSERT_EQ(apply(manifests(sandbox("a"))).status, 0);
+  fake_->stop_answering();
+  const auto start = std::chrono::steady_clock::now();
+  Out d = diff(manifests(sandbox("a")), {"--timeout", "2s"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(d.status, 2) << d.out;
+  EXPECT_NE(d.err.find("list_networks: the engine did not answer within 0.3s"), std::string::npos)
+      << d.err;
+  EXPECT_NE(d.err.find("the engine does not answer at all now"), std::string::npos) << d.err;
+  EXPECT_TRUE(lock_is_free());
+  Out g = run({"get"});
+  EXPECT_EQ(g.status, 2);
+  EXPECT_NE(g.err.find("did not answer"), std::string::npos) << g.err;
 }
 
 }  // namespace

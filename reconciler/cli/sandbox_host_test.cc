@@ -11,10 +11,10 @@
 
 #include "cli/cli.h"
 #include "converge/desired.h"
+#include "converge/sandbox_host.h"
 #include "fakes/fake_engine.h"
 #include "images/image_build.h"
 #include "manifest/manifest.h"
-#include "converge/sandbox_host.h"
 
 namespace acctl {
 namespace {
@@ -98,8 +98,9 @@ class DindTest : public ::testing::Test {
     std::istringstream in(stdin_text);
     std::ostringstream out, err;
     CliEnv env{in, out, err, "", nullptr, false};
-    env.connect_engine = [this](const engine::EngineOptions& o)
-        -> engine::Result<std::shared_ptr<engine::EngineApi>> {
+    env.connect_engine =
+        [this](
+            const engine::EngineOptions& o) -> engine::Result<std::shared_ptr<engine::EngineApi>> {
       if (o.host == paths_.endpoint()) {
         if (!nested_up_) return engine::Error{0, "cannot connect to " + o.host};
         return std::shared_ptr<engine::EngineApi>(nested_);
@@ -121,8 +122,8 @@ class DindTest : public ::testing::Test {
 };
 
 TEST_F(DindTest, DiffPlansBothEnginesBeforeTheHostExists) {
-  Out r = run({"diff", "-f", "-"}, std::string(kHost) + policy("default", "example.com") +
-                                       sandbox("a"));
+  Out r = run({"diff", "-f", "-"},
+              std::string(kHost) + policy("default", "example.com") + sandbox("a"));
   EXPECT_EQ(r.status, 1) << r.err << r.out;
   for (const char* line :
        {"+   create  volume    ac-dind-data-local (Host/local)",
@@ -287,6 +288,114 @@ TEST_F(DindTest, StartStatusStopDown) {
   EXPECT_TRUE(fs::exists(home_ / "instances/a/workspace/keep.txt"));
   EXPECT_FALSE(fs::exists(paths_.run_dir));
   unsetenv("ACCTL_MANIFESTS");
+}
+
+// A Blueprint of the manifest's own, built from an install script beside it.
+class DindBlueprintTest : public DindTest {
+ protected:
+  void SetUp() override {
+    DindTest::SetUp();
+    std::ofstream(home_ / "install.sh") << "echo one\n";
+    std::ofstream(home_ / "run.sh") << "exec bash\n";
+    std::ofstream(home_ / "m.yaml")
+        << kHost << policy("default", "example.com")
+        << "---\napiVersion: acctl/v1alpha1\nkind: Blueprint\nmetadata: {name: mine}\n"
+           "spec: {install: install.sh, run: run.sh}\n"
+        << "---\napiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: a}\n"
+           "spec: {blueprint: mine, mode: idle}\n";
+    manifest_ = (home_ / "m.yaml").string();
+  }
+  std::string image_id(FakeEngine& engine) {
+    auto i = engine.inspect_image("acctl/blueprint-mine:latest");
+    return i ? i->id : "";
+  }
+  std::string manifest_;
+};
+
+TEST_F(DindBlueprintTest, ChangedInstallScriptIsABuildAndACopyInTheDiff) {
+  nested_engine_comes_up();
+  ASSERT_EQ(run({"apply", "-f", manifest_}).status, 0);
+  ASSERT_EQ(run({"diff", "-f", manifest_}).status, 0);
+  const std::string outer_id = image_id(*outer_), nested_id = image_id(*nested_);
+  ASSERT_FALSE(outer_id.empty());
+  EXPECT_EQ(nested_id, outer_id);
+
+  std::ofstream(home_ / "install.sh") << "echo two\n";
+  Out d = run({"diff", "-f", manifest_});
+  EXPECT_EQ(d.status, 1) << d.out << d.err;
+  for (const char* line :
+       {"+   build   image     acctl/blueprint-mine:latest (Blueprint/mine): build context or "
+        "base image changed\n",
+        "+   copy    image     acctl/blueprint-mine:latest (Host/local): made first on the Host's "
+        "engine\n",
+        "-/+ replace container ac-sb-a (Sandbox/a) because image acctl/blueprint-mine:latest is "
+        "rebuilt\n",
+        "1 image to build", "1 image to copy"}) {
+    EXPECT_NE(d.out.find(line), std::string::npos) << line << "\n" << d.out;
+  }
+  Out j = run({"diff", "-f", manifest_, "-o", "json"});
+  EXPECT_EQ(j.status, 1);
+  json plan = json::parse(j.out, nullptr, false);
+  ASSERT_TRUE(plan.is_object()) << j.out;
+  EXPECT_EQ(plan["engines"][0]["actions"][0]["action"], "build");
+  EXPECT_EQ(plan["engines"][1]["actions"][0]["action"], "copy");
+  EXPECT_EQ(plan["engines"][1]["actions"][0]["images"], json({"acctl/blueprint-mine:latest"}));
+
+  // A dry run shows the same and changes nothing: no image is built, nothing is copied.
+  outer_->clear_calls();
+  nested_->clear_calls();
+  Out dry = run({"apply", "-f", manifest_, "--dry-run"});
+  EXPECT_EQ(dry.status, 0) << dry.err;
+  EXPECT_NE(dry.out.find("+   build   image     acctl/blueprint-mine:latest"), std::string::npos);
+  EXPECT_TRUE(outer_->mutating_calls().empty()) << testing::PrintToString(outer_->mutating_calls());
+  EXPECT_TRUE(nested_->mutating_calls().empty());
+  EXPECT_EQ(image_id(*outer_), outer_id);
+  EXPECT_EQ(image_id(*nested_), nested_id);
+
+  // apply builds, copies and replaces; then everything is in sync.
+  Out a = run({"apply", "-f", manifest_});
+  ASSERT_EQ(a.status, 0) << a.err << a.out;
+  EXPECT_NE(image_id(*outer_), outer_id);
+  EXPECT_EQ(image_id(*nested_), image_id(*outer_));
+  Out again = run({"diff", "-f", manifest_});
+  EXPECT_EQ(again.status, 0) << again.out;
+}
+
+TEST_F(DindTest, NewSandboxGetsTheNextAddressAndTheGateLearnsItFirst) {
+  nested_engine_comes_up();
+  const std::string one = std::string(kHost) + policy("default", "example.com") + sandbox("a");
+  ASSERT_EQ(run({"apply", "-f", "-"}, one).status, 0);
+  EXPECT_EQ(nested_->inspect_container("ac-sb-a")->networks.at("ac-net-local").ipam_ipv4,
+            "172.20.0.2");
+  EXPECT_EQ(gate_config()["sandboxes"], json({{"172.20.0.2", "a"}}));
+
+  Out d = run({"diff", "-f", "-"}, one + sandbox("b"));
+  EXPECT_EQ(d.status, 1);
+  EXPECT_NE(d.out.find("~   write   file      gate/config.json (Host/local): sandboxes changed"),
+            std::string::npos)
+      << d.out;
+  EXPECT_NE(d.out.find("~   reload  gate      ac-gate-local (Host/local): sandboxes changed"),
+            std::string::npos)
+      << d.out;
+  nested_->clear_calls();
+  ASSERT_EQ(run({"apply", "-f", "-"}, one + sandbox("b")).status, 0);
+  EXPECT_EQ(nested_->inspect_container("ac-sb-b")->networks.at("ac-net-local").ipam_ipv4,
+            "172.20.0.3");
+  EXPECT_EQ(gate_config()["sandboxes"], json({{"172.20.0.2", "a"}, {"172.20.0.3", "b"}}));
+  // The gate re-read its config before the new sandbox started.
+  auto calls = nested_->mutating_calls();
+  auto at = [&](const std::string& c) {
+    return std::find(calls.begin(), calls.end(), c) - calls.begin();
+  };
+  EXPECT_LT(at("kill_container ac-gate-local"), at("start_container ac-sb-b"))
+      << testing::PrintToString(calls);
+  // A replaced sandbox keeps its address.
+  ASSERT_EQ(
+      run({"apply", "-f", "-"}, one.substr(0, one.size() - 2) + ", env: {X: y}}\n" + sandbox("b"))
+          .status,
+      0);
+  EXPECT_EQ(nested_->inspect_container("ac-sb-a")->networks.at("ac-net-local").ipam_ipv4,
+            "172.20.0.2");
 }
 
 }  // namespace

@@ -1,13 +1,17 @@
 // Rendering of Sandboxes and Hosts into engine objects, with hashes of their normalised specs.
 #include "converge/desired.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
-#include "manifest/quantity.h"
+#include "converge/addresses.h"
+#include "converge/image_objects.h"
+#include "converge/observed.h"
 #include "converge/sandbox_host.h"
+#include "manifest/quantity.h"
 
 namespace acctl {
 namespace {
@@ -112,8 +116,12 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
     // In the nested engine, after the gate; names resolve at the gate only (the engine's
     // embedded DNS would answer other containers' names and forward the rest).
     o.engine = host_paths(options.state_dir, host.meta.name).endpoint();
+    const HostPaths paths = host_paths(options.state_dir, host.meta.name);
     o.depends_on.push_back(gate_container_name(host.meta.name));
+    o.depends_on.push_back(paths.resolv_conf());
     hc.binds.push_back(std::string(kHostRunDir) + "/resolv.conf:/etc/resolv.conf:ro");
+    // The gate knows sandboxes by address, so acctl, not the engine, hands them out.
+    o.address = AddressRequest{c.network, host.spec.subnet, {host.spec.gate_ip}};
   }
   hc.network_mode = c.network;
   if (s.spec.gpus.requested()) {
@@ -165,6 +173,14 @@ const char* to_string(ObjectType t) {
       return "volume";
     case ObjectType::kContainer:
       return "container";
+    case ObjectType::kImage:
+      return "image";
+    case ObjectType::kFile:
+      return "file";
+    case ObjectType::kEngine:
+      return "engine";
+    case ObjectType::kGate:
+      return "gate";
   }
   return "?";
 }
@@ -179,22 +195,59 @@ void seal_spec(DesiredObject& o, const json& fields) {
   o.labels[kLabelSpecFields] = label;
 }
 
-DesiredState render_desired(const Model& model, const RenderOptions& options,
-                            std::vector<std::string>* unsupported) {
+namespace {
+
+// The Blueprints of a Host's Sandboxes whose images acctl builds (those without a prebuilt one).
+std::vector<const Blueprint*> built_blueprints_of(const Model& model, const Host& host) {
+  std::vector<const Blueprint*> out;
+  for (const Sandbox& s : model.sandboxes) {
+    if (s.spec.host != host.meta.name) continue;
+    const Blueprint* b = model.find_blueprint(s.spec.blueprint);
+    if (b && b->spec.image.empty() && std::find(out.begin(), out.end(), b) == out.end())
+      out.push_back(b);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Blueprint* a, const Blueprint* b) { return a->meta.name < b->meta.name; });
+  return out;
+}
+
+}  // namespace
+
+Result<DesiredState> render_desired(const Model& model, const RenderOptions& options,
+                                    std::vector<std::string>* unsupported) {
   DesiredState out;
   std::set<std::string> rendered;
   for (const Host& h : model.hosts) {
+    const auto blueprints = built_blueprints_of(model, h);
     if (h.spec.isolation == Isolation::kDind) {
       if (!options.privileges) {
         if (unsupported) unsupported->push_back(h.meta.name);
         continue;
       }
-      for (DesiredObject& o : render_host_outer(h, *options.privileges, options.state_dir))
+      auto policy = gate_policy_for(model, h);
+      if (!policy) return policy.error();
+      auto outer = render_host_outer(h, *options.privileges, options.state_dir,
+                                     options.project_root, blueprints);
+      if (!outer) return outer.error();
+      for (DesiredObject& o : *outer) out.objects.push_back(std::move(o));
+      std::vector<std::string> copied;
+      if (!options.project_root.empty()) copied.push_back(kGateImage);
+      for (const Blueprint* b : blueprints) copied.push_back(blueprint_image_tag(b->meta.name));
+      for (DesiredObject& o : render_host_nested(h, options.state_dir, copied))
         out.objects.push_back(std::move(o));
-      for (DesiredObject& o : render_host_nested(h, options.state_dir))
-        out.objects.push_back(std::move(o));
+      out.gates[h.meta.name] = {&h, std::move(*policy), host_network_name(h.meta.name),
+                                host_paths(options.state_dir, h.meta.name).gate_config()};
     } else {
       out.objects.push_back(render_network(h));
+      if (!blueprints.empty()) {
+        if (auto base = base_image_object(h, "")) out.objects.push_back(*base);
+      }
+      for (const Blueprint* b : blueprints) {
+        auto img = built_image_object(blueprint_image_recipe(*b, h.spec.base_image), h,
+                                      "Blueprint/" + b->meta.name, "");
+        if (!img) return img.error();
+        out.objects.push_back(std::move(*img));
+      }
     }
     out.hosts.push_back(h.meta.name);
     rendered.insert(h.meta.name);
@@ -205,6 +258,28 @@ DesiredState render_desired(const Model& model, const RenderOptions& options,
     out.objects.push_back(render_sandbox(s, *model.find_blueprint(s.spec.blueprint), *h, options));
   }
   return out;
+}
+
+Status finish_render(DesiredState& desired, const ObservedState& observed) {
+  if (auto a = assign_addresses(desired, observed); !a) return a;
+  for (const auto& [host, gate] : desired.gates) {
+    std::map<std::string, std::string> sandboxes;  // address → name
+    for (const DesiredObject& d : desired.objects) {
+      if (d.type != ObjectType::kContainer || !d.address || d.address->network != gate.network ||
+          d.container.ipv4_address.empty() || !d.labels.count(kLabelInstance))
+        continue;
+      sandboxes[d.container.ipv4_address] = d.labels.at(kLabelInstance);
+    }
+    for (DesiredObject& d : desired.objects) {
+      if (d.type != ObjectType::kFile || d.file.path != gate.config_path) continue;
+      d.file.content = gate_config_text(*gate.host, gate.policy, sandboxes);
+      const std::string wanted = d.file.content;
+      d.file.explain = [wanted](const std::string& current) {
+        return explain_gate_config_change(current, wanted);
+      };
+    }
+  }
+  return ok_status();
 }
 
 std::map<std::string, std::string> parse_field_hashes(const std::string& label) {

@@ -5,8 +5,14 @@
 #include <set>
 
 #include "common/parallel.h"
+#include "engine/deadline.h"
 
 namespace acctl {
+namespace {
+
+constexpr std::chrono::milliseconds kInspectTimeout{5000};
+
+}  // namespace
 
 engine::Result<ObservedState> observe(engine::EngineApi& api, const DesiredState& desired,
                                       int parallel) {
@@ -17,12 +23,22 @@ engine::Result<ObservedState> observe(engine::EngineApi& api, const DesiredState
   auto networks = api.list_networks(managed);
   if (!networks) return networks.error();
   for (const engine::NetworkInfo& n : *networks) {
-    out.objects.push_back({ObjectType::kNetwork, n.id, n.name, n.labels, "", {}, ""});
+    ObservedObject o;
+    o.type = ObjectType::kNetwork;
+    o.id = n.id;
+    o.name = n.name;
+    o.labels = n.labels;
+    out.objects.push_back(std::move(o));
   }
   auto volumes = api.list_volumes(managed);
   if (!volumes) return volumes.error();
   for (const engine::VolumeInfo& v : *volumes) {
-    out.objects.push_back({ObjectType::kVolume, v.name, v.name, v.labels, "", {}, ""});
+    ObservedObject o;
+    o.type = ObjectType::kVolume;
+    o.id = v.name;
+    o.name = v.name;
+    o.labels = v.labels;
+    out.objects.push_back(std::move(o));
   }
   auto containers = api.list_containers(managed, /*all=*/true);
   if (!containers) return containers.error();
@@ -30,10 +46,14 @@ engine::Result<ObservedState> observe(engine::EngineApi& api, const DesiredState
   // Live limits and the image id only show in an inspect; one per container, in parallel.
   std::vector<ObservedObject> found(containers->size());
   std::vector<std::optional<engine::Error>> errors(containers->size());
+  // Inspects are cheap for the engine; more of them at once bound the wait on stuck ones.
   const unsigned workers =
-      std::max(1, std::min<int>(parallel, static_cast<int>(containers->size())));
+      std::max(1, std::min<int>(std::max(parallel, 16), static_cast<int>(containers->size())));
   parallel_for(containers->size(), workers, [&](unsigned, size_t i) {
     const engine::ContainerSummary& c = (*containers)[i];
+    // A container dockerd holds (a sandbox whose start never returned) must not stall the
+    // whole observation: it is reported, the others are read.
+    engine::CallTimeout bound(kInspectTimeout);
     auto info = api.inspect_container(c.id);
     if (!info) {
       // Removed between the list and the inspect: it is simply gone.
@@ -48,8 +68,26 @@ engine::Result<ObservedState> observe(engine::EngineApi& api, const DesiredState
     o.state = info->state.status;
     o.live = {info->host_config.nano_cpus, info->host_config.memory, info->host_config.pids_limit};
     o.image_id = info->image;
+    for (const auto& [net, ep] : info->networks) {
+      if (!ep.ip_address.empty()) o.addresses[net] = ep.ip_address;
+    }
   });
   for (size_t i = 0; i < found.size(); ++i) {
+    if (errors[i] && errors[i]->timed_out) {
+      // Listed but not inspected in time: report it, and go on with the others.
+      const engine::ContainerSummary& c = (*containers)[i];
+      ObservedObject o;
+      o.type = ObjectType::kContainer;
+      o.id = c.id;
+      o.name = c.names.empty() ? c.id : c.names[0];
+      o.labels = c.labels;
+      o.state = c.state;
+      o.stuck = "the engine did not answer an inspect of container " + o.name + " in time (" +
+                errors[i]->message + "); it is listed as " + c.state +
+                ", and dockerd may be holding it (see docker ps, and the engine's log)";
+      out.objects.push_back(std::move(o));
+      continue;
+    }
     if (errors[i]) return *errors[i];
     if (!found[i].id.empty()) out.objects.push_back(std::move(found[i]));
   }
@@ -60,6 +98,24 @@ engine::Result<ObservedState> observe(engine::EngineApi& api, const DesiredState
   std::set<std::string> images;
   for (const DesiredObject& d : desired.objects) {
     if (d.type == ObjectType::kContainer) images.insert(d.container.image);
+    if (d.type == ObjectType::kImage) {
+      images.insert(d.name);
+      if (d.image.source == ImageSource::kBuild) images.insert(d.image.base);
+    }
+    if (d.type == ObjectType::kContainer && d.address &&
+        out.addresses_in_use.try_emplace(d.address->network).second) {
+      // Every address on the network is taken, whoever holds it.
+      auto n = api.inspect_network(d.address->network);
+      if (!n && !n.not_found()) return n.error();
+      if (n) {
+        for (const auto& [id, cidr] : n->containers) {
+          out.addresses_in_use[d.address->network].insert(cidr.substr(0, cidr.find('/')));
+        }
+      }
+    }
+    if (d.type != ObjectType::kNetwork && d.type != ObjectType::kVolume &&
+        d.type != ObjectType::kContainer)
+      continue;
     if (have.count({d.type, d.name})) continue;
     bool exists = false;
     if (d.type == ObjectType::kContainer) {
@@ -82,6 +138,7 @@ engine::Result<ObservedState> observe(engine::EngineApi& api, const DesiredState
     auto r = api.inspect_image(image);
     if (!r && !r.not_found()) return r.error();
     out.image_ids[image] = r.ok() ? r->id : "";
+    if (r.ok()) out.image_labels[image] = r->labels;
   }
   return out;
 }

@@ -2,9 +2,9 @@
 #pragma once
 
 #include "converge/desired.h"
+#include "converge/plan.h"
 #include "engine/engine_api.h"
 #include "engine/result.h"
-#include "converge/plan.h"
 
 namespace acctl {
 

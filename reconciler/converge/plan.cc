@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <tuple>
 
 #include "manifest/quantity.h"
 
@@ -72,6 +73,18 @@ const char* to_string(ActionType t) {
       return "update";
     case ActionType::kStart:
       return "start";
+    case ActionType::kImport:
+      return "import";
+    case ActionType::kBuild:
+      return "build";
+    case ActionType::kCopy:
+      return "copy";
+    case ActionType::kWait:
+      return "wait";
+    case ActionType::kWrite:
+      return "write";
+    case ActionType::kReload:
+      return "reload";
   }
   return "?";
 }
@@ -87,6 +100,121 @@ std::vector<std::string> describe_live_change(const LiveLimits& from, const Live
   return out;
 }
 
+namespace {
+
+// What the plan does to images: an action per import or build, and one copy per source engine.
+struct ImagePlan {
+  std::vector<Action> actions;
+  std::set<std::string> made;  // tags imported or built here: a new id, not known yet
+  std::map<std::string, std::string> copied;  // tag → the id it will have ("" = not known yet)
+};
+
+std::string base_note(const std::string& base) {
+  return "base image " + base + " is made first";
+}
+
+ImagePlan plan_images(const DesiredState& desired, const ObservedState& observed,
+                      std::vector<std::string>& errors, size_t& in_sync) {
+  ImagePlan out;
+  auto id_of = [&](const std::string& tag) {
+    auto it = observed.image_ids.find(tag);
+    return it == observed.image_ids.end() ? std::string() : it->second;
+  };
+  std::map<std::string, Action> copies;  // by source engine
+  for (const DesiredObject& d : desired.objects) {
+    if (d.type != ObjectType::kImage) continue;
+    const DesiredImage& img = d.image;
+    Action a;
+    a.object = ObjectType::kImage;
+    a.name = d.name;
+    a.owner = d.owner;
+    a.host = d.host;
+    a.desired = d;
+    a.observed_id = id_of(d.name);
+    switch (img.source) {
+      case ImageSource::kImport:
+        if (!a.observed_id.empty()) {
+          ++in_sync;
+          continue;
+        }
+        a.type = ActionType::kImport;
+        a.reasons = {"not on the engine (from the Debian " + img.suite + " rootfs)"};
+        out.made.insert(d.name);
+        break;
+      case ImageSource::kBuild: {
+        const std::string base_id = id_of(img.base);
+        if (out.made.count(img.base) || observed.pending_images.count(img.base)) {
+          a.reasons = {base_note(img.base)};
+        } else if (base_id.empty()) {
+          errors.push_back(d.owner + ": image " + d.name + " is built FROM " + img.base +
+                           ", which is not on the engine and acctl cannot pull it (no registry): "
+                           "load it into the engine yourself, or use acctl/debian:<suite>");
+          continue;
+        } else if (a.observed_id.empty()) {
+          a.reasons = {"not on the engine"};
+        } else {
+          auto labels = observed.image_labels.find(d.name);
+          std::string have;
+          if (labels != observed.image_labels.end()) {
+            auto h = labels->second.find(kLabelSpecHash);
+            if (h != labels->second.end()) have = h->second;
+          }
+          if (have == image_spec_hash(*img.prepared, base_id)) {
+            ++in_sync;
+            continue;
+          }
+          a.reasons = {"build context or base image changed"};
+        }
+        a.type = ActionType::kBuild;
+        out.made.insert(d.name);
+        break;
+      }
+      case ImageSource::kCopy: {
+        auto src = observed.source_image_ids.find(d.name);
+        const std::string source_id = src == observed.source_image_ids.end() ? "" : src->second;
+        std::string reason;
+        if (observed.pending_images.count(d.name) || source_id.empty()) {
+          reason = "made first on the Host's engine";
+        } else if (a.observed_id.empty()) {
+          reason = "not here yet";
+        } else if (a.observed_id != source_id) {
+          reason = "differs from the Host's engine's";
+        } else {
+          ++in_sync;
+          continue;
+        }
+        out.copied[d.name] = observed.pending_images.count(d.name) ? "" : source_id;
+        auto [it, fresh] = copies.try_emplace(img.from_engine, a);
+        Action& c = it->second;
+        if (fresh) {
+          c.type = ActionType::kCopy;
+          c.from_engine = img.from_engine;
+          c.observed_id.clear();
+          c.reasons.clear();
+        }
+        c.images.push_back(d.name);
+        c.reasons.push_back(d.name + ": " + reason);
+        continue;
+      }
+    }
+    out.actions.push_back(std::move(a));
+  }
+  for (auto& [from, c] : copies) {
+    std::string names;
+    for (const std::string& t : c.images) names += (names.empty() ? "" : ", ") + t;
+    c.name = names;
+    // One reason for all of them when they share it: "made first on the Host's engine".
+    std::set<std::string> why;
+    for (size_t i = 0; i < c.images.size(); ++i)
+      why.insert(c.reasons[i].substr(c.images[i].size() + 2));
+    if (why.size() == 1) c.reasons = {*why.begin()};
+    out.actions.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace
+
 Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
                   const PlanOptions& options) {
   Plan plan;
@@ -94,8 +222,10 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
   for (const ObservedObject& o : observed.objects) have[{o.type, o.name}] = &o;
   std::set<std::pair<ObjectType, std::string>> wanted;
 
-  std::vector<Action> deletes, creates, changes;
+  ImagePlan images = plan_images(desired, observed, plan.errors, plan.in_sync);
+  std::vector<Action> deletes, creates, changes, writes, reloads, waits;
   std::set<std::string> replaced_networks;
+  std::set<std::string> recreated;  // containers created or replaced by this plan
   auto replace = [&](const DesiredObject& d, const ObservedObject& o,
                      std::vector<std::string> reasons) {
     deletes.push_back({ActionType::kDelete,
@@ -119,11 +249,12 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
                        "",
                        {}});
     if (d.type == ObjectType::kNetwork) replaced_networks.insert(d.name);
+    if (d.type == ObjectType::kContainer) recreated.insert(d.name);
   };
   // Networks and volumes first, so a replaced network can cascade to its containers.
   std::vector<const DesiredObject*> ordered;
   for (const DesiredObject& d : desired.objects) {
-    if (d.type != ObjectType::kContainer) ordered.push_back(&d);
+    if (d.type == ObjectType::kNetwork || d.type == ObjectType::kVolume) ordered.push_back(&d);
   }
   for (const DesiredObject& d : desired.objects) {
     if (d.type == ObjectType::kContainer) ordered.push_back(&d);
@@ -141,9 +272,14 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
       }
       creates.push_back(
           {ActionType::kCreate, d.type, d.name, d.owner, d.host, false, {}, d, "", {}});
+      if (d.type == ObjectType::kContainer) recreated.insert(d.name);
       continue;
     }
     const ObservedObject& o = *it->second;
+    if (!o.stuck.empty()) {
+      plan.errors.push_back(d.owner + ": " + o.stuck);
+      continue;
+    }
     auto hash = o.labels.find(kLabelSpecHash);
     std::vector<std::string> reasons;
     if (hash == o.labels.end() || hash->second != d.spec_hash) {
@@ -152,10 +288,19 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
       for (const std::string& dep : d.depends_on) {
         if (replaced_networks.count(dep)) reasons.push_back("network " + dep + " is replaced");
       }
-      auto image = observed.image_ids.find(d.container.image);
-      if (image != observed.image_ids.end() && !image->second.empty() && !o.image_id.empty() &&
-          image->second != o.image_id) {
-        reasons.push_back("image " + d.container.image + " was rebuilt");
+      const std::string& tag = d.container.image;
+      auto copied = images.copied.find(tag);
+      if (images.made.count(tag) || (copied != images.copied.end() && copied->second.empty())) {
+        reasons.push_back("image " + tag + " is rebuilt");
+      } else {
+        std::string want_id;
+        if (copied != images.copied.end()) {
+          want_id = copied->second;
+        } else if (auto image = observed.image_ids.find(tag); image != observed.image_ids.end()) {
+          want_id = image->second;
+        }
+        if (!want_id.empty() && !o.image_id.empty() && want_id != o.image_id)
+          reasons.push_back("image " + tag + " was rebuilt");
       }
     }
     if (!reasons.empty()) {
@@ -207,69 +352,185 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
     }
   }
 
+  // Files acctl writes, and the gates that re-read them.
+  for (const DesiredObject& d : desired.objects) {
+    if (d.type != ObjectType::kFile) continue;
+    auto f = observed.files.find(d.file.path);
+    const bool missing = f == observed.files.end() || !f->second;
+    if (!missing && *f->second == d.file.content) {
+      ++plan.in_sync;
+      continue;
+    }
+    std::vector<std::string> why = {"not written yet"};
+    if (!missing && d.file.explain) why = d.file.explain(*f->second);
+    Action w{ActionType::kWrite, ObjectType::kFile, d.name, d.owner, d.host, false, why, d, "", {}};
+    writes.push_back(w);
+    if (d.file.reload_container.empty() || recreated.count(d.file.reload_container)) continue;
+    auto gate = have.find({ObjectType::kContainer, d.file.reload_container});
+    // A gate that is not running reads the file when it starts.
+    if (gate == have.end() || gate->second->state != "running") continue;
+    Action r{ActionType::kReload,
+             ObjectType::kGate,
+             d.file.reload_container,
+             d.owner,
+             d.host,
+             false,
+             why,
+             d,
+             gate->second->id,
+             {}};
+    reloads.push_back(r);
+  }
+  // Nested engines that do not answer yet: their stage waits for them.
+  for (const DesiredObject& d : desired.objects) {
+    if (d.type != ObjectType::kEngine) continue;
+    auto ready = observed.engines_ready.find(d.nested.endpoint);
+    if (ready != observed.engines_ready.end() && ready->second) {
+      ++plan.in_sync;
+      continue;
+    }
+    waits.push_back({ActionType::kWait,
+                     ObjectType::kEngine,
+                     d.name,
+                     d.owner,
+                     d.host,
+                     false,
+                     {"not answering yet"},
+                     d,
+                     "",
+                     {}});
+  }
+
   std::set<std::string> missing;
   for (const Action& a : creates) {
     if (a.object != ObjectType::kContainer) continue;
-    auto it = observed.image_ids.find(a.desired->container.image);
+    const std::string& tag = a.desired->container.image;
+    if (images.made.count(tag) || images.copied.count(tag)) continue;
+    auto it = observed.image_ids.find(tag);
     if (it != observed.image_ids.end() && it->second.empty()) {
-      missing.insert(a.owner + ": image \"" + a.desired->container.image +
+      missing.insert(a.owner + ": image \"" + tag +
                      "\" is not on the engine (build or import it first; no registry is used)");
     }
   }
   plan.errors.insert(plan.errors.end(), missing.begin(), missing.end());
 
-  // Order: deletes (containers before networks and volumes), then creates (networks and
-  // volumes before containers), then in-place changes; within a group by type and name, so
-  // the text is the same on every run.
+  // Order: images, files and the reloads they cause, deletes (containers before networks and
+  // volumes), creates (networks and volumes before containers), in-place changes, waits; within
+  // a group by type and name, so the text is the same on every run.
   auto rank = [](const Action& a, bool creating) {
     int r = a.object == ObjectType::kContainer ? 0 : a.object == ObjectType::kVolume ? 1 : 2;
     return std::make_pair(creating ? 2 - r : r, a.name);
   };
+  auto by_name = [](const Action& a, const Action& b) {
+    return std::tie(a.type, a.name) < std::tie(b.type, b.name);
+  };
+  std::sort(images.actions.begin(), images.actions.end(), by_name);
   std::sort(deletes.begin(), deletes.end(),
             [&](const Action& a, const Action& b) { return rank(a, false) < rank(b, false); });
   std::sort(creates.begin(), creates.end(),
             [&](const Action& a, const Action& b) { return rank(a, true) < rank(b, true); });
   std::sort(changes.begin(), changes.end(),
             [&](const Action& a, const Action& b) { return rank(a, true) < rank(b, true); });
-  for (auto* group : {&deletes, &creates, &changes}) {
+  std::sort(writes.begin(), writes.end(), by_name);
+  std::sort(reloads.begin(), reloads.end(), by_name);
+  std::sort(waits.begin(), waits.end(), by_name);
+  for (auto* group : {&images.actions, &writes, &reloads, &deletes, &creates, &changes, &waits}) {
     for (Action& a : *group) plan.actions.push_back(std::move(a));
   }
 
   // Dependencies: networks and volumes are deleted after the container deletions of their
-  // host; anything is created after the deletion of its old self and after what it depends on.
-  std::map<std::string, size_t> created_at, deleted_at;
+  // host; anything is made after the deletion of its old self and after what it depends on (an
+  // image, a file, a network); a build after its base; a reload after its file; a wait after
+  // its host container is created or started.
+  std::map<std::string, size_t> made_at, deleted_at, reloaded_at;
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const Action& a = plan.actions[i];
-    if (a.type == ActionType::kCreate) created_at[a.name] = i;
-    if (a.type == ActionType::kDelete) deleted_at[a.name] = i;
+    switch (a.type) {
+      case ActionType::kReload:
+        reloaded_at[a.name] = i;
+        break;
+      case ActionType::kCreate:
+      case ActionType::kImport:
+      case ActionType::kBuild:
+      case ActionType::kWrite:
+        made_at[a.name] = i;
+        break;
+      case ActionType::kCopy:
+        for (const std::string& tag : a.images) made_at[tag] = i;
+        break;
+      case ActionType::kDelete:
+        deleted_at[a.name] = i;
+        break;
+      default:
+        break;
+    }
   }
+  auto after_made = [&](Action& a, const std::string& name) {
+    if (auto c = made_at.find(name); c != made_at.end()) a.after.push_back(c->second);
+  };
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     Action& a = plan.actions[i];
-    if (a.type == ActionType::kDelete && a.object != ObjectType::kContainer) {
-      for (size_t j = 0; j < i; ++j) {
-        const Action& b = plan.actions[j];
-        if (b.type == ActionType::kDelete && b.object == ObjectType::kContainer && b.host == a.host)
-          a.after.push_back(j);
-      }
+    switch (a.type) {
+      case ActionType::kDelete:
+        if (a.object == ObjectType::kContainer) break;
+        for (size_t j = 0; j < i; ++j) {
+          const Action& b = plan.actions[j];
+          if (b.type == ActionType::kDelete && b.object == ObjectType::kContainer &&
+              b.host == a.host)
+            a.after.push_back(j);
+        }
+        break;
+      case ActionType::kCreate:
+        if (auto d = deleted_at.find(a.name); d != deleted_at.end()) a.after.push_back(d->second);
+        for (const std::string& dep : a.desired->depends_on) {
+          after_made(a, dep);
+          // A gate that re-reads its config knows a new sandbox before the sandbox starts.
+          if (auto r = reloaded_at.find(dep); r != reloaded_at.end()) a.after.push_back(r->second);
+        }
+        if (a.object == ObjectType::kContainer) after_made(a, a.desired->container.image);
+        break;
+      case ActionType::kBuild:
+        after_made(a, a.desired->image.base);
+        break;
+      case ActionType::kReload:
+        after_made(a, a.desired->file.path);
+        break;
+      case ActionType::kWait:
+        for (size_t j = 0; j < i; ++j) {
+          const Action& b = plan.actions[j];
+          if (b.object == ObjectType::kContainer && b.name == a.desired->nested.host_container &&
+              b.type != ActionType::kDelete)
+            a.after.push_back(j);
+        }
+        break;
+      default:
+        break;
     }
-    if (a.type == ActionType::kCreate) {
-      if (auto d = deleted_at.find(a.name); d != deleted_at.end()) a.after.push_back(d->second);
-      for (const std::string& dep : a.desired->depends_on) {
-        if (auto c = created_at.find(dep); c != created_at.end()) a.after.push_back(c->second);
-      }
-    }
+    std::sort(a.after.begin(), a.after.end());
+    a.after.erase(std::unique(a.after.begin(), a.after.end()), a.after.end());
   }
   return plan;
+}
+
+std::set<std::string> Plan::images_made() const {
+  std::set<std::string> out;
+  for (const Action& a : actions) {
+    if (a.type == ActionType::kImport || a.type == ActionType::kBuild) out.insert(a.name);
+    if (a.type == ActionType::kCopy) out.insert(a.images.begin(), a.images.end());
+  }
+  return out;
 }
 
 std::string Plan::text() const {
   std::string out;
   size_t created = 0, updated = 0, replaced = 0, deleted = 0, started = 0;
+  size_t built = 0, copied = 0, written = 0, reloaded = 0, waited = 0;
   for (const Action& a : actions) {
     // A replacement shows once, at its creation half.
     if (a.type == ActionType::kDelete && a.replacing) continue;
     const char* sign = "";
     const char* verb = to_string(a.type);
+    std::string name = a.name;
     switch (a.type) {
       case ActionType::kCreate:
         sign = a.replacing ? "-/+" : "+  ";
@@ -288,15 +549,39 @@ std::string Plan::text() const {
         sign = ">  ";
         ++started;
         break;
+      case ActionType::kImport:
+      case ActionType::kBuild:
+        sign = "+  ";
+        ++built;
+        break;
+      case ActionType::kCopy:
+        sign = "+  ";
+        copied += a.images.size();
+        break;
+      case ActionType::kWrite:
+        sign = a.reasons == std::vector<std::string>{"not written yet"} ? "+  " : "~  ";
+        name = a.desired->file.label;
+        ++written;
+        break;
+      case ActionType::kReload:
+        sign = "~  ";
+        ++reloaded;
+        break;
+      case ActionType::kWait:
+        sign = ">  ";
+        name = a.desired->nested.host_container;
+        ++waited;
+        break;
     }
     char head[160];
     std::snprintf(head, sizeof head, "%s %-7s %-9s %s", sign, verb, to_string(a.object),
-                  a.name.c_str());
+                  name.c_str());
     out += head;
     if (!a.owner.empty()) out += " (" + a.owner + ")";
     if (!a.reasons.empty()) {
       out += a.replacing ? " because " : ": ";
-      out += join(a.reasons, ", ");
+      out += a.type == ActionType::kWait ? "its nested engine is " + join(a.reasons, ", ")
+                                         : join(a.reasons, ", ");
     }
     out += "\n";
   }
@@ -304,9 +589,20 @@ std::string Plan::text() const {
   char summary[200];
   std::snprintf(summary, sizeof summary,
                 "Plan: %zu to create, %zu to update in place, %zu to replace, %zu to delete, %zu "
-                "to start; %zu in sync.\n",
-                created, updated, replaced, deleted, started, in_sync);
+                "to start",
+                created, updated, replaced, deleted, started);
   out += summary;
+  // Steps beyond engine objects are named only when there are some, so a plan of engine
+  // objects alone reads as it always has.
+  auto extra = [&](size_t n, const char* one, const char* many) {
+    if (n) out += ", " + std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  extra(built, "image to build", "images to build");
+  extra(copied, "image to copy", "images to copy");
+  extra(written, "file to write", "files to write");
+  extra(reloaded, "gate to reload", "gates to reload");
+  extra(waited, "engine to wait for", "engines to wait for");
+  out += "; " + std::to_string(in_sync) + " in sync.\n";
   return out;
 }
 

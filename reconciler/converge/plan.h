@@ -7,32 +7,24 @@
 #include <vector>
 
 #include "converge/desired.h"
+#include "converge/observed.h"
 
 namespace acctl {
 
-// A managed object as found on an engine.
-struct ObservedObject {
-  ObjectType type = ObjectType::kContainer;
-  std::string id;
-  std::string name;
-  engine::Labels labels;
-  // Containers only:
-  std::string state;  // created, running, exited, ...
-  LiveLimits live;
-  std::string image_id;
+// Each action is one step of the world's change. A replacement is a kDelete and a kCreate of the
+// same name, both flagged `replacing`; the text shows them as one "-/+ replace" line.
+enum class ActionType {
+  kDelete,
+  kCreate,
+  kUpdate,
+  kStart,
+  kImport,  // an image from the Debian rootfs
+  kBuild,   // an image from its recipe
+  kCopy,    // images from another engine (save → load)
+  kWait,    // until a nested engine answers
+  kWrite,   // a file acctl owns
+  kReload,  // a gate re-reads its config (SIGHUP): no restart, connections stay
 };
-
-struct ObservedState {
-  std::vector<ObservedObject> objects;  // managed by acctl (ac.managed-by=acctl)
-  // Unmanaged objects whose names the manifests want: never touched, reported as errors.
-  std::set<std::string> unmanaged_names;
-  // For every image the desired containers use: its id, or "" when the engine lacks it.
-  std::map<std::string, std::string> image_ids;
-};
-
-// Each action is one engine-level step. A replacement is a kDelete and a kCreate of the same
-// name, both flagged `replacing`; the text shows them as one "-/+ replace" line.
-enum class ActionType { kDelete, kCreate, kUpdate, kStart };
 const char* to_string(ActionType);
 
 struct Action {
@@ -44,8 +36,11 @@ struct Action {
   bool replacing = false;
   std::vector<std::string> reasons;      // "cpus 1 → 2", "env changed", "found exited"
   std::optional<DesiredObject> desired;  // create, update, start
-  std::string observed_id;               // delete, update, start
+  std::string observed_id;               // delete, update, start; build: the image replaced
   std::vector<size_t> after;             // actions that must finish first
+  // kCopy: the tags to bring over, from this engine ("" = the Host's own).
+  std::vector<std::string> images{};
+  std::string from_engine{};
 };
 
 struct PlanOptions {
@@ -60,6 +55,8 @@ struct Plan {
   size_t in_sync = 0;               // desired objects that need nothing
 
   bool empty() const { return actions.empty(); }
+  // The image tags this plan imports, builds or copies (what later stages may count on).
+  std::set<std::string> images_made() const;
   // Deterministic text: one line per action, then a summary line.
   std::string text() const;
 };

@@ -1,9 +1,6 @@
 // Rendering of a dind Host's objects on both engines, its gate's config and its run folder.
 #include "converge/sandbox_host.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -12,6 +9,11 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "converge/gate_policy.h"
+#include "converge/image_objects.h"
+#include "images/image_build.h"
 #include "manifest/names.h"
 #include "manifest/quantity.h"
 
@@ -22,16 +24,47 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 // Capability names by number (linux/capability.h), as the engine's CapAdd takes them.
-constexpr const char* kCapabilityNames[] = {
-    "CHOWN",           "DAC_OVERRIDE",     "DAC_READ_SEARCH", "FOWNER",          "FSETID",
-    "KILL",            "SETGID",           "SETUID",          "SETPCAP",         "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE", "NET_BROADCAST",   "NET_ADMIN",       "NET_RAW",         "IPC_LOCK",
-    "IPC_OWNER",       "SYS_MODULE",       "SYS_RAWIO",       "SYS_CHROOT",      "SYS_PTRACE",
-    "SYS_PACCT",       "SYS_ADMIN",        "SYS_BOOT",        "SYS_NICE",        "SYS_RESOURCE",
-    "SYS_TIME",        "SYS_TTY_CONFIG",   "MKNOD",           "LEASE",           "AUDIT_WRITE",
-    "AUDIT_CONTROL",   "SETFCAP",          "MAC_OVERRIDE",    "MAC_ADMIN",       "SYSLOG",
-    "WAKE_ALARM",      "BLOCK_SUSPEND",    "AUDIT_READ",      "PERFMON",         "BPF",
-    "CHECKPOINT_RESTORE"};
+constexpr const char* kCapabilityNames[] = {"CHOWN",
+                                            "DAC_OVERRIDE",
+                                            "DAC_READ_SEARCH",
+                                            "FOWNER",
+                                            "FSETID",
+                                            "KILL",
+                                            "SETGID",
+                                            "SETUID",
+                                            "SETPCAP",
+                                            "LINUX_IMMUTABLE",
+                                            "NET_BIND_SERVICE",
+                                            "NET_BROADCAST",
+                                            "NET_ADMIN",
+                                            "NET_RAW",
+                                            "IPC_LOCK",
+                                            "IPC_OWNER",
+                                            "SYS_MODULE",
+                                            "SYS_RAWIO",
+                                            "SYS_CHROOT",
+                                            "SYS_PTRACE",
+                                            "SYS_PACCT",
+                                            "SYS_ADMIN",
+                                            "SYS_BOOT",
+                                            "SYS_NICE",
+                                            "SYS_RESOURCE",
+                                            "SYS_TIME",
+                                            "SYS_TTY_CONFIG",
+                                            "MKNOD",
+                                            "LEASE",
+                                            "AUDIT_WRITE",
+                                            "AUDIT_CONTROL",
+                                            "SETFCAP",
+                                            "MAC_OVERRIDE",
+                                            "MAC_ADMIN",
+                                            "SYSLOG",
+                                            "WAKE_ALARM",
+                                            "BLOCK_SUSPEND",
+                                            "AUDIT_READ",
+                                            "PERFMON",
+                                            "BPF",
+                                            "CHECKPOINT_RESTORE"};
 constexpr int kKnownCaps = static_cast<int>(std::size(kCapabilityNames));
 // Docker 20.10 (Debian's) knows capabilities up to AUDIT_READ and refuses CapAdd with newer
 // names ("unknown capability: CAP_PERFMON"); the host container does without those three.
@@ -48,11 +81,6 @@ DesiredObject host_object(ObjectType type, const std::string& name, const std::s
   o.engine = engine;
   o.labels = managed_labels("Host", host, host);
   return o;
-}
-
-std::string endpoint_text(const Endpoint& e) {
-  const std::string ip = e.ip.str();
-  return (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(e.port);
 }
 
 }  // namespace
@@ -88,11 +116,29 @@ HostPrivileges detect_privileges() {
   return privileges_from_mask(mask, last);
 }
 
-std::vector<DesiredObject> render_host_outer(const Host& h, const HostPrivileges& privileges,
-                                             const std::string& state_dir) {
+Result<std::vector<DesiredObject>> render_host_outer(
+    const Host& h, const HostPrivileges& privileges, const std::string& state_dir,
+    const std::string& project_root, const std::vector<const Blueprint*>& blueprints) {
   const std::string& name = h.meta.name;
   const HostPaths paths = host_paths(state_dir, name);
+  const std::string owner = "Host/" + name;
   std::vector<DesiredObject> out;
+  // The images: made on this engine (its layer cache stays across `down`), the gate's and the
+  // Blueprints' then copied into the nested engine.
+  if (auto base = base_image_object(h, "")) out.push_back(*base);
+  if (!project_root.empty()) {
+    for (auto* recipe : {&host_image_recipe, &gate_image_recipe}) {
+      auto img = built_image_object((*recipe)(project_root, h.spec.base_image), h, owner, "");
+      if (!img) return img.error();
+      out.push_back(std::move(*img));
+    }
+  }
+  for (const Blueprint* b : blueprints) {
+    auto img = built_image_object(blueprint_image_recipe(*b, h.spec.base_image), h,
+                                  "Blueprint/" + b->meta.name, "");
+    if (!img) return img.error();
+    out.push_back(std::move(*img));
+  }
 
   DesiredObject v = host_object(ObjectType::kVolume, dind_volume_name(name), name, "");
   seal_spec(v, {{"purpose", "nested engine storage"}});
@@ -135,23 +181,45 @@ std::vector<DesiredObject> render_host_outer(const Host& h, const HostPrivileges
   hc.memory = o.live.memory;
   hc.memory_swap = o.live.memory > 0 ? o.live.memory : 0;
   seal_spec(o, {{"image", c.image},
-           {"env", c.env},
-           {"runtime", hc.runtime},
-           {"privileged", hc.privileged},
-           {"caps", hc.cap_add},
-           {"security", hc.security_opt},
-           {"cgroupns", hc.cgroupns_mode},
-           {"binds", hc.binds},
-           {"restart", hc.restart_policy.name}});
+                {"env", c.env},
+                {"runtime", hc.runtime},
+                {"privileged", hc.privileged},
+                {"caps", hc.cap_add},
+                {"security", hc.security_opt},
+                {"cgroupns", hc.cgroupns_mode},
+                {"binds", hc.binds},
+                {"restart", hc.restart_policy.name}});
   c.labels = o.labels;
   out.push_back(o);
+
+  DesiredObject engine = host_object(ObjectType::kEngine, paths.endpoint(), name, "");
+  engine.nested = {paths.endpoint(), o.name, paths.status_file(), name};
+  engine.depends_on = {o.name};
+  out.push_back(engine);
   return out;
 }
 
-std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& state_dir) {
+std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& state_dir,
+                                              const std::vector<std::string>& images) {
   const std::string& name = h.meta.name;
   const HostPaths paths = host_paths(state_dir, name);
   std::vector<DesiredObject> out;
+  for (const std::string& tag : images)
+    out.push_back(copied_image_object(tag, h, paths.endpoint()));
+
+  // The files the gate and the sandboxes mount: written before they start.
+  DesiredObject resolv =
+      host_object(ObjectType::kFile, paths.resolv_conf(), name, paths.endpoint());
+  resolv.file.path = paths.resolv_conf();
+  resolv.file.label = "resolv.conf";
+  resolv.file.content = resolv_conf_text(h);
+  out.push_back(resolv);
+  DesiredObject config =
+      host_object(ObjectType::kFile, paths.gate_config(), name, paths.endpoint());
+  config.file.path = paths.gate_config();
+  config.file.label = "gate/config.json";
+  config.file.reload_container = gate_container_name(name);
+  out.push_back(config);
 
   DesiredObject net =
       host_object(ObjectType::kNetwork, host_network_name(name), name, paths.endpoint());
@@ -160,9 +228,9 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
   net.network.ipam = {{h.spec.subnet.str(), "", ""}};
   net.network.options = {{"com.docker.network.bridge.name", kSandboxBridge}};
   seal_spec(net, {{"driver", "bridge"},
-             {"internal", true},
-             {"subnet", h.spec.subnet.str()},
-             {"bridge", kSandboxBridge}});
+                  {"internal", true},
+                  {"subnet", h.spec.subnet.str()},
+                  {"bridge", kSandboxBridge}});
   net.network.labels = net.labels;
   out.push_back(net);
 
@@ -177,7 +245,7 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
 
   DesiredObject g =
       host_object(ObjectType::kContainer, gate_container_name(name), name, paths.endpoint());
-  g.depends_on = {net.name, egress.name};
+  g.depends_on = {net.name, egress.name, paths.gate_config()};
   g.keep_running = true;
   engine::ContainerSpec& c = g.container;
   c.name = g.name;
@@ -199,84 +267,15 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
   g.live.pids = 256;
   // The policy is not here: it is a file the gate reloads, so a change never restarts it.
   seal_spec(g, {{"image", c.image},
-           {"ip", c.ipv4_address},
-           {"networks", {net.name, egress.name}},
-           {"caps", hc.cap_add},
-           {"readonly", true},
-           {"binds", hc.binds},
-           {"restart", hc.restart_policy.name}});
+                {"ip", c.ipv4_address},
+                {"networks", {net.name, egress.name}},
+                {"caps", hc.cap_add},
+                {"readonly", true},
+                {"binds", hc.binds},
+                {"restart", hc.restart_policy.name}});
   c.labels = g.labels;
   out.push_back(g);
   return out;
-}
-
-std::variant<GatePolicy, std::string> gate_policy_for(const Model& model, const Host& host) {
-  GatePolicy out;
-  std::string first_sandbox;
-  std::set<std::string> allow;
-  for (const Sandbox& s : model.sandboxes) {
-    if (s.spec.host != host.meta.name) continue;
-    const EgressPolicy* p = model.find_policy(s.spec.egress_policy);
-    if (!p) return "Sandbox/" + s.meta.name + ": no EgressPolicy " + s.spec.egress_policy;
-    if (out.policy && out.policy != p) {
-      return "Host/" + host.meta.name + " has one gate, so its Sandboxes must share one " +
-             "EgressPolicy: Sandbox/" + first_sandbox + " uses " + out.policy->meta.name +
-             ", Sandbox/" + s.meta.name + " uses " + p->meta.name;
-    }
-    if (!out.policy) first_sandbox = s.meta.name;
-    out.policy = p;
-    if (const Blueprint* b = model.find_blueprint(s.spec.blueprint)) {
-      allow.insert(b->spec.egress.begin(), b->spec.egress.end());
-    }
-  }
-  if (!out.policy) out.policy = model.find_policy("default");
-  if (!out.policy && model.policies.size() == 1) out.policy = &model.policies.front();
-  if (!out.policy) {
-    return "Host/" + host.meta.name +
-           " needs an EgressPolicy for its gate: define one named \"default\"";
-  }
-  allow.insert(out.policy->spec.allow.begin(), out.policy->spec.allow.end());
-  out.allow.assign(allow.begin(), allow.end());
-  return out;
-}
-
-json gate_config_json(const Host& host, const GatePolicy& gp,
-                      const std::map<std::string, std::string>& sandboxes) {
-  const EgressPolicySpec& p = gp.policy->spec;
-  json cidrs_allow = json::array(), cidrs_deny = json::array(), upstreams = json::array();
-  for (const auto& c : p.allow_cidrs) cidrs_allow.push_back(c.str());
-  for (const auto& c : p.deny_cidrs) cidrs_deny.push_back(c.str());
-  for (const auto& u : p.dns_upstreams) upstreams.push_back(endpoint_text(u));
-  json records = json::object();
-  for (const auto& [name, ips] : p.dns_records) {
-    json list = json::array();
-    for (const auto& ip : ips) list.push_back(ip.str());
-    records[name] = list;
-  }
-  const std::string gate = host.spec.gate_ip.str();
-  return {{"policy",
-           {{"allow", gp.allow},
-            {"deny", p.deny},
-            {"ports", p.ports},
-            {"allowCIDRs", cidrs_allow},
-            {"denyCIDRs", cidrs_deny},
-            {"dns", {{"upstreams", upstreams}, {"records", records}}},
-            {"limits", {{"dnsQPS", p.dns_qps}, {"connections", p.connections}}}}},
-          {"gateIP", gate},
-          {"listen",
-           {{"dns", gate + ":53"},
-            {"http", gate + ":80"},
-            {"https", gate + ":443"},
-            {"proxy", gate + ":3128"},
-            {"control", kGateControl}}},
-          {"sandboxes", sandboxes},
-          {"auditLog", "-"}};
-}
-
-std::string resolv_conf_text(const Host& host) {
-  return "# Written by acctl: every name is resolved by the gate, which answers only allowed ones.\n"
-         "nameserver " +
-         host.spec.gate_ip.str() + "\noptions timeout:2 attempts:2\n";
 }
 
 std::optional<HostReport> read_host_report(const HostPaths& paths) {
@@ -286,7 +285,9 @@ std::optional<HostReport> read_host_report(const HostPaths& paths) {
   text << in.rdbuf();
   json j = json::parse(text.str(), nullptr, false);
   if (!j.is_object()) return std::nullopt;
-  auto s = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : ""; };
+  auto s = [&](const char* k) {
+    return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : "";
+  };
   HostReport r;
   r.ready = j.value("ready", false);
   r.runsc_network = s("runscNetwork");
@@ -297,49 +298,6 @@ std::optional<HostReport> read_host_report(const HostPaths& paths) {
   r.docker_version = s("dockerVersion");
   r.started = s("started");
   return r;
-}
-
-bool write_file_atomically(const std::string& path, const std::string& content, bool* changed,
-                           std::string* error) {
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (in) {
-      std::stringstream old;
-      old << in.rdbuf();
-      if (old.str() == content) {
-        if (changed) *changed = false;
-        return true;
-      }
-    }
-  }
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  if (ec) {
-    if (error) *error = "cannot create " + fs::path(path).parent_path().string() + ": " + ec.message();
-    return false;
-  }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (error) *error = "cannot write " + tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  const bool ok = done == content.size() && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (error) *error = "cannot write " + path + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  if (changed) *changed = true;
-  return true;
 }
 
 }  // namespace acctl

@@ -7,7 +7,8 @@
 //   nested engine: network ac-net-<host>              internal, bridge acsb0, Host.spec.subnet
 //                  network ac-egress-<host>           the gate's way out
 //                  container ac-gate-<host>           at Host.spec.gateIP, policy from a file
-//                  containers ac-sb-<sandbox>         runsc, DNS pointing at the gate
+//                  containers ac-sb-<sandbox>         runsc, DNS pointing at the gate, at an
+//                                                     address acctl assigns (addresses.h)
 //
 // acctl reaches the nested engine through a unix socket in a machine folder bind-mounted into
 // the host container (HostPaths). The gate's policy is a file in that folder too: a change is
@@ -17,11 +18,9 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "common/result.h"
 #include "converge/desired.h"
 #include "manifest/model.h"
 
@@ -40,30 +39,19 @@ HostPrivileges privileges_from_mask(uint64_t bounding, int last_cap);
 // Reads this process's bounding set: acctl runs on the machine whose engine it drives.
 HostPrivileges detect_privileges();
 
-// The outer engine's objects of a dind Host. A rebuilt host image replaces the host container
-// (the planner compares image ids).
-std::vector<DesiredObject> render_host_outer(const Host& host, const HostPrivileges& privileges,
-                                             const std::string& state_dir);
+// The outer engine's objects of a dind Host: its base image (when acctl makes it), the host
+// image, the volume, the host container, the gate's and the Blueprints' images (built here and
+// copied in), and the nested engine that must answer before the rest is converged. A rebuilt
+// host image replaces the host container. Errors: a build context that cannot be read.
+Result<std::vector<DesiredObject>> render_host_outer(
+    const Host& host, const HostPrivileges& privileges, const std::string& state_dir,
+    const std::string& project_root, const std::vector<const Blueprint*>& blueprints);
 
-// The nested engine's own objects of a dind Host: the two networks and the gate; their
+// The nested engine's own objects of a dind Host: the images copied in, the two networks, the
+// resolver file, the gate's config file (filled in by finish_render) and the gate; their
 // `engine` is the nested engine's endpoint.
-std::vector<DesiredObject> render_host_nested(const Host& host, const std::string& state_dir);
-
-// The policy one Host's gate enforces: the EgressPolicy its Sandboxes name (they must agree: one
-// gate, one policy) with every egress name of their Blueprints added. Without Sandboxes: the
-// policy named "default", else the only one. Errors name the disagreeing Sandboxes.
-struct GatePolicy {
-  const EgressPolicy* policy = nullptr;
-  std::vector<std::string> allow;  // policy.allow + Blueprint egress, sorted, unique
-};
-std::variant<GatePolicy, std::string> gate_policy_for(const Model& model, const Host& host);
-
-// The ac-gate config file (runtime/gate/gate_config.h). `sandboxes` maps client IP → name.
-nlohmann::json gate_config_json(const Host& host, const GatePolicy& policy,
-                                const std::map<std::string, std::string>& sandboxes);
-
-// The nested resolver file every sandbox of the Host mounts at /etc/resolv.conf.
-std::string resolv_conf_text(const Host& host);
+std::vector<DesiredObject> render_host_nested(const Host& host, const std::string& state_dir,
+                                              const std::vector<std::string>& images);
 
 // What the host container's entrypoint reports in host.json once the nested engine is ready.
 struct HostReport {
@@ -77,11 +65,5 @@ struct HostReport {
   std::string started;
 };
 std::optional<HostReport> read_host_report(const HostPaths& paths);
-
-// Writes `content` to `path` through a temporary file and a rename, so a reader (the gate on
-// SIGHUP) never sees half a file. Returns false (and says why) on failure; true with
-// *changed=false when the file already held exactly that.
-bool write_file_atomically(const std::string& path, const std::string& content, bool* changed,
-                           std::string* error);
 
 }  // namespace acctl

@@ -393,6 +393,59 @@ Result<std::vector<ContextFile>> blueprint_context(const Blueprint& bp,
   return files;
 }
 
+Result<PreparedImage> prepare_image(ImageRecipe recipe) {
+  auto tar = build_context_tar(recipe.files);
+  if (!tar) return Error{0, recipe.kind + "/" + recipe.name + ": " + tar.error().message};
+  PreparedImage out;
+  out.context_hash = context_hash(*tar);
+  out.context = std::make_shared<const std::string>(std::move(*tar));
+  out.recipe = std::move(recipe);
+  return out;
+}
+
+namespace {
+std::string build_args_text(const ImageRecipe& recipe) {
+  std::string args;
+  for (const auto& [k, v] : recipe.build_args) args += k + "=" + v + "\n";
+  return args;
+}
+}  // namespace
+
+std::string image_spec_hash(const PreparedImage& prepared, const std::string& base_id) {
+  // The base image's id is part of it: a re-imported base rebuilds every image made from it.
+  return short_hash(prepared.context_hash + "\n" + base_id + "\n" +
+                    build_args_text(prepared.recipe));
+}
+
+Result<std::string> build_prepared_image(engine::EngineApi& engine, const PreparedImage& prepared,
+                                         const std::string& base_id, bool no_cache,
+                                         const std::string& previous_id,
+                                         const engine::ProgressFn& progress) {
+  const ImageRecipe& recipe = prepared.recipe;
+  engine::BuildSpec spec;
+  spec.tag = recipe.tag;
+  spec.labels = {{kLabelManagedBy, kManagedByValue},
+                 {kLabelKind, recipe.kind},
+                 {kLabelName, recipe.name},
+                 {kLabelSpecHash, image_spec_hash(prepared, base_id)}};
+  spec.build_args = recipe.build_args;
+  spec.no_cache = no_cache;
+  StepOutput step;
+  auto id = engine.build_image(spec, engine::source_from_string(*prepared.context),
+                               [&](const engine::ProgressLine& line) {
+                                 step.feed(line.text);
+                                 if (progress) progress(line);
+                               });
+  if (!id) {
+    // The engine's error already names the tag ("build image acctl/…: …").
+    return Error{id.error().status, recipe.kind + "/" + recipe.name + ": " +
+                                        id.error().message + step.describe(id.error().message)};
+  }
+  // The image the tag used to name would linger untagged; drop it unless a container uses it.
+  if (!previous_id.empty() && previous_id != *id) (void)engine.remove_image(previous_id, false);
+  return *id;
+}
+
 Result<BuiltImage> build_context_image(engine::EngineApi& engine, const ImageRecipe& recipe,
                                        const std::string& base_image, bool no_cache,
                                        const engine::ProgressFn& progress) {
@@ -402,14 +455,11 @@ Result<BuiltImage> build_context_image(engine::EngineApi& engine, const ImageRec
     return Error{base.error().status, who + ": base image " + base_image +
                                           " is not on the engine: " + base.error().message};
   }
-  auto tar = build_context_tar(recipe.files);
-  if (!tar) return Error{0, who + ": " + tar.error().message};
+  auto prepared = prepare_image(recipe);
+  if (!prepared) return prepared.error();
   BuiltImage out;
   out.tag = recipe.tag;
-  // The base image's id is part of it: a re-imported base rebuilds every image made from it.
-  std::string args;
-  for (const auto& [k, v] : recipe.build_args) args += k + "=" + v + "\n";
-  out.spec_hash = short_hash(context_hash(*tar) + "\n" + base->id + "\n" + args);
+  out.spec_hash = image_spec_hash(*prepared, base->id);
 
   auto current = engine.inspect_image(out.tag);
   if (!current && !current.not_found()) return current.error();
@@ -421,30 +471,11 @@ Result<BuiltImage> build_context_image(engine::EngineApi& engine, const ImageRec
       return out;
     }
   }
-
-  engine::BuildSpec spec;
-  spec.tag = out.tag;
-  spec.labels = {{kLabelManagedBy, kManagedByValue},
-                 {kLabelKind, recipe.kind},
-                 {kLabelName, recipe.name},
-                 {kLabelSpecHash, out.spec_hash}};
-  spec.build_args = recipe.build_args;
-  spec.no_cache = no_cache;
-  StepOutput step;
-  auto id = engine.build_image(spec, engine::source_from_string(std::move(*tar)),
-                               [&](const engine::ProgressLine& line) {
-                                 step.feed(line.text);
-                                 if (progress) progress(line);
-                               });
-  if (!id) {
-    // The engine's error already names the tag ("build image acctl/…: …").
-    return Error{id.error().status,
-                 who + ": " + id.error().message + step.describe(id.error().message)};
-  }
+  auto id = build_prepared_image(engine, *prepared, base->id, no_cache,
+                                 current ? current->id : "", progress);
+  if (!id) return id.error();
   out.id = *id;
   out.built = true;
-  // The image the tag used to name would linger untagged; drop it unless a container uses it.
-  if (current && current->id != out.id) (void)engine.remove_image(current->id, false);
   return out;
 }
 

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,26 @@ struct ImageRecipe {
   std::vector<ContextFile> files;
   std::map<std::string, std::string> build_args;
 };
+
+// A recipe with its build context written out: the tar bytes and their hash, made once so that
+// planning (is the image current?) and building use the same bytes.
+struct PreparedImage {
+  ImageRecipe recipe;
+  std::shared_ptr<const std::string> context;  // the tar
+  std::string context_hash;
+};
+engine::Result<PreparedImage> prepare_image(ImageRecipe recipe);
+
+// The ac.spec-hash of an image built from `prepared` FROM the image with id `base_id`.
+std::string image_spec_hash(const PreparedImage& prepared, const std::string& base_id);
+
+// Builds `prepared` with the labels ac.managed-by, ac.kind, ac.name and ac.spec-hash, without asking whether it is current; -> the image id. The
+// image the tag named before (`previous_id`, may be empty) is removed unless something uses it.
+engine::Result<std::string> build_prepared_image(engine::EngineApi& engine,
+                                                 const PreparedImage& prepared,
+                                                 const std::string& base_id, bool no_cache,
+                                                 const std::string& previous_id,
+                                                 const engine::ProgressFn& progress);
 
 struct BuiltImage {
   std::string tag;

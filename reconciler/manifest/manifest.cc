@@ -10,6 +10,7 @@
 
 #include "netpolicy/domain.h"
 #include "common/parallel.h"
+#include "manifest/cross_checks.h"
 #include "manifest/quantity.h"
 #include "manifest/schema.h"
 #include "manifest/schema_check.h"
@@ -628,6 +629,7 @@ void validate_documents(std::vector<Document>& docs, const ManifestOptions& opti
   for (Sandbox& s : out.model.sandboxes) {
     if (s.spec.host.empty()) s.spec.host = out.model.hosts.front().meta.name;
   }
+  check_across_documents(out.model, first, options, out.diagnostics);
 }
 
 ManifestSet load_manifests(const std::vector<std::string>& paths, std::istream& in,

@@ -14,6 +14,11 @@ namespace acctl {
 struct ManifestOptions {
   // Folder with <name>/blueprint.yaml for blueprints a Sandbox names but the manifests lack.
   std::string blueprints_dir;
+  // Where acctl keeps instances/ and run/ (a dind Host's socket path is checked against it);
+  // "" skips that check.
+  std::string state_dir{};
+  // The engine a Host without spec.engine lives on ($DOCKER_HOST, else the local socket).
+  std::string default_engine{};
 };
 
 struct ManifestSet {

@@ -1,4 +1,4 @@
-// The sandbox-host commands: start, stop, down, status, logs.
+// The host commands: start, stop, down, status, logs.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -11,17 +11,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_internal.h"
+#include "cli/command_support.h"
 #include "converge/desired.h"
-#include "manifest/quantity.h"
 #include "converge/sandbox_host.h"
+#include "manifest/quantity.h"
 
 namespace acctl::cli {
+namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const char* const kStartHelp =
+constexpr const char* kStartHelp =
     R"(Usage: acctl start [-f PATH...] [--timeout D] [--parallel N] [-o text|json]
 
 Brings up every Host of the manifests with its EgressPolicy, without their Sandboxes: for a
@@ -39,20 +40,20 @@ A second start with nothing changed does nothing. Sandboxes come with 'acctl app
 Exit status: 0 started, 1 invalid manifests, 2 error.
 )";
 
-const char* const kStopHelp = R"(Usage: acctl stop [HOST...] [--engine ADDRESS]
+constexpr const char* kStopHelp = R"(Usage: acctl stop [HOST...] [--engine ADDRESS]
 
 Stops the host containers of dind Hosts (all of them, or the ones named): the nested engine
 stops its sandboxes and gate first. Nothing is removed; 'acctl start' starts them again.
 )";
 
-const char* const kDownHelp = R"(Usage: acctl down [HOST...] [--engine ADDRESS]
+constexpr const char* kDownHelp = R"(Usage: acctl down [HOST...] [--engine ADDRESS]
 
 Removes the host containers of dind Hosts (all of them, or the ones named), with everything in
 their nested engines and the volume that holds it, and the Hosts' networks. Workspace folders
 (instances/<name>/workspace) are never touched; the images stay as a cache.
 )";
 
-const char* const kStatusHelp = R"(Usage: acctl status [--engine ADDRESS] [-o text|json]
+constexpr const char* kStatusHelp = R"(Usage: acctl status [--engine ADDRESS] [-o text|json]
 
 For each Host acctl manages on the engine: the host container (state, cpu, memory), the nested
 engine (version, runtimes, gVisor's network mode and why), the gate (running, health), every
@@ -61,7 +62,7 @@ sandbox (state, cpu, memory), the nested engine's disk usage and the workspace s
 Exit status: 0 all healthy, 1 something is not (named in the output), 2 error.
 )";
 
-const char* const kLogsHelp = R"(Usage: acctl logs host|proxy|gvisor [HOST] [-f]
+constexpr const char* kLogsHelp = R"(Usage: acctl logs host|proxy|gvisor [HOST] [-f]
        acctl logs agent SANDBOX [-f]
 
   host     the host container: its entrypoint and the nested dockerd
@@ -71,11 +72,9 @@ const char* const kLogsHelp = R"(Usage: acctl logs host|proxy|gvisor [HOST] [-f]
 HOST may be left out when there is one. -f, --follow keeps printing as lines arrive.
 )";
 
-namespace {
-
 // The manifests start applies when none are given.
 std::vector<std::string> default_manifests(const CliEnv& env) {
-  if (const char* m = std::getenv("ACCTL_MANIFESTS"); m && *m) return {m};
+  if (auto m = system_of(env).env("ACCTL_MANIFESTS")) return {*m};
   return {project_root(env) + "/manifests/quickstart.yaml"};
 }
 
@@ -101,16 +100,6 @@ engine::Result<std::vector<HostContainer>> find_host_containers(engine::EngineAp
   std::sort(out.begin(), out.end(),
             [](const HostContainer& a, const HostContainer& b) { return a.host < b.host; });
   return out;
-}
-
-// Connects to the engine of --engine, printing the error.
-std::shared_ptr<engine::EngineApi> open_engine(const Flags& f, CliEnv& env, const char* cmd) {
-  auto api = connect(env, engine_options_for(f.engine));
-  if (!api) {
-    env.err << "acctl " << cmd << ": " << api.error().message << "\n";
-    return nullptr;
-  }
-  return *api;
 }
 
 // The host containers the positional names select (all when none); prints what is missing.
@@ -144,10 +133,12 @@ std::string bytes_text(int64_t n) {
 int64_t folder_size(const fs::path& dir) {
   int64_t total = 0;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+  for (auto it =
+           fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code e2;
-    if (it->is_regular_file(e2) && !it->is_symlink(e2)) total += static_cast<int64_t>(it->file_size(e2));
+    if (it->is_regular_file(e2) && !it->is_symlink(e2))
+      total += static_cast<int64_t>(it->file_size(e2));
   }
   return total;
 }
@@ -186,8 +177,6 @@ std::string usage_text(const json& u) {
   return line;
 }
 
-}  // namespace
-
 int cmd_start(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
   if (!parse_command_flags("start", args,
@@ -199,7 +188,7 @@ int cmd_start(const std::vector<std::string>& args, CliEnv& env) {
     env.err << "acctl start: unexpected argument " << f.positional[0] << " (use -f PATH)\n";
     return kExitUsage;
   }
-  auto timeout = timeout_flag(f, env, "start", std::chrono::minutes(5));
+  auto timeout = timeout_flag(f, env, "start", std::chrono::minutes(30));
   if (!timeout) return kExitUsage;
   if (f.files.empty()) f.files = default_manifests(env);
   const auto started = std::chrono::steady_clock::now();
@@ -213,10 +202,11 @@ int cmd_start(const std::vector<std::string>& args, CliEnv& env) {
   // Sandboxes are apply's: start brings up what they run on. The gate starts with the Host's
   // EgressPolicy; apply adds the egress names of the Blueprints it runs (a reload, no restart).
   set->model.sandboxes.clear();
-  int r = apply_set(*set, f, env, "start", *timeout);
+  int r = run_converge(set->model, ConvergeMode::kApply, f, env, "start", *timeout);
   if (r == kExitOk && f.output != "json") {
     std::string names;
-    for (const Host& h : set->model.hosts) names += (names.empty() ? "" : ", ") + ("Host/" + h.meta.name);
+    for (const Host& h : set->model.hosts)
+      names += (names.empty() ? "" : ", ") + ("Host/" + h.meta.name);
     env.out << "Started " << names << " in " << seconds_text(since(started)) << ".\n";
   }
   return r;
@@ -224,7 +214,9 @@ int cmd_start(const std::vector<std::string>& args, CliEnv& env) {
 
 int cmd_stop(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
-  if (!parse_command_flags("stop", args, {"--engine", "--timeout"}, {}, f, env)) return kExitUsage;
+  if (!parse_command_flags("stop", args, {"--engine", "--timeout"}, {}, f, env) ||
+      !set_deadline(f, env, "stop", std::chrono::minutes(5)))
+    return kExitUsage;
   auto api = open_engine(f, env, "stop");
   if (!api) return kExitUsage;
   auto hosts = select_hosts(*api, f, 0, env, "stop");
@@ -247,33 +239,42 @@ int cmd_stop(const std::vector<std::string>& args, CliEnv& env) {
       result = kExitUsage;
       continue;
     }
-    env.out << "stopped " << h.name << " (Host/" << h.host << ") in "
-            << seconds_text(since(start)) << "; 'acctl start' brings it back\n";
+    env.out << "stopped " << h.name << " (Host/" << h.host << ") in " << seconds_text(since(start))
+            << "; 'acctl start' brings it back\n";
   }
   return result;
 }
 
 int cmd_down(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
-  if (!parse_command_flags("down", args, {"--engine", "--parallel"}, {}, f, env)) return kExitUsage;
+  if (!parse_command_flags("down", args, {"--engine", "--parallel", "--timeout"}, {}, f, env) ||
+      !set_deadline(f, env, "down", std::chrono::minutes(5)))
+    return kExitUsage;
   auto api = open_engine(f, env, "down");
   if (!api) return kExitUsage;
   std::vector<std::string> names(f.positional.begin(), f.positional.end());
   if (names.empty()) {
     // Every Host with managed objects here: host containers, their volumes, direct networks.
     std::set<std::string> found;
-    auto filters = engine::label_filters({{kLabelManagedBy, kManagedByValue}, {kLabelKind, "Host"}});
+    auto filters =
+        engine::label_filters({{kLabelManagedBy, kManagedByValue}, {kLabelKind, "Host"}});
     auto cs = api->list_containers(filters, true);
     auto vs = api->list_volumes(filters);
     auto ns = api->list_networks(filters);
     if (!cs || !vs || !ns) {
       env.err << "acctl down: "
-              << (!cs ? cs.error().message : !vs ? vs.error().message : ns.error().message) << "\n";
+              << (!cs   ? cs.error().message
+                  : !vs ? vs.error().message
+                        : ns.error().message)
+              << "\n";
       return kExitUsage;
     }
-    for (const auto& c : *cs) if (c.labels.count(kLabelHost)) found.insert(c.labels.at(kLabelHost));
-    for (const auto& v : *vs) if (v.labels.count(kLabelHost)) found.insert(v.labels.at(kLabelHost));
-    for (const auto& n : *ns) if (n.labels.count(kLabelHost)) found.insert(n.labels.at(kLabelHost));
+    for (const auto& c : *cs)
+      if (c.labels.count(kLabelHost)) found.insert(c.labels.at(kLabelHost));
+    for (const auto& v : *vs)
+      if (v.labels.count(kLabelHost)) found.insert(v.labels.at(kLabelHost));
+    for (const auto& n : *ns)
+      if (n.labels.count(kLabelHost)) found.insert(n.labels.at(kLabelHost));
     names.assign(found.begin(), found.end());
   }
   if (names.empty()) {
@@ -283,7 +284,7 @@ int cmd_down(const std::vector<std::string>& args, CliEnv& env) {
   std::vector<std::pair<std::string, std::string>> targets;
   for (const std::string& n : names) targets.push_back({"Host", n});
   const auto start = std::chrono::steady_clock::now();
-  int r = delete_objects(targets, engine_options_for(f.engine), f, env);
+  int r = delete_objects(targets, engine_options(env, f.engine, f), f, env);
   if (r != kExitOk) return r;
   // The run folders hold sockets, the gate's config and gVisor logs: the host's, not the user's.
   const std::string state = state_dir(env);
@@ -298,7 +299,9 @@ int cmd_down(const std::vector<std::string>& args, CliEnv& env) {
 
 int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
-  if (!parse_command_flags("status", args, {"--engine", "--output"}, {"text", "json"}, f, env))
+  if (!parse_command_flags("status", args, {"--engine", "--output", "--timeout"}, {"text", "json"},
+                           f, env) ||
+      !set_deadline(f, env, "status", std::chrono::minutes(2)))
     return kExitUsage;
   auto api = open_engine(f, env, "status");
   if (!api) return kExitUsage;
@@ -307,7 +310,7 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
   const std::string state = state_dir(env);
   bool healthy = true;
   std::vector<std::string> problems;
-  json out = {{"engine", engine_options_for(f.engine).host}, {"hosts", json::array()}};
+  json out = {{"engine", engine_options(env, f.engine).host}, {"hosts", json::array()}};
 
   std::vector<std::string> host_ids;
   for (const HostContainer& h : *hosts) host_ids.push_back(h.id);
@@ -333,6 +336,7 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
     }
     engine::EngineOptions nested_options;
     nested_options.host = paths.endpoint();
+    nested_options.deadline = f.deadline;
     auto nested = connect(env, nested_options);
     if (!nested || !report || !report->ready) {
       healthy = false;
@@ -350,9 +354,11 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
         problems.push_back("Host/" + h.host + ": runsc is not registered in the nested engine");
       }
     }
-    auto list = napi.list_containers(engine::label_filters({{kLabelManagedBy, kManagedByValue}}), true);
+    auto list =
+        napi.list_containers(engine::label_filters({{kLabelManagedBy, kManagedByValue}}), true);
     std::vector<std::string> ids;
-    if (list) for (const auto& c : *list) ids.push_back(c.id);
+    if (list)
+      for (const auto& c : *list) ids.push_back(c.id);
     auto stats = sample_stats(napi, ids);
     bool gate_seen = false;
     hj["sandboxes"] = json::array();
@@ -381,8 +387,10 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
       problems.push_back("Host/" + h.host + ": no gate (run acctl start)");
     }
     if (auto df = napi.disk_usage(); df) {
-      hj["disk"] = {{"images", df->images},     {"imageCount", df->image_count},
-                    {"containers", df->containers}, {"volumes", df->volumes},
+      hj["disk"] = {{"images", df->images},
+                    {"imageCount", df->image_count},
+                    {"containers", df->containers},
+                    {"volumes", df->volumes},
                     {"buildCache", df->build_cache}};
     }
     out["hosts"].push_back(hj);
@@ -417,7 +425,9 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
       const json& r = hj["runsc"];
       env.out << "  gVisor          runsc " << r["version"].get<std::string>() << ", platform "
               << r["platform"].get<std::string>() << ", network " << r["network"].get<std::string>()
-              << (r["reason"].get<std::string>().empty() ? "" : " (" + r["reason"].get<std::string>() + ")")
+              << (r["reason"].get<std::string>().empty()
+                      ? ""
+                      : " (" + r["reason"].get<std::string>() + ")")
               << ", debug " << (r["debug"].get<bool>() ? "on" : "off") << "\n";
     }
     if (hj.contains("gate")) {
@@ -454,8 +464,6 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
   }
   return healthy ? kExitOk : kExitInvalid;
 }
-
-namespace {
 
 // Streams a container's output to ours.
 int stream_logs(engine::EngineApi& api, const std::string& container, bool follow, CliEnv& env) {
@@ -494,11 +502,9 @@ int stream_gvisor(const std::string& dir, bool follow, CliEnv& env) {
     }
     env.out.flush();
     if (!follow) return kExitOk;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    system_of(env).sleep_for(std::chrono::milliseconds(500));
   }
 }
-
-}  // namespace
 
 int cmd_logs(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
@@ -534,8 +540,8 @@ int cmd_logs(const std::vector<std::string>& args, CliEnv& env) {
       if (nested && (*nested)->inspect_container(name))
         return stream_logs(**nested, name, f.follow, env);
     }
-    env.err << "acctl logs: no sandbox " << f.positional[1] << " on " << engine_options_for(f.engine).host
-            << " or in its hosts' nested engines\n";
+    env.err << "acctl logs: no sandbox " << f.positional[1] << " on "
+            << engine_options(env, f.engine).host << " or in its hosts' nested engines\n";
     return kExitUsage;
   }
   auto hosts = select_hosts(*api, f, 1, env, "logs");
@@ -564,11 +570,19 @@ int cmd_logs(const std::vector<std::string>& args, CliEnv& env) {
   o.host = paths.endpoint();
   auto nested = connect(env, o);
   if (!nested) {
-    env.err << "acctl logs proxy: the nested engine of Host/" << h.host << " is not reachable: "
-            << nested.error().message << "\n";
+    env.err << "acctl logs proxy: the nested engine of Host/" << h.host
+            << " is not reachable: " << nested.error().message << "\n";
     return kExitUsage;
   }
   return stream_logs(**nested, gate_container_name(h.host), f.follow, env);
 }
+
+}  // namespace
+
+const Command kStart{cmd_start, kStartHelp};
+const Command kStop{cmd_stop, kStopHelp};
+const Command kDown{cmd_down, kDownHelp};
+const Command kStatus{cmd_status, kStatusHelp};
+const Command kLogs{cmd_logs, kLogsHelp};
 
 }  // namespace acctl::cli

@@ -1,0 +1,103 @@
+// validate finds what apply would refuse across documents, at the line that says it.
+#include "manifest/cross_checks.h"
+
+#include <gtest/gtest.h>
+
+#include "manifest/test_support.h"
+#include "manifest/yaml_loader.h"
+
+namespace acctl {
+namespace {
+
+std::vector<std::string> check(const std::string& yaml, ManifestOptions options) {
+  options.blueprints_dir = testing::source_dir() + "/blueprints";
+  LoadResult loaded;
+  load_yaml_text(yaml, "m.yaml", loaded);
+  ManifestSet set;
+  set.diagnostics.append(loaded.diagnostics);
+  validate_documents(loaded.documents, options, set);
+  std::vector<std::string> lines;
+  for (const Diagnostic& d : set.diagnostics.sorted()) lines.push_back(d.str());
+  return lines;
+}
+
+constexpr const char* kDindHost = R"(apiVersion: acctl/v1alpha1
+kind: Host
+metadata: {name: local}
+spec: {isolation: dind}
+---
+apiVersion: acctl/v1alpha1
+kind: EgressPolicy
+metadata: {name: default}
+spec: {allow: [github.com]}
+---
+apiVersion: acctl/v1alpha1
+kind: EgressPolicy
+metadata: {name: other}
+spec: {allow: [example.org]}
+)";
+
+std::string sandbox(const std::string& name, const std::string& policy) {
+  return "---\napiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: " + name +
+         "}\nspec:\n  blueprint: base\n  egressPolicy: " + policy + "\n";
+}
+
+TEST(CrossChecks, SandboxesOfOneDindHostShareAPolicy) {
+  auto errors = check(std::string(kDindHost) + sandbox("a", "default") + sandbox("b", "other"), {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  // Line 28 is Sandbox b's egressPolicy.
+  EXPECT_EQ(errors[0],
+            "m.yaml:28:17: Sandbox/b: Host/local has one gate, so its Sandboxes must share one "
+            "EgressPolicy: Sandbox/a uses default, Sandbox/b uses other");
+  EXPECT_TRUE(
+      check(std::string(kDindHost) + sandbox("a", "other") + sandbox("b", "other"), {}).empty());
+}
+
+TEST(CrossChecks, DindHostNeedsAnEngineOnThisMachine) {
+  std::string yaml = kDindHost;
+  yaml.replace(yaml.find("spec: {isolation: dind}"), 23,
+               "spec: {isolation: dind, engine: \"tcp://10.0.0.9:2375\"}");
+  auto errors = check(yaml, {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_TRUE(
+      errors[0].starts_with("m.yaml:4:33: Host/local: a dind Host's engine must be on "
+                            "this machine (a unix:// address)"))
+      << errors[0];
+  // Without spec.engine, $DOCKER_HOST decides, and the message says so, at the isolation.
+  ManifestOptions remote;
+  remote.default_engine = "tcp://10.0.0.9:2375";
+  errors = check(kDindHost, remote);
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_NE(errors[0].find("m.yaml:4:19: Host/local:"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("tcp://10.0.0.9:2375 comes from $DOCKER_HOST"), std::string::npos);
+  // A direct Host may use any engine.
+  std::string direct = kDindHost;
+  direct.replace(direct.find("spec: {isolation: dind}"), 23, "spec: {isolation: direct}");
+  EXPECT_TRUE(check(direct, remote).empty());
+}
+
+TEST(CrossChecks, NestedEngineSocketPathMustFit) {
+  ManifestOptions deep;
+  deep.state_dir = "/" + std::string(90, 'x');
+  auto errors = check(kDindHost, deep);
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_TRUE(errors[0].starts_with("m.yaml:3:18: Host/local: the nested engine's socket /xxx"))
+      << errors[0];
+  EXPECT_NE(errors[0].find("set ACCTL_HOME to a shorter folder"), std::string::npos);
+  ManifestOptions shallow;
+  shallow.state_dir = "/srv/acctl";
+  EXPECT_TRUE(check(kDindHost, shallow).empty());
+}
+
+TEST(CrossChecks, DindHostWithoutAUsablePolicyIsNamed) {
+  std::string yaml = kDindHost;
+  yaml.replace(yaml.find("metadata: {name: default}"), 25, "metadata: {name: first}");
+  auto errors = check(yaml, {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_EQ(errors[0],
+            "m.yaml:3:18: Host/local: Host/local needs an EgressPolicy for its gate: define one "
+            "named \"default\" (there are several, and none is)");
+}
+
+}  // namespace
+}  // namespace acctl
