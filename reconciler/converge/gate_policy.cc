@@ -3,14 +3,10 @@
 
 #include <set>
 
-#include <nlohmann/json.hpp>
-
 #include "manifest/names.h"
 
 namespace acctl {
 namespace {
-
-using nlohmann::json;
 
 std::string endpoint_text(const Endpoint& e) {
   const std::string ip = e.ip.str();
@@ -49,51 +45,49 @@ Result<GatePolicy> gate_policy_for(const Model& model, const Host& host) {
   return out;
 }
 
+gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& gp,
+                                      const std::map<std::string, std::string>& sandboxes) {
+  const EgressPolicySpec& p = gp.policy->spec;
+  gate::GateConfigFile f;
+  f.policy.allow = gp.allow;
+  f.policy.deny = p.deny;
+  f.policy.ports.assign(p.ports.begin(), p.ports.end());
+  for (const auto& c : p.allow_cidrs) f.policy.allow_cidrs.push_back(c.str());
+  for (const auto& c : p.deny_cidrs) f.policy.deny_cidrs.push_back(c.str());
+  for (const auto& u : p.dns_upstreams) f.policy.dns.upstreams.push_back(endpoint_text(u));
+  for (const auto& [name, ips] : p.dns_records) {
+    auto& list = f.policy.dns.records[name];
+    for (const auto& ip : ips) list.push_back(ip.str());
+  }
+  f.policy.limits.dns_qps = p.dns_qps;
+  f.policy.limits.connections = p.connections;
+  const std::string gate = host.spec.gate_ip.str();
+  f.gate_ip = gate;
+  f.listen.dns = gate + ":53";
+  f.listen.http = gate + ":80";
+  f.listen.https = gate + ":443";
+  f.listen.proxy = gate + ":3128";
+  f.listen.control = kGateControl;
+  f.sandboxes = sandboxes;
+  f.audit_log = "-";
+  return f;
+}
+
 std::string gate_config_text(const Host& host, const GatePolicy& gp,
                              const std::map<std::string, std::string>& sandboxes) {
-  const EgressPolicySpec& p = gp.policy->spec;
-  json cidrs_allow = json::array(), cidrs_deny = json::array(), upstreams = json::array();
-  for (const auto& c : p.allow_cidrs) cidrs_allow.push_back(c.str());
-  for (const auto& c : p.deny_cidrs) cidrs_deny.push_back(c.str());
-  for (const auto& u : p.dns_upstreams) upstreams.push_back(endpoint_text(u));
-  json records = json::object();
-  for (const auto& [name, ips] : p.dns_records) {
-    json list = json::array();
-    for (const auto& ip : ips) list.push_back(ip.str());
-    records[name] = list;
-  }
-  const std::string gate = host.spec.gate_ip.str();
-  json doc = {{"policy",
-               {{"allow", gp.allow},
-                {"deny", p.deny},
-                {"ports", p.ports},
-                {"allowCIDRs", cidrs_allow},
-                {"denyCIDRs", cidrs_deny},
-                {"dns", {{"upstreams", upstreams}, {"records", records}}},
-                {"limits", {{"dnsQPS", p.dns_qps}, {"connections", p.connections}}}}},
-              {"gateIP", gate},
-              {"listen",
-               {{"dns", gate + ":53"},
-                {"http", gate + ":80"},
-                {"https", gate + ":443"},
-                {"proxy", gate + ":3128"},
-                {"control", kGateControl}}},
-              {"sandboxes", sandboxes},
-              {"auditLog", "-"}};
-  return doc.dump(2) + "\n";
+  return gate::to_json_text(gate_config_file(host, gp, sandboxes));
 }
 
 std::vector<std::string> explain_gate_config_change(const std::string& current,
                                                     const std::string& wanted) {
-  json have = json::parse(current, nullptr, false);
-  json want = json::parse(wanted, nullptr, false);
-  if (!have.is_object()) return {current.empty() ? "not written yet" : "unreadable"};
+  auto have = gate::parse_gate_config_file(current);
+  auto want = gate::parse_gate_config_file(wanted);
+  if (!have || !want) return {current.empty() ? "not written yet" : "unreadable"};
   std::vector<std::string> out;
-  for (const auto& [key, what] :
-       {std::pair{"policy", "policy changed"}, std::pair{"listen", "listeners changed"},
-        std::pair{"gateIP", "gate address changed"}, std::pair{"sandboxes", "sandboxes changed"}}) {
-    if (have.value(key, json()) != want.value(key, json())) out.push_back(what);
-  }
+  if (have->policy != want->policy) out.push_back("policy changed");
+  if (have->listen != want->listen) out.push_back("listeners changed");
+  if (have->gate_ip != want->gate_ip) out.push_back("gate address changed");
+  if (have->sandboxes != want->sandboxes) out.push_back("sandboxes changed");
   if (out.empty()) out.push_back("changed");
   return out;
 }

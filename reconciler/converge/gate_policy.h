@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "gate/config_file.h"
 #include "manifest/model.h"
 
 namespace acctl {
@@ -22,8 +23,11 @@ struct GatePolicy {
 };
 Result<GatePolicy> gate_policy_for(const Model& model, const Host& host);
 
-// The ac-gate config file (runtime/gate/config_file.h) as acctl writes it. `sandboxes` maps
-// each sandbox's address on the internal network to its name.
+// The ac-gate config file (runtime/gate/config_file.h, the one definition ac-gate reads too)
+// for a Host: its policy, the gate's listeners, and `sandboxes`, each sandbox's address on the
+// internal network → its name.
+gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& policy,
+                                      const std::map<std::string, std::string>& sandboxes);
 std::string gate_config_text(const Host& host, const GatePolicy& policy,
                              const std::map<std::string, std::string>& sandboxes);
 

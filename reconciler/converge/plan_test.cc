@@ -185,5 +185,103 @@ TEST(Plan, DescribeLiveChange) {
   EXPECT_TRUE(describe_live_change({1, 2, 3}, {1, 2, 3}).empty());
 }
 
+// Images, files, reloads and waits are steps of the plan like engine objects.
+DesiredObject image(const std::string& tag, ImageSource source, const std::string& base = "") {
+  DesiredObject d;
+  d.type = ObjectType::kImage;
+  d.name = tag;
+  d.owner = "Host/h";
+  d.host = "h";
+  d.image.source = source;
+  d.image.base = base;
+  d.image.suite = "bookworm";
+  if (source == ImageSource::kBuild) {
+    auto p =
+        prepare_image({tag, "Image", "x", {{"Dockerfile", "", "FROM " + base + "\n", 0644}}, {}});
+    d.image.prepared = std::make_shared<const PreparedImage>(*p);
+  }
+  return d;
+}
+
+TEST(Plan, ImagesFilesReloadsAndWaitsAreStepsWithStableText) {
+  DesiredObject config;
+  config.type = ObjectType::kFile;
+  config.name = config.file.path = "/run/h/gate/config.json";
+  config.file.label = "gate/config.json";
+  config.file.content = "new";
+  config.file.reload_container = "ac-gate-h";
+  config.owner = "Host/h";
+  config.file.explain = [](const std::string&) {
+    return std::vector<std::string>{"policy changed"};
+  };
+  DesiredObject gate = container("gate");
+  gate.name = "ac-gate-h";
+  gate.owner = "Host/h";
+  DesiredObject sb = container("a");
+  sb.depends_on.push_back("ac-gate-h");
+  sb.container.image = "acctl/blueprint-a:latest";
+  DesiredObject engine;
+  engine.type = ObjectType::kEngine;
+  engine.name = "unix:///run/h/docker.sock";
+  engine.owner = "Host/h";
+  engine.nested = {"unix:///run/h/docker.sock", "ac-dind-host-h", "", "h"};
+  DesiredState want{
+      {image("acctl/debian:bookworm", ImageSource::kImport),
+       image("acctl/host:latest", ImageSource::kBuild, "acctl/debian:bookworm"),
+       image("acctl/blueprint-a:latest", ImageSource::kCopy), config, gate, sb, engine},
+      {"h"}};
+  ObservedState s = observed_of({seen(gate)});
+  s.image_ids["acctl/debian:bookworm"] = "";
+  s.source_image_ids["acctl/blueprint-a:latest"] = "sha-src";
+  s.image_ids["acctl/blueprint-a:latest"] = "sha-old";
+  s.files[config.file.path] = std::string("old");
+  Plan p = plan_changes(want, s, {});
+  EXPECT_EQ(
+      p.text(),
+      "+   import  image     acctl/debian:bookworm (Host/h): not on the engine (from the "
+      "Debian bookworm rootfs)\n"
+      "+   build   image     acctl/host:latest (Host/h): base image acctl/debian:bookworm is "
+      "made first\n"
+      "+   copy    image     acctl/blueprint-a:latest (Host/h): differs from the Host's "
+      "engine's\n"
+      "~   write   file      gate/config.json (Host/h): policy changed\n"
+      "~   reload  gate      ac-gate-h (Host/h): policy changed\n"
+      "+   create  container ac-sb-a (Sandbox/a)\n"
+      ">   wait    engine    ac-dind-host-h (Host/h): its nested engine is not answering yet\n"
+      "Plan: 1 to create, 0 to update in place, 0 to replace, 0 to delete, 0 to start, 2 "
+      "images to build, 1 image to copy, 1 file to write, 1 gate to reload, 1 engine to wait "
+      "for; 1 in sync.\n");
+  // The build waits for the import; the reload for the write; the sandbox for its image's copy
+  // and for the gate to know it.
+  EXPECT_EQ(p.actions[1].after, std::vector<size_t>{0});
+  EXPECT_EQ(p.actions[4].after, std::vector<size_t>{3});
+  EXPECT_EQ(p.actions[5].after, (std::vector<size_t>{2, 4}));
+  EXPECT_EQ(p.images_made(), (std::set<std::string>{"acctl/blueprint-a:latest",
+                                                    "acctl/debian:bookworm", "acctl/host:latest"}));
+}
+
+TEST(Plan, CurrentImagesAndFilesAreInSync) {
+  DesiredObject built = image("acctl/host:latest", ImageSource::kBuild, "base");
+  DesiredObject file;
+  file.type = ObjectType::kFile;
+  file.name = file.file.path = "/f";
+  file.file.content = "same";
+  DesiredState want{{built, file}, {"h"}};
+  ObservedState s;
+  s.image_ids = {{"base", "sha-base"}, {"acctl/host:latest", "sha-host"}};
+  s.image_labels["acctl/host:latest"] = {
+      {kLabelSpecHash, image_spec_hash(*built.image.prepared, "sha-base")}};
+  s.files["/f"] = std::string("same");
+  Plan p = plan_changes(want, s, {});
+  EXPECT_TRUE(p.empty()) << p.text();
+  EXPECT_EQ(p.in_sync, 2u);
+  // Another base image id: the same recipe is built again.
+  s.image_ids["base"] = "sha-base-2";
+  Plan again = plan_changes(want, s, {});
+  ASSERT_EQ(again.actions.size(), 1u);
+  EXPECT_EQ(again.actions[0].reasons,
+            std::vector<std::string>{"build context or base image changed"});
+}
+
 }  // namespace
 }  // namespace acctl

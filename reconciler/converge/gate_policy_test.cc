@@ -1,0 +1,98 @@
+// The gate's config, from the manifests through acctl's writer into ac-gate's own reader.
+#include "converge/gate_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <variant>
+
+#include "gate/gate_config.h"
+#include "manifest/test_support.h"
+
+namespace acctl {
+namespace {
+
+constexpr const char* kManifests = R"(apiVersion: acctl/v1alpha1
+kind: Host
+metadata: {name: local}
+spec: {network: {subnet: 10.77.0.0/16, gateIP: 10.77.0.53}}
+---
+apiVersion: acctl/v1alpha1
+kind: EgressPolicy
+metadata: {name: default}
+spec:
+  allow: [github.com, "*.githubusercontent.com"]
+  deny: ["*.evil.example"]
+  ports: [443, 8443]
+  allowCIDRs: [10.9.0.0/24]
+  denyCIDRs: [203.0.113.0/24]
+  dns: {upstreams: ["192.0.2.1:5353", "[2001:db8::1]:53"], records: {intercept.test: [10.9.0.5]}}
+  limits: {dnsQPS: 50, connections: 300}
+---
+apiVersion: acctl/v1alpha1
+kind: Sandbox
+metadata: {name: dev}
+spec: {blueprint: pi}
+)";
+
+TEST(GateConfig, WhatAcctlWritesIsWhatTheGateReads) {
+  ManifestSet set;
+  ASSERT_TRUE(testing::check_text(kManifests, "t.yaml", &set).empty());
+  const Host& host = set.model.hosts.front();
+  auto policy = gate_policy_for(set.model, host);
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  const std::string text = gate_config_text(host, *policy, {{"10.77.0.2", "dev"}});
+
+  auto parsed = gate::parse_gate_config(text);
+  ASSERT_TRUE(std::holds_alternative<gate::GateConfig>(parsed))
+      << testing::joined(std::get<std::vector<std::string>>(parsed));
+  const gate::GateConfig& g = std::get<gate::GateConfig>(parsed);
+  // The Blueprint's egress names joined the policy's own.
+  EXPECT_TRUE(g.policy->decide_name("pi.dev").allowed);
+  EXPECT_TRUE(g.policy->decide_name("github.com").allowed);
+  EXPECT_TRUE(g.policy->decide_name("raw.githubusercontent.com").allowed);
+  EXPECT_FALSE(g.policy->decide_name("a.evil.example").allowed);
+  EXPECT_FALSE(g.policy->decide_name("example.org").allowed);
+  EXPECT_TRUE(g.policy->decide_port(8443).allowed);
+  EXPECT_FALSE(g.policy->decide_port(80).allowed);
+  EXPECT_TRUE(g.policy->decide_address(*netpolicy::parse_ip("10.9.0.7")).allowed);
+  EXPECT_FALSE(g.policy->decide_address(*netpolicy::parse_ip("203.0.113.9")).allowed);
+  EXPECT_EQ(g.records.at("intercept.test").front().str(), "10.9.0.5");
+  ASSERT_EQ(g.upstreams.size(), 2u);
+  EXPECT_EQ(g.upstreams[0].str(), "192.0.2.1:5353");
+  EXPECT_EQ(g.upstreams[1].str(), "[2001:db8::1]:53");
+  EXPECT_EQ(g.dns_qps, 50u);
+  EXPECT_EQ(g.connections, 300u);
+  EXPECT_EQ(g.listen.dns->str(), "10.77.0.53:53");
+  EXPECT_EQ(g.listen.https->str(), "10.77.0.53:443");
+  EXPECT_EQ(g.listen.proxy->str(), "10.77.0.53:3128");
+  EXPECT_EQ(g.listen.control->str(), "127.0.0.1:9099");
+  EXPECT_EQ(g.sandboxes.at("10.77.0.2"), "dev");
+  EXPECT_EQ(g.gate_ip, (std::array<uint8_t, 4>{10, 77, 0, 53}));
+
+  // The same struct back, byte for byte: equal configs are equal files, so nothing reloads.
+  auto file = gate::parse_gate_config_file(text);
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  EXPECT_EQ(*file, gate_config_file(host, *policy, {{"10.77.0.2", "dev"}}));
+  EXPECT_EQ(gate::to_json_text(*file), text);
+}
+
+TEST(GateConfig, ChangesAreNamedBySection) {
+  ManifestSet set;
+  ASSERT_TRUE(testing::check_text(kManifests, "t.yaml", &set).empty());
+  const Host& host = set.model.hosts.front();
+  auto policy = gate_policy_for(set.model, host);
+  ASSERT_TRUE(policy.ok());
+  const std::string before = gate_config_text(host, *policy, {});
+  const std::string more_sandboxes = gate_config_text(host, *policy, {{"10.77.0.2", "dev"}});
+  GatePolicy wider = *policy;
+  wider.allow.push_back("example.org");
+  const std::string wider_text = gate_config_text(host, wider, {});
+  EXPECT_EQ(explain_gate_config_change(before, more_sandboxes),
+            std::vector<std::string>{"sandboxes changed"});
+  EXPECT_EQ(explain_gate_config_change(before, wider_text),
+            std::vector<std::string>{"policy changed"});
+  EXPECT_EQ(explain_gate_config_change("", before), std::vector<std::string>{"not written yet"});
+}
+
+}  // namespace
+}  // namespace acctl
