@@ -35,25 +35,26 @@ A second start with nothing changed does nothing. Sandboxes come with 'acctl app
 
   -f PATH        manifests (default: $ACCTL_MANIFESTS, else the project's
                  manifests/quickstart.yaml)
-  --timeout D    how long to wait for the nested engine and the engine locks (default 5m)
+  --timeout D    how long start may take, image builds and the wait for the nested engine
+                 included (default 30m)
 
 Exit status: 0 started, 1 invalid manifests, 2 error.
 )";
 
-constexpr const char* kStopHelp = R"(Usage: acctl stop [HOST...] [--engine ADDRESS]
+constexpr const char* kStopHelp = R"(Usage: acctl stop [HOST...] [--engine ADDRESS] [--timeout D]
 
 Stops the host containers of dind Hosts (all of them, or the ones named): the nested engine
 stops its sandboxes and gate first. Nothing is removed; 'acctl start' starts them again.
 )";
 
-constexpr const char* kDownHelp = R"(Usage: acctl down [HOST...] [--engine ADDRESS]
+constexpr const char* kDownHelp = R"(Usage: acctl down [HOST...] [--engine ADDRESS] [--timeout D]
 
 Removes the host containers of dind Hosts (all of them, or the ones named), with everything in
 their nested engines and the volume that holds it, and the Hosts' networks. Workspace folders
 (instances/<name>/workspace) are never touched; the images stay as a cache.
 )";
 
-constexpr const char* kStatusHelp = R"(Usage: acctl status [--engine ADDRESS] [-o text|json]
+constexpr const char* kStatusHelp = R"(Usage: acctl status [--engine ADDRESS] [-o text|json] [--timeout D]
 
 For each Host acctl manages on the engine: the host container (state, cpu, memory), the nested
 engine (version, runtimes, gVisor's network mode and why), the gate (running, health), every

@@ -56,35 +56,54 @@ Editor completion with yaml-language-server:
 )";
 
 constexpr const char* kDiffHelp =
-    R"(Usage: acctl diff -f PATH... [--prune] [-o text|json] [--parallel N]
+    R"(Usage: acctl diff -f PATH... [--prune] [-o text|json] [--parallel N] [--timeout D]
 
-Validates the manifests, reads what acctl manages on each Host's engine (by its labels) and
-prints the plan that apply would carry out, one line per change:
+Validates the manifests, reads what acctl manages on each Host's engine (by its labels), the
+images it builds and the files it writes, and prints the plan that apply would carry out, one
+line per step, engine by engine (a dind Host's nested engine after the Host's own):
   +   create   something missing
   ~   update   a limit the engine changes live (cpus, memory, pids), same container
   -/+ replace  something whose spec changed (the changed fields are named)
   >   start    a container that should run but was found stopped
   -   delete   with --prune: a managed object no manifest describes
-Nothing is changed. Only objects labelled ac.managed-by=acctl are ever considered.
+  +   import   the Debian base image, from the local debootstrap rootfs
+  +   build    an image whose build context or base changed (a Blueprint's install.sh, say)
+  +   copy     images into a nested engine whose copy differs from the Host's engine's
+  +/~ write    a file acctl keeps (the gate's config, the sandboxes' resolver)
+  ~   reload   a gate re-reads its config: no restart, connections stay
+  >   wait     a nested engine that does not answer yet
+Nothing is changed. Only objects labelled ac.managed-by=acctl are ever considered. A diff that
+exits 0 means apply has nothing to do: a drift check in CI can rely on it.
 
-Exit status: 0 in sync, 1 changes pending, 2 error (invalid manifests, engine unreachable,
-a name held by an object acctl does not manage, a missing image).
+Options:
+  --prune         also plan deleting managed objects of these Hosts that no manifest describes
+  -o json         {"inSync": …, "engines": [{"engine", "actions": [{"action", "object", "name",
+                  "owner", "reasons", …}], "errors"}]}
+  --timeout D     how long the whole diff may take, waiting for the engine lock included
+                  (default 2m); an engine that does not answer a call is named and exit is 2
+
+Exit status: 0 in sync, 1 changes pending, 2 error (invalid manifests, engine unreachable or not
+answering, a name held by an object acctl does not manage, a missing image).
 )";
 
 constexpr const char* kApplyHelp =
-    R"(Usage: acctl apply -f PATH... [--prune] [--dry-run] [--wait [--timeout D]] [--parallel N] [-o text|json]
+    R"(Usage: acctl apply -f PATH... [--prune] [--dry-run] [--wait] [--timeout D] [--parallel N] [-o text|json]
 
-Converges each Host's engine to the manifests: creates what is missing, updates limits in
-place, replaces what changed, starts what should run. Steps run in dependency order,
-independent ones in parallel. A lock serialises acctl runs against the same engine, and an
-apply interrupted at any point is finished by the next one.
+Converges each Host's engine to the manifests: builds the images that changed, creates what is
+missing, updates limits in place, replaces what changed, starts what should run, writes the
+gate's config and has the gate re-read it. A dind Host's nested engine is converged after its
+Host's engine, once it answers. Every step is the plan's (see 'acctl diff --help'), run in
+dependency order, independent ones in parallel. A lock serialises acctl runs against the same
+engine, and an apply interrupted at any point is finished by the next one.
 
 Options:
   --prune         also delete managed objects of these Hosts that no manifest describes
                   (workspace folders are never deleted)
-  --dry-run       print the plan and stop (same as diff, exit 0)
+  --dry-run       print the plan and stop, changing nothing (no image is built; exit 0)
   --wait          after applying, wait until every container that should run is running
-  --timeout D     how long --wait and the engine lock may take (e.g. 90s, 5m; default 2m)
+  --timeout D     how long the whole apply may take, builds, the engine lock and --wait
+                  included (e.g. 90s, 10m; default 30m: a first build of agent images takes
+                  minutes); an engine call that gets no answer fails the step, naming it
   --parallel N    steps run at once (default 4)
   -o json         one JSON object per step, then a summary (for CI)
 
@@ -92,8 +111,8 @@ Sandbox workspaces live in $ACCTL_HOME/instances/<name>/workspace (default: the 
 Exit status: 0 converged, 1 invalid manifests, 2 a step failed or another error.
 )";
 
-constexpr const char* kDeleteHelp = R"(Usage: acctl delete -f PATH... [-o text|json]
-       acctl delete KIND NAME [--engine ADDRESS]
+constexpr const char* kDeleteHelp = R"(Usage: acctl delete -f PATH... [--timeout D]
+       acctl delete KIND NAME [--engine ADDRESS] [--timeout D]
 
 Removes the engine objects that the manifests (or the named object) describe: a Sandbox's
 container; a Host's network and every managed object of that Host. Workspace folders stay:
@@ -103,7 +122,7 @@ Exit status: 0 done (also when there was nothing to delete), 2 error.
 )";
 
 constexpr const char* kGetHelp =
-    R"(Usage: acctl get [KIND [NAME]] [-o table|json|yaml] [--engine ADDRESS]
+    R"(Usage: acctl get [KIND [NAME]] [-o table|json|yaml] [--engine ADDRESS] [--timeout D]
 
 Lists the objects acctl manages on an engine (by their ac.* labels): KIND is Sandbox or Host
 (any case, plural allowed). The engine is --engine, else $DOCKER_HOST, else the local socket.
