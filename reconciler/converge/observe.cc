@@ -20,26 +20,23 @@ engine::Result<ObservedState> observe(engine::EngineApi& api, const DesiredState
   const engine::Filters managed = {
       {"label", {std::string(kLabelManagedBy) + "=" + kManagedByValue}}};
 
+  auto found_object = [&](ObjectType type, const std::string& id, const std::string& name,
+                          const engine::Labels& labels) {
+    ObservedObject o;
+    o.type = type;
+    o.id = id;
+    o.name = name;
+    o.labels = labels;
+    out.objects.push_back(std::move(o));
+  };
   auto networks = api.list_networks(managed);
   if (!networks) return networks.error();
-  for (const engine::NetworkInfo& n : *networks) {
-    ObservedObject o;
-    o.type = ObjectType::kNetwork;
-    o.id = n.id;
-    o.name = n.name;
-    o.labels = n.labels;
-    out.objects.push_back(std::move(o));
-  }
+  for (const engine::NetworkInfo& n : *networks)
+    found_object(ObjectType::kNetwork, n.id, n.name, n.labels);
   auto volumes = api.list_volumes(managed);
   if (!volumes) return volumes.error();
-  for (const engine::VolumeInfo& v : *volumes) {
-    ObservedObject o;
-    o.type = ObjectType::kVolume;
-    o.id = v.name;
-    o.name = v.name;
-    o.labels = v.labels;
-    out.objects.push_back(std::move(o));
-  }
+  for (const engine::VolumeInfo& v : *volumes)
+    found_object(ObjectType::kVolume, v.name, v.name, v.labels);
   auto containers = api.list_containers(managed, /*all=*/true);
   if (!containers) return containers.error();
 

@@ -208,16 +208,16 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
     out.push_back(copied_image_object(tag, h, paths.endpoint()));
 
   // The files the gate and the sandboxes mount: written before they start.
-  DesiredObject resolv =
-      host_object(ObjectType::kFile, paths.resolv_conf(), name, paths.endpoint());
-  resolv.file.path = paths.resolv_conf();
-  resolv.file.label = "resolv.conf";
+  auto file = [&](const std::string& path, const std::string& label) {
+    DesiredObject f = host_object(ObjectType::kFile, path, name, paths.endpoint());
+    f.file.path = path;
+    f.file.label = label;
+    return f;
+  };
+  DesiredObject resolv = file(paths.resolv_conf(), "resolv.conf");
   resolv.file.content = resolv_conf_text(h);
   out.push_back(resolv);
-  DesiredObject config =
-      host_object(ObjectType::kFile, paths.gate_config(), name, paths.endpoint());
-  config.file.path = paths.gate_config();
-  config.file.label = "gate/config.json";
+  DesiredObject config = file(paths.gate_config(), "gate/config.json");
   config.file.reload_container = gate_container_name(name);
   out.push_back(config);
 

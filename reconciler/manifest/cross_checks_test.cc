@@ -4,21 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "manifest/test_support.h"
-#include "manifest/yaml_loader.h"
 
 namespace acctl {
 namespace {
 
 std::vector<std::string> check(const std::string& yaml, ManifestOptions options) {
-  options.blueprints_dir = testing::source_dir() + "/blueprints";
-  LoadResult loaded;
-  load_yaml_text(yaml, "m.yaml", loaded);
-  ManifestSet set;
-  set.diagnostics.append(loaded.diagnostics);
-  validate_documents(loaded.documents, options, set);
-  std::vector<std::string> lines;
-  for (const Diagnostic& d : set.diagnostics.sorted()) lines.push_back(d.str());
-  return lines;
+  options.blueprints_dir = testing::project_options().blueprints_dir;
+  return testing::check_text(yaml, "m.yaml", nullptr, options);
 }
 
 constexpr const char* kDindHost = R"(apiVersion: acctl/v1alpha1

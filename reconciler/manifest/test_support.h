@@ -24,12 +24,13 @@ inline ManifestOptions project_options() {
 // Loads and validates `yaml` as if it were the file `file`; returns the sorted diagnostics.
 inline std::vector<std::string> check_text(const std::string& yaml,
                                            const std::string& file = "t.yaml",
-                                           ManifestSet* out = nullptr) {
+                                           ManifestSet* out = nullptr,
+                                           const ManifestOptions& options = project_options()) {
   LoadResult loaded;
   load_yaml_text(yaml, file, loaded);
   ManifestSet set;
   set.diagnostics.append(loaded.diagnostics);
-  validate_documents(loaded.documents, project_options(), set);
+  validate_documents(loaded.documents, options, set);
   std::vector<std::string> lines;
   for (const Diagnostic& d : set.diagnostics.sorted()) lines.push_back(d.str());
   if (out) *out = std::move(set);
