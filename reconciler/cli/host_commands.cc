@@ -54,7 +54,8 @@ their nested engines and the volume that holds it, and the Hosts' networks. Work
 (instances/<name>/workspace) are never touched; the images stay as a cache.
 )";
 
-constexpr const char* kStatusHelp = R"(Usage: acctl status [--engine ADDRESS] [-o text|json] [--timeout D]
+constexpr const char* kStatusHelp =
+    R"(Usage: acctl status [--engine ADDRESS] [-o text|json] [--timeout D]
 
 For each Host acctl manages on the engine: the host container (state, cpu, memory), the nested
 engine (version, runtimes, gVisor's network mode and why), the gate (running, health), every
@@ -130,10 +131,12 @@ std::string bytes_text(int64_t n) {
   return human_size(n);
 }
 
-// Total size of the regular files under a folder (symlinks not followed).
+// Total size of the regular files under a folder; symlinks are never followed, the folder
+// itself included (an agent could point its workspace at the machine's root).
 int64_t folder_size(const fs::path& dir) {
   int64_t total = 0;
   std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) return 0;
   for (auto it =
            fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -399,7 +402,7 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
   json ws = json::object();
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(fs::path(state) / "instances", ec)) {
-    if (fs::is_directory(e.path() / "workspace", ec))
+    if (fs::is_directory(fs::symlink_status(e.path() / "workspace", ec)))
       ws[e.path().filename().string()] = folder_size(e.path() / "workspace");
   }
   out["workspaces"] = ws;

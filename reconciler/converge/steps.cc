@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "common/files.h"
+#include "common/private_dir.h"
 #include "images/image_copy.h"
 #include "manifest/quantity.h"
 
@@ -22,20 +23,30 @@ namespace fs = std::filesystem;
 constexpr uid_t kAgentUid = 1000;
 constexpr gid_t kAgentGid = 1000;
 
-// Creates the workspace folder (and parents) and makes the folder itself private (0700) to the
-// agent. Only root can hand it to the agent's uid; another user keeps it as their own.
+// Creates the workspace folder and makes it private (0700) to the agent. Everything from the
+// state folder's instances/ down is created and opened without following symlinks: an agent
+// that owns an instance folder could otherwise plant a symlink that hands a folder of the
+// machine's to its uid. Only root can give the folder to the agent's uid; another user keeps it
+// as their own.
 engine::Status make_workspace(const std::string& dir) {
+  const fs::path path = fs::path(dir).lexically_normal();
+  fs::path base, relative;
+  bool below = false;
+  for (const fs::path& part : path) {
+    if (!below && part == "instances") below = true;
+    (below ? relative : base) /= part;
+  }
+  if (!below) {  // not in an instances/ folder: only the last part is the agent's
+    base = path.parent_path();
+    relative = path.filename();
+  }
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return engine::Error{0, "cannot create workspace " + dir + ": " + ec.message()};
-  if (::geteuid() == 0 && ::chown(dir.c_str(), kAgentUid, kAgentGid) != 0) {
-    return engine::Error{0,
-                         "cannot give workspace " + dir + " to uid 1000: " + std::strerror(errno)};
-  }
-  if (::chmod(dir.c_str(), 0700) != 0) {
-    return engine::Error{0,
-                         "cannot set mode 0700 on workspace " + dir + ": " + std::strerror(errno)};
-  }
+  fs::create_directories(base, ec);
+  if (ec) return engine::Error{0, "cannot create " + base.string() + ": " + ec.message()};
+  std::optional<PrivateDirOwner> owner;
+  if (::geteuid() == 0) owner = PrivateDirOwner{kAgentUid, kAgentGid};
+  auto fd = make_private_dir(base.string(), relative.string(), owner);
+  if (!fd) return fd.error().within("workspace");
   return engine::ok_status();
 }
 

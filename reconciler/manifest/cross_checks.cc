@@ -5,6 +5,18 @@
 
 namespace acctl {
 
+namespace {
+
+// Whether one folder is, contains or sits inside the other (relative, normalised paths).
+bool overlaps(const std::string& a, const std::string& b) {
+  auto inside = [](const std::string& x, const std::string& y) {
+    return x.size() > y.size() && x.starts_with(y) && x[y.size()] == '/';
+  };
+  return a == b || inside(a, b) || inside(b, a);
+}
+
+}  // namespace
+
 void check_across_documents(
     const Model& model,
     const std::map<std::pair<std::string, std::string>, const Document*>& documents,
@@ -16,6 +28,30 @@ void check_across_documents(
     const Document& d = *it->second;
     out.add(d.file, d.value_pos(pointer), d.subject(), std::move(message));
   };
+  // A workspace is its Sandbox's alone: one inside another's (or around it, or another
+  // instance's private folders) would let that agent swap the folder for a symlink before the
+  // next apply hands it to uid 1000.
+  for (const Sandbox& s : model.sandboxes) {
+    for (const Sandbox& t : model.sandboxes) {
+      const std::string instance = "instances/" + t.meta.name;
+      std::string clash;
+      if (&s != &t && overlaps(s.spec.workspace, t.spec.workspace)) {
+        clash = "Sandbox/" + t.meta.name + "'s workspace " + t.spec.workspace;
+      } else {
+        for (const char* part : {"/home", "/secrets"}) {
+          if (overlaps(s.spec.workspace, instance + part))
+            clash = "Sandbox/" + t.meta.name + "'s " + (part + 1) + " folder " + instance + part;
+        }
+        if (clash.empty() && &s != &t && s.spec.workspace.starts_with(instance + "/"))
+          clash = "the instance folder of Sandbox/" + t.meta.name;
+      }
+      if (clash.empty()) continue;
+      report("Sandbox", s.meta.name, "/spec/workspace/path",
+             "workspace " + s.spec.workspace + " overlaps " + clash +
+                 ": each Sandbox needs a folder of its own");
+      break;
+    }
+  }
   for (const Host& h : model.hosts) {
     if (h.spec.isolation != Isolation::kDind) continue;
     const std::string& name = h.meta.name;

@@ -91,5 +91,33 @@ TEST(CrossChecks, DindHostWithoutAUsablePolicyIsNamed) {
             "named \"default\" (there are several, and none is)");
 }
 
+TEST(CrossChecks, AWorkspaceIsItsSandboxsAlone) {
+  auto with_workspaces = [](const std::string& a, const std::string& b) {
+    return std::string(kDindHost) + sandbox("a", "default") + "  workspace: {path: " + a + "}\n" +
+           sandbox("b", "default") + "  workspace: {path: " + b + "}\n";
+  };
+  auto errors = check(with_workspaces("instances/a/workspace", "instances/a/workspace/inner"), {});
+  ASSERT_EQ(errors.size(), 2u) << testing::joined(errors);
+  EXPECT_EQ(errors[0],
+            "m.yaml:22:21: Sandbox/a: workspace instances/a/workspace overlaps Sandbox/b's "
+            "workspace instances/a/workspace/inner: each Sandbox needs a folder of its own");
+  errors = check(with_workspaces("instances/shared", "instances/shared"), {});
+  EXPECT_EQ(errors.size(), 2u) << testing::joined(errors);
+  errors = check(with_workspaces("instances/b/home/w", "instances/b/workspace"), {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_NE(errors[0].find("overlaps Sandbox/b's home folder instances/b/home"), std::string::npos)
+      << errors[0];
+  EXPECT_TRUE(check(with_workspaces("instances/a/workspace", "instances/b/workspace"), {}).empty());
+  EXPECT_TRUE(check(with_workspaces("instances/a/src", "instances/shared-b"), {}).empty());
+}
+
+TEST(CrossChecks, WorkspacePathsCannotCarryBindSeparators) {
+  auto errors = check(std::string(kDindHost) + sandbox("a", "default") +
+                          "  workspace: {path: \"instances/a/x:rw\"}\n",
+                      {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_NE(errors[0].find("has a ':' or ',', which a bind mount cannot carry"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace acctl

@@ -312,6 +312,10 @@ class DocumentChecker {
         error("/spec/workspace/path",
               "workspace path " + q(path) +
                   " escapes the instances folder (use instances/<name>/...)");
+      } else if (norm->find_first_of(":,") != std::string::npos) {
+        // The engine's bind syntax ("src:dst:opts", "a,b") would read them as separators.
+        error("/spec/workspace/path",
+              "workspace path " + q(path) + " has a ':' or ',', which a bind mount cannot carry");
       }
     }
     const json& blocked = at("/spec/blockedPaths");
