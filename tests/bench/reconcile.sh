@@ -4,16 +4,22 @@
 #      equivalent compose file (target ≤ 0.1×);
 #   2. from nothing: `acctl apply` of M sandboxes vs `docker-compose up -d` of M services
 #      (target ≤ 0.5×).
-# Prints medians and ratios, one line each; always exits 0 once measured ("OVER TARGET" marks a
-# missed target). Removes everything it created. Run as root from anywhere.
-#   Env: ACCTL_BIN (use this acctl instead of ./ac build's), BENCH_SYNC_N (50), BENCH_SYNC_RUNS (5), BENCH_CREATE_N (20), BENCH_CREATE_RUNS (3).
+# Prints medians and ratios, one line each; exits 0 once measured ("OVER TARGET" marks a missed
+# target), non-zero when acctl or docker-compose failed. Removes everything it created.
+# Usage: reconcile.sh [--smoke] [ACCTL_BINARY]   (root, from anywhere; default binary: $ACCTL_BIN,
+#   else ./ac build's). --smoke: 3 in-sync and 2 created sandboxes, one run each.
+#   Env: BENCH_SYNC_N (50), BENCH_SYNC_RUNS (5), BENCH_CREATE_N (20), BENCH_CREATE_RUNS (3).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+smoke=0
+[[ ${1:-} == --smoke ]] && { smoke=1; shift; }
+[[ -n ${1:-} ]] && ACCTL_BIN=$1
 sync_n=${BENCH_SYNC_N:-50}
 sync_runs=${BENCH_SYNC_RUNS:-5}
 create_n=${BENCH_CREATE_N:-20}
 create_runs=${BENCH_CREATE_RUNS:-3}
+if ((smoke)); then sync_n=3 sync_runs=1 create_n=2 create_runs=1; fi
 image=acctl-test/busybox:latest
 docker=/usr/bin/docker  # /usr/local/bin/docker may be an unrelated client
 # Both tools talk to the local engine, the one /usr/bin/docker uses.
@@ -23,7 +29,8 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 2; }
 
 # --- prerequisites -------------------------------------------------------------------------------
-bash "$root/tests/integration/engine-up.sh" >&2 || die "engine-up.sh failed"
+[[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (starts the local engine, installs docker-compose)"; exit 0; }
+bash "$root/images/engine-up.sh" >&2 || die "images/engine-up.sh failed"
 if [[ -n ${ACCTL_BIN:-} ]]; then
   acctl=$ACCTL_BIN  # an acctl built elsewhere
 else
@@ -33,8 +40,12 @@ fi
 [[ -x $acctl ]] || die "$acctl missing after ./ac build"
 if ! command -v docker-compose >/dev/null; then
   say "installing docker-compose (Debian's, v1)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose \
-    >/tmp/bench-apt.log 2>&1 || { tail -5 /tmp/bench-apt.log >&2; die "apt-get install docker-compose failed"; }
+  # A machine whose package lists are stale or absent needs an update first.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends docker-compose >/tmp/bench-apt.log 2>&1 ||
+    { apt-get update -qq >>/tmp/bench-apt.log 2>&1 &&
+      apt-get install -y -qq --no-install-recommends docker-compose >>/tmp/bench-apt.log 2>&1; } ||
+    { tail -5 /tmp/bench-apt.log >&2; die "apt-get install docker-compose failed"; }
 fi
 compose_version=$(docker-compose version --short 2>/dev/null || echo "?")
 
