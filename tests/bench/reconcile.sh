@@ -87,7 +87,7 @@ write_acctl() {  # n
     for ((i = 0; i < n; i++)); do
       printf -- '---\napiVersion: acctl/v1alpha1\nkind: Sandbox\n'
       printf 'metadata: {name: %s-s%d, labels: {bench: "%s"}}\n' "$tag" "$i" "$tag"
-      printf 'spec: {blueprint: tiny, host: %s, mode: idle, resources: {cpus: 0.5, memory: 64m, pids: 100}}\n' "$host"
+      printf 'spec: {blueprint: tiny, host: %s, mode: idle, resources: {cpus: 0.5, memory: 64m, pids: 256}}\n' "$host"
     done
   } >"$work/acctl.yaml"
 }
@@ -106,7 +106,7 @@ write_compose() {  # n
     cpus: 0.5
     mem_limit: 64m
     memswap_limit: 64m
-    pids_limit: 100
+    pids_limit: 256
     restart: "no"
     hostname: s$i
     working_dir: /workspace
