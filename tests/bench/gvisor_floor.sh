@@ -100,7 +100,9 @@ engine_start() {
   # Debian's runsc needs it on kernels >= 6.11 (gVisor issue 10704) and it is harmless below.
   printf '{"runtimes": {"runsc": {"path": "%s", "runtimeArgs": ["--network=host"]}}}\n' \
     "$runsc_bin" >"$run_dir/daemon.json"
-  setsid dockerd --config-file "$run_dir/daemon.json" --data-root "$data_dir" \
+  # A network namespace of its own: a dockerd started with --bridge=none deletes the docker0
+  # bridge it finds, which would be the machine engine's.
+  setsid unshare --net dockerd --config-file "$run_dir/daemon.json" --data-root "$data_dir" \
     --exec-root "$run_dir/exec" --pidfile "$run_dir/docker.pid" -H "$sock" --bridge=none \
     --iptables=false --ip-masq=false --cgroup-parent="/$cgroup_parent" \
     >>"$run_dir/dockerd.log" 2>&1 </dev/null &
