@@ -8,13 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "netpolicy/domain.h"
 #include "common/parallel.h"
 #include "manifest/cross_checks.h"
 #include "manifest/quantity.h"
 #include "manifest/schema.h"
 #include "manifest/schema_check.h"
 #include "manifest/yaml_loader.h"
+#include "netpolicy/domain.h"
 
 namespace acctl {
 namespace {
@@ -25,6 +25,14 @@ using netpolicy::Cidr;
 using netpolicy::IpAddress;
 
 constexpr int64_t kMinMemory = 6 << 20;  // the engine refuses less than 6 MiB
+// What a gVisor sandbox boots in, measured on this machine kind (tests/bench/gvisor_floor.sh,
+// Debian's runsc 20221219, 2 cores; alone and ten at once): every start succeeded at 16 MiB and
+// none at 12 MiB; with pids 56 the idle sandbox lived, at 48 it died after starting and at 32
+// or less runsc's start never returned and dockerd held the container. Twice the memory and a
+// little above the pids, so a slower machine still boots. cpus has no floor: 0.01 boots, in
+// about 15 s.
+constexpr int64_t kSandboxMinMemory = 32 << 20;
+constexpr int64_t kSandboxMinPids = 64;
 
 std::string q(const std::string& s) {
   return "\"" + s + "\"";
@@ -160,6 +168,33 @@ class DocumentChecker {
     }
   }
 
+  // Limits a gVisor sandbox cannot boot in: refused here rather than found by a start that
+  // fails, or never returns.
+  void gvisor_floor() {
+    if (has("/spec/resources/memory")) {
+      auto r = parse_size(at("/spec/resources/memory"));
+      if (auto* bytes = std::get_if<int64_t>(&r);
+          bytes && *bytes >= kMinMemory && *bytes < kSandboxMinMemory) {
+        error("/spec/resources/memory",
+              "memory " + format_size(*bytes) + " is too little for a gVisor sandbox: acctl " +
+                  "asks for at least " + format_size(kSandboxMinMemory) +
+                  ", twice the least runsc boots in on this machine kind (measured: 12m never " +
+                  "boots, 16m does)");
+      }
+    }
+    if (has("/spec/resources/pids")) {
+      const int64_t pids = at("/spec/resources/pids").get<int64_t>();
+      if (pids >= 1 && pids < kSandboxMinPids) {
+        error("/spec/resources/pids",
+              "pids " + std::to_string(pids) + " is too few for a gVisor sandbox, whose own " +
+                  "threads count against the limit (measured: at 32 or less runsc's start never " +
+                  "returns and the engine keeps the container; at 48 the sandbox dies after it " +
+                  "starts; 56 boots), so acctl asks for at least " +
+                  std::to_string(kSandboxMinPids));
+      }
+    }
+  }
+
   void cpus(const std::string& pointer) {
     if (!has(pointer)) return;
     auto r = parse_cpus(at(pointer));
@@ -281,6 +316,7 @@ class DocumentChecker {
   void sandbox() {
     cpus("/spec/resources/cpus");
     size("/spec/resources/memory", kMinMemory, "memory");
+    gvisor_floor();
     if (has("/spec/resources/gpus")) {
       const json& g = at("/spec/resources/gpus");
       if (g.is_array()) {
