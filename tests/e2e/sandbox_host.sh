@@ -42,6 +42,8 @@ write_manifest() { # write_manifest "extra allow entries"
   sed -e "s/@EXTRA_ALLOW@/$1/" "$here/e2e.yaml.in" >"$manifest"
 }
 write_manifest ""
+printf '#!/bin/bash\necho e2e-tools one > /opt/e2e-tools.txt\n' >"$home/install.sh"
+printf '#!/bin/bash\nexec bash "$@"\n' >"$home/run.sh"
 
 nested() { $docker -H "unix://$home/run/hosts/$host/docker.sock" "$@"; }
 in_sandbox() { local sb=$1; shift; nested exec "ac-sb-$sb" "$@"; }
@@ -140,9 +142,46 @@ answer=$(in_sandbox a getent hosts also.test 2>&1)
 [[ $answer == "$gate_ip"* ]] && ok "a newly allowed name resolves after the reload" || bad "also.test after reload: '$answer'"
 [[ $(nested inspect -f '{{.Id}}' ac-gate-e2e) == "$gate_id" ]] && ok "the gate was reloaded, not restarted" || bad "the gate container was replaced"
 
+# --- a Blueprint's install.sh changes: diff shows the build and the copy, a dry run builds nothing
+image=acctl/blueprint-e2e-tools:latest
+outer_id() { $docker image inspect -f '{{.Id}}' "$image" 2>/dev/null; }
+nested_id() { nested image inspect -f '{{.Id}}' "$image" 2>/dev/null; }
+"$acctl" diff -f "$manifest" >"$home/diff0.log" 2>&1
+rc=$?
+((rc == 0)) && ok "diff after apply is in sync (exit 0)" || { bad "diff after apply (exit $rc)"; sed 's/^/    /' "$home/diff0.log"; }
+id_before=$(outer_id)
+nested_before=$(nested_id)
+[[ -n $id_before && $id_before == "$nested_before" ]] && ok "the Blueprint image in the nested engine is the one built outside" ||
+  bad "image ids differ: outer '$id_before' nested '$nested_before'"
+echo 'echo e2e-tools two >> /opt/e2e-tools.txt' >>"$home/install.sh"
+"$acctl" diff -f "$manifest" >"$home/diff1.log" 2>&1
+rc=$?
+if ((rc == 1)) && grep -q "build   image     $image" "$home/diff1.log" &&
+  grep -q "copy    image     $image" "$home/diff1.log"; then
+  ok "after install.sh changes, diff shows a build and a copy of $image (exit 1)"
+else
+  bad "diff after install.sh changed (exit $rc)"
+  sed 's/^/    /' "$home/diff1.log"
+fi
+"$acctl" apply -f "$manifest" --dry-run >"$home/dry.log" 2>&1
+rc=$?
+((rc == 0)) && [[ $(outer_id) == "$id_before" && $(nested_id) == "$nested_before" ]] &&
+  ok "apply --dry-run leaves both image ids unchanged" || bad "apply --dry-run (exit $rc) changed an image"
+check "apply builds, copies and replaces" "$acctl" apply -f "$manifest" --wait
+[[ $(outer_id) != "$id_before" && $(outer_id) == "$(nested_id)" ]] && ok "the rebuilt image is in the nested engine" ||
+  bad "after apply: outer '$(outer_id)' nested '$(nested_id)'"
+check "the sandbox runs the new install" bash -c "$(declare -f nested in_sandbox); docker=$docker home=$home host=$host; in_sandbox c grep -q two /opt/e2e-tools.txt"
+"$acctl" diff -f "$manifest" >"$home/diff2.log" 2>&1
+rc=$?
+((rc == 0)) && ok "then diff is in sync again (exit 0)" || { bad "diff after apply (exit $rc)"; sed 's/^/    /' "$home/diff2.log"; }
+c_ip=$(nested inspect -f '{{(index .NetworkSettings.Networks "ac-net-e2e").IPAddress}}' ac-sb-c)
+grep -q "\"$c_ip\": \"c\"" "$home/run/hosts/$host/gate/config.json" &&
+  ok "the gate's config names sandbox c at the address acctl gave it ($c_ip)" || bad "sandbox c ($c_ip) is not in the gate's config"
+
 # --- logs -------------------------------------------------------------------------------------------
 "$acctl" logs proxy >"$home/proxy.log" 2>&1
 check "logs proxy shows the gate's decisions" grep -q "blocked.test" "$home/proxy.log"
+check "the gate's decisions name the sandbox" grep -q '"sandbox":"a"' "$home/proxy.log"
 "$acctl" logs host >"$home/host.log" 2>&1
 check "logs host shows the host's entrypoint" grep -q "ac-host" "$home/host.log"
 "$acctl" logs gvisor >"$home/gvisor.log" 2>&1
