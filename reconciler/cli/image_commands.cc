@@ -14,18 +14,25 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kBuildHelp =
-    R"(Usage: acctl build BLUEPRINT [--base] [--no-cache] [-o text|json]
+    R"(Usage: acctl build BLUEPRINT [--base] [--no-cache] [-f MANIFEST] [-o text|json]
                    [--blueprints DIR] [--engine ADDRESS]
 
 Builds the image of a project Blueprint (DIR/BLUEPRINT/blueprint.yaml) on the engine without a
-registry. The base image acctl/debian:bookworm is made first when the engine lacks it: Debian is
-bootstrapped once into /var/cache/acctl/rootfs (about a minute; needs root and debootstrap) and
-imported. Then acctl/blueprint-BLUEPRINT:latest is built from it: the Blueprint's install script
-runs as root with network access, the user agent (uid 1000) runs its run script. An image whose
-build context and base are unchanged is not built again.
+registry, in three layers of images:
+  acctl/debian:bookworm      made when the engine lacks it: Debian is bootstrapped once into
+                             /var/cache/acctl/rootfs (about a minute; needs root and
+                             debootstrap) and imported
+  acctl/agent-base:latest    git, gh, curl, build tools, python3, tmux, Node.js and npm (from the
+                             npm registry), the user agent (uid 1000), the Host's CA files
+  acctl/blueprint-BLUEPRINT  the Blueprint's install script, run as root with network access;
+                             the user agent runs its run script
+The Host is the first of -f MANIFEST (default: $ACCTL_MANIFESTS, else manifests/quickstart.yaml):
+its baseImage and trust.caFiles. An image whose build context and base are unchanged is not
+built again.
 
 Options:
   --base              make the base image afresh too (bootstrap Debian again, re-import)
+  -f, --filename PATH the manifests whose first Host gives the base image and CA files
   --no-cache          build even when the image is current, without the engine's layer cache
   -o, --output FMT    text (default: the build's steps) or json (progress lines, then a result)
   --blueprints DIR    the project's blueprints (default: the checkout's blueprints/)
@@ -49,7 +56,8 @@ int cmd_build(const std::vector<std::string>& args, CliEnv& env) {
     }
   }
   Flags f;
-  if (auto e = parse_flags(rest, 1, f, {"--output", "--blueprints", "--engine"}); !e.empty()) {
+  if (auto e = parse_flags(rest, 1, f, {"--output", "--blueprints", "--engine", "--filename"});
+      !e.empty()) {
     env.err << "acctl build: " << e << "\nRun 'acctl build --help' for usage.\n";
     return kExitUsage;
   }
@@ -91,6 +99,31 @@ int cmd_build(const std::vector<std::string>& args, CliEnv& env) {
     return kExitUsage;
   }
 
+  // The Host decides the base image and the CAs the agent base image trusts: the first Host
+  // of -f, else of the manifests start would use.
+  std::string base_image = kDefaultBaseImage;
+  std::vector<std::string> ca_files;
+  {
+    Flags hf;
+    hf.files = f.files;
+    if (hf.files.empty()) {
+      if (auto m = system_of(env).env("ACCTL_MANIFESTS")) {
+        hf.files = {*m};
+      } else if (fs::exists(project_root(env) + "/manifests/quickstart.yaml", ec)) {
+        hf.files = {project_root(env) + "/manifests/quickstart.yaml"};
+      }
+    }
+    if (!hf.files.empty()) {
+      int status = kExitOk;
+      auto hosts = load_checked(hf, env, "build", status);
+      if (!hosts) return kExitUsage;
+      if (!hosts->model.hosts.empty()) {
+        base_image = hosts->model.hosts.front().spec.base_image;
+        ca_files = hosts->model.hosts.front().spec.ca_files;
+      }
+    }
+  }
+
   engine::EngineOptions eo = engine_options(env, f.engine);
   auto api = connect(env, eo);
   if (!api) {
@@ -109,13 +142,19 @@ int cmd_build(const std::vector<std::string>& args, CliEnv& env) {
   const auto start = std::chrono::steady_clock::now();
   // The project root holds images/rootfs.sh next to blueprints/.
   const std::string project = fs::absolute(dir).lexically_normal().parent_path().string();
-  auto base =
-      ensure_base_image(**api, kDefaultBaseImage, rootfs_script(project), refresh_base, progress);
+  auto base = ensure_base_image(**api, base_image, rootfs_script(project), refresh_base, progress);
   if (!base) {
     env.err << "acctl build: " << base.error().message << "\n";
     return kExitUsage;
   }
-  auto image = build_blueprint_image(**api, *bp, base->reference, {.no_cache = no_cache}, progress);
+  auto agent_base =
+      build_context_image(**api, *agent_base_image_recipe(project, base->reference, ca_files),
+                          base->reference, no_cache, progress);
+  if (!agent_base) {
+    env.err << "acctl build: " << agent_base.error().message << "\n";
+    return kExitUsage;
+  }
+  auto image = build_blueprint_image(**api, *bp, kAgentBaseImage, {.no_cache = no_cache}, progress);
   if (!image) {
     env.err << "acctl build: " << image.error().message << "\n";
     return kExitUsage;

@@ -118,8 +118,18 @@ TEST_F(ReconcileTest, ApplyCreatesLabelledLimitedGvisorContainersThenIsInSync) {
   EXPECT_EQ(a.config.labels.at("ac.instance"), "a");
   EXPECT_EQ(a.config.labels.at("ac.host"), "local");
   EXPECT_FALSE(a.config.labels.at("ac.spec-hash").empty());
-  ASSERT_EQ(a.host_config.binds.size(), 1u);
+  ASSERT_EQ(a.host_config.binds.size(), 2u);
   EXPECT_EQ(a.host_config.binds[0], (home_ / "instances/a/workspace").string() + ":/workspace");
+  // The agent's home outlives the container.
+  EXPECT_EQ(a.host_config.binds[1], (home_ / "instances/a/home").string() + ":/home/agent");
+  EXPECT_EQ(fs::status(home_ / "instances/a/home").permissions() & fs::perms::all,
+            fs::perms::owner_all);
+  // Hardened: uid 1000, no capability, no privilege gain, a read-only root, tmpfs scratch.
+  EXPECT_EQ(a.config.user, "1000:1000");
+  EXPECT_EQ(a.host_config.cap_drop, std::vector<std::string>{"ALL"});
+  EXPECT_EQ(a.host_config.security_opt, std::vector<std::string>{"no-new-privileges"});
+  EXPECT_TRUE(a.host_config.readonly_rootfs);
+  EXPECT_EQ(a.host_config.tmpfs.at("/tmp"), "rw,nosuid,nodev,mode=1777");
   EXPECT_EQ(fs::status(home_ / "instances/a/workspace").permissions() & fs::perms::all,
             fs::perms::owner_all);
   auto net = fake_->inspect_network("ac-net-local");

@@ -78,6 +78,8 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
   }
   o.depends_on = {host_network_name(s.spec.host)};
   o.workspace_dir = (fs::path(options.state_dir) / s.spec.workspace).string();
+  // The agent's home: logins and settings outlive the container.
+  o.home_dir = (fs::path(options.state_dir) / "instances" / s.meta.name / "home").string();
 
   engine::ContainerSpec& c = o.container;
   c.name = o.name;
@@ -111,7 +113,15 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
   engine::HostConfig& hc = c.host_config;
   hc.runtime = "runsc";
   hc.restart_policy.name = restart_name(s.spec.restart);
-  hc.binds = {o.workspace_dir + ":/workspace"};
+  hc.binds = {o.workspace_dir + ":/workspace", o.home_dir + ":" + kAgentHome};
+  // Hardened: the agent's uid whatever the image says, no capability, no way to gain
+  // privileges through a setuid file, a root filesystem it cannot change (only its home, its
+  // workspace and the scratch folders are writable).
+  c.user = kAgentUser;
+  hc.cap_drop = {"ALL"};
+  hc.security_opt = {"no-new-privileges"};
+  hc.readonly_rootfs = true;
+  hc.tmpfs = {{"/tmp", "rw,nosuid,nodev,mode=1777"}, {"/var/tmp", "rw,nosuid,nodev,mode=1777"}};
   if (host.spec.isolation == Isolation::kDind) {
     // In the nested engine, after the gate; names resolve at the gate only (the engine's
     // embedded DNS would answer other containers' names and forward the rest).
@@ -157,7 +167,12 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
                  {"restart", hc.restart_policy.name},
                  {"binds", hc.binds},
                  {"network", c.network},
-                 {"gpus", device_requests_json(hc.device_requests)}};
+                 {"gpus", device_requests_json(hc.device_requests)},
+                 {"user", c.user},
+                 {"caps", hc.cap_drop},
+                 {"security", hc.security_opt},
+                 {"readonly", hc.readonly_rootfs},
+                 {"tmpfs", hc.tmpfs}};
   seal_spec(o, fields);
   c.labels = o.labels;
   return o;
@@ -242,12 +257,9 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
       if (!blueprints.empty()) {
         if (auto base = base_image_object(h, "")) out.objects.push_back(*base);
       }
-      for (const Blueprint* b : blueprints) {
-        auto img = built_image_object(blueprint_image_recipe(*b, h.spec.base_image), h,
-                                      "Blueprint/" + b->meta.name, "");
-        if (!img) return img.error();
-        out.objects.push_back(std::move(*img));
-      }
+      auto agents = agent_image_objects(h, options.project_root, blueprints);
+      if (!agents) return agents.error();
+      for (DesiredObject& o : *agents) out.objects.push_back(std::move(o));
     }
     out.hosts.push_back(h.meta.name);
     rendered.insert(h.meta.name);

@@ -103,6 +103,7 @@ struct DesiredObject {
   LiveLimits live;                        // kContainer
   bool keep_running = false;              // kContainer: restart it when found stopped
   std::string workspace_dir;              // kContainer: host folder created (0700) before create
+  std::string home_dir;  // kContainer: the agent\'s home, made like the workspace
   std::optional<AddressRequest> address;  // kContainer: acctl assigns container.ipv4_address
   DesiredImage image;                     // kImage
   DesiredFile file;                       // kFile

@@ -16,10 +16,18 @@ namespace acctl {
 // debootstrap rootfs); nullopt for any other reference, which must already be on the engine.
 std::optional<DesiredObject> base_image_object(const Host& host, const std::string& engine);
 
-// An image built from `recipe` FROM the Host's base image. Reads the build context now, so a
-// plan knows whether the image is current. Errors: an unreadable context.
-Result<DesiredObject> built_image_object(Result<ImageRecipe> recipe, const Host& host,
-                                         const std::string& owner, const std::string& engine);
+// An image built from `recipe` FROM `base` (an image on the same engine). Reads the build
+// context now, so a plan knows whether the image is current. Errors: an unreadable context.
+Result<DesiredObject> built_image_object(Result<ImageRecipe> recipe, const std::string& base,
+                                         const Host& host, const std::string& owner,
+                                         const std::string& engine);
+
+// The images a Host's Sandboxes run, to build on its own engine: the agent base image (FROM
+// the Host's base image, with its CAs) and each Blueprint's FROM that; with the base image
+// itself when acctl makes it. Empty for no Blueprints. Errors: an unreadable context.
+Result<std::vector<DesiredObject>> agent_image_objects(const Host& host,
+                                                       const std::string& project_root,
+                                                       const std::vector<const Blueprint*>& bps);
 
 // An image brought into `engine` (a nested one) from the Host's own engine.
 DesiredObject copied_image_object(const std::string& tag, const Host& host,

@@ -128,17 +128,15 @@ Result<std::vector<DesiredObject>> render_host_outer(
   if (auto base = base_image_object(h, "")) out.push_back(*base);
   if (!project_root.empty()) {
     for (auto* recipe : {&host_image_recipe, &gate_image_recipe}) {
-      auto img = built_image_object((*recipe)(project_root, h.spec.base_image), h, owner, "");
+      auto img = built_image_object((*recipe)(project_root, h.spec.base_image), h.spec.base_image,
+                                    h, owner, "");
       if (!img) return img.error();
       out.push_back(std::move(*img));
     }
   }
-  for (const Blueprint* b : blueprints) {
-    auto img = built_image_object(blueprint_image_recipe(*b, h.spec.base_image), h,
-                                  "Blueprint/" + b->meta.name, "");
-    if (!img) return img.error();
-    out.push_back(std::move(*img));
-  }
+  auto agents = agent_image_objects(h, project_root, blueprints);
+  if (!agents) return agents.error();
+  for (DesiredObject& o : *agents) out.push_back(std::move(o));
 
   DesiredObject v = host_object(ObjectType::kVolume, dind_volume_name(name), name, "");
   seal_spec(v, {{"purpose", "nested engine storage"}});

@@ -104,8 +104,9 @@ engine::Status run_engine_action(engine::EngineApi& api, const Action& a,
         return r ? engine::ok_status() : engine::Status(r.error());
       }
       {
-        if (!a.desired->workspace_dir.empty()) {
-          if (auto w = make_workspace(a.desired->workspace_dir); !w) return w;
+        for (const std::string* dir : {&a.desired->workspace_dir, &a.desired->home_dir}) {
+          if (dir->empty()) continue;
+          if (auto w = make_workspace(*dir); !w) return w;
         }
         auto id = api.create_container(a.desired->container);
         if (!id && id.error().conflict()) {

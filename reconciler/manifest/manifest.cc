@@ -2,6 +2,9 @@
 #include "manifest/manifest.h"
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -97,6 +100,44 @@ std::optional<Endpoint> parse_endpoint(const std::string& text, uint16_t default
   }
   return e;
 }
+
+// trust.caFiles: each entry a PEM file or a folder whose *.crt and *.pem files count, relative
+// to the manifest's folder. -> the absolute paths, sorted; `problem(index, message)` hears what is
+// wrong with an entry.
+std::vector<std::string> resolve_ca_files(
+    const json& list, const std::string& folder,
+    const std::function<void(size_t, const std::string&)>& problem) {
+  std::set<std::string> out;
+  auto pem = [&](const fs::path& p, size_t i) {
+    std::ifstream in(p);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      problem(i, "cannot read " + p.string());
+    } else if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      problem(i, p.string() + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    } else {
+      out.insert(fs::absolute(p).lexically_normal().string());
+    }
+  };
+  for (size_t i = 0; i < list.size(); ++i) {
+    fs::path p = list[i].get<std::string>();
+    if (p.is_relative()) p = fs::path(folder) / p;
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      for (const auto& e : fs::directory_iterator(p, ec)) {
+        const std::string ext = e.path().extension().string();
+        if ((ext == ".crt" || ext == ".pem") && fs::is_regular_file(e.path(), ec)) pem(e.path(), i);
+      }
+    } else if (fs::is_regular_file(p, ec)) {
+      pem(p, i);
+    } else {
+      problem(i, "CA file " + p.string() + " does not exist");
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
+std::string folder_of(const std::string& file);
 
 // Per-document checks; the document has passed its schema and has its defaults filled in.
 class DocumentChecker {
@@ -217,6 +258,10 @@ class DocumentChecker {
   }
 
   void host() {
+    resolve_ca_files(at("/spec/trust/caFiles"), folder_of(doc_.file),
+                     [&](size_t i, const std::string& message) {
+                       error("/spec/trust/caFiles/" + std::to_string(i), message);
+                     });
     std::optional<Cidr> subnet;
     auto r = netpolicy::parse_cidr(at("/spec/network/subnet").get<std::string>());
     if (auto* why = std::get_if<std::string>(&r)) {
@@ -428,6 +473,8 @@ void add_to_model(const Document& doc, Model& model) {
     h.spec.isolation = enum_of<Isolation>(
         spec["isolation"], {{"dind", Isolation::kDind}, {"direct", Isolation::kDirect}});
     h.spec.base_image = spec["baseImage"];
+    h.spec.ca_files = resolve_ca_files(spec["trust"]["caFiles"], folder_of(doc.file),
+                                       [](size_t, const std::string&) {});
     const json& runsc = spec["runtime"]["runsc"];
     h.spec.runsc_platform =
         enum_of<RunscPlatform>(runsc["platform"], {{"ptrace", RunscPlatform::kPtrace},

@@ -30,6 +30,8 @@ struct HostSpec {
   std::string engine;  // empty: $DOCKER_HOST, else the local socket
   Isolation isolation = Isolation::kDind;
   std::string base_image;
+  // trust.caFiles, resolved: absolute paths of the PEM files (folders expanded), sorted.
+  std::vector<std::string> ca_files;
   RunscPlatform runsc_platform = RunscPlatform::kPtrace;
   RunscNetwork runsc_network = RunscNetwork::kAuto;
   bool runsc_debug = false;

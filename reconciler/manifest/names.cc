@@ -37,7 +37,8 @@ std::string blueprint_image_tag(const std::string& blueprint) {
 }
 
 bool is_acctl_built_image(const std::string& tag) {
-  return tag == kHostImage || tag == kGateImage || tag.starts_with("acctl/blueprint-");
+  return tag == kHostImage || tag == kGateImage || tag == kAgentBaseImage ||
+         tag.starts_with("acctl/blueprint-");
 }
 
 HostPaths host_paths(const std::string& state_dir, const std::string& host) {

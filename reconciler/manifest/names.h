@@ -36,10 +36,16 @@ std::string gate_container_name(const std::string& host);        // ac-gate-<hos
 inline constexpr const char* kDefaultBaseImage = "acctl/debian:bookworm";
 inline constexpr const char* kHostImage = "acctl/host:latest";
 inline constexpr const char* kGateImage = "acctl/gate:latest";
+// What every Blueprint's image is built FROM (images/agent-base/).
+inline constexpr const char* kAgentBaseImage = "acctl/agent-base:latest";
 std::string blueprint_image_tag(const std::string& blueprint);  // acctl/blueprint-<name>:latest
 // Whether a tag is one acctl builds or imports itself (so a missing one is to be made, not an
 // error): the host, gate and Blueprint images.
 bool is_acctl_built_image(const std::string& tag);
+
+// Inside a sandbox: the agent's user (the agent base image's "agent") and its home.
+inline constexpr const char* kAgentUser = "1000:1000";
+inline constexpr const char* kAgentHome = "/home/agent";
 
 // Inside a dind Host's container.
 inline constexpr const char* kHostRunDir = "/run/acctl";       // the machine's run folder, mounted

@@ -172,8 +172,8 @@ class ReconcileIntegration : public ::testing::Test {
     }
     auto e = engine::CurlEngine::connect(engine::options_from_env());
     if (!e) {
-      skip_reason_ = "no Docker engine: " + e.error().message +
-                     " (run images/engine-up.sh as root)";
+      skip_reason_ =
+          "no Docker engine: " + e.error().message + " (run images/engine-up.sh as root)";
       return;
     }
     engine_ = std::move(e).value().release();
@@ -392,13 +392,28 @@ TEST_F(ReconcileIntegration, ApplyCreatesLabelledLimitedGvisorContainersThenIsIn
     EXPECT_EQ(c.networks.size(), 1u);
     EXPECT_TRUE(c.networks.count("ac-net-" + host_));
     EXPECT_EQ(c.host_config.binds,
-              std::vector<std::string>{
-                  (home_ / "instances" / sandbox_name(k) / "workspace").string() + ":/workspace"});
+              (std::vector<std::string>{
+                  (home_ / "instances" / sandbox_name(k) / "workspace").string() + ":/workspace",
+                  (home_ / "instances" / sandbox_name(k) / "home").string() + ":/home/agent"}));
+    EXPECT_EQ(c.config.user, "1000:1000");
+    EXPECT_TRUE(c.host_config.readonly_rootfs);
   }
   // The kernel the sandbox sees is gVisor's, not the host's.
   ProcResult dmesg = docker({"exec", container_name(0), "dmesg"});
   EXPECT_EQ(dmesg.status, 0) << dmesg.text();
   EXPECT_NE(dmesg.out.find("gVisor"), std::string::npos) << dmesg.out;
+  // From the sandbox's side: uid 1000, no capability at all, a root filesystem it cannot write,
+  // scratch space it can.
+  ProcResult who = docker({"exec", container_name(0), "sh", "-c",
+                           "id -u; grep CapEff /proc/self/status; touch /etc/owned 2>&1; "
+                           "echo touched=$?; touch /tmp/mine && echo tmp-ok; "
+                           "awk '$2 == \"/\" {print \"root \" $4}' /proc/mounts"});
+  EXPECT_EQ(who.status, 0) << who.text();
+  EXPECT_TRUE(who.out.starts_with("1000\n")) << who.out;
+  EXPECT_NE(who.out.find("CapEff:\t0000000000000000"), std::string::npos) << who.out;
+  EXPECT_NE(who.out.find("root ro"), std::string::npos) << who.out;
+  EXPECT_NE(who.out.find("touched=1"), std::string::npos) << who.out;
+  EXPECT_NE(who.out.find("tmp-ok"), std::string::npos) << who.out;
 
   ProcResult second = apply();
   ASSERT_EQ(second.status, 0) << second.text();
