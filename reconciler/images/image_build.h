@@ -73,11 +73,12 @@ engine::Result<BaseImage> ensure_base_image(engine::EngineApi& engine, const std
 
 // --- Blueprint images --------------------------------------------------------------------------
 
-// The generated Dockerfile: FROM base; user agent (uid 1000, home /home/agent); the install
-// and run scripts in /opt/acctl/blueprint; the install script run as root with the build's
-// network (so it may apt-get its own packages); ENV from the Blueprint; WORKDIR /workspace;
-// USER agent; ENTRYPOINT run.sh (a Sandbox's args are its CMD). Errors: env names or values a
-// Dockerfile cannot carry.
+// The generated Dockerfile: FROM base (the agent base image, which has the user agent, uid
+// 1000, home /home/agent); the install and run scripts in /opt/acctl/blueprint; the install
+// script run as root with the build's network (so it may apt-get or npm-install its own
+// packages); setuid and setgid bits stripped from whatever it installed; ENV from the
+// Blueprint; WORKDIR /workspace; USER agent; ENTRYPOINT run.sh (a Sandbox's args are its CMD).
+// Errors: env names or values a Dockerfile cannot carry.
 engine::Result<std::string> blueprint_dockerfile(const Blueprint& blueprint,
                                                  const std::string& base_image);
 
@@ -106,8 +107,9 @@ engine::Result<PreparedImage> prepare_image(ImageRecipe recipe);
 // The ac.spec-hash of an image built from `prepared` FROM the image with id `base_id`.
 std::string image_spec_hash(const PreparedImage& prepared, const std::string& base_id);
 
-// Builds `prepared` with the labels ac.managed-by, ac.kind, ac.name and ac.spec-hash, without asking whether it is current; -> the image id. The
-// image the tag named before (`previous_id`, may be empty) is removed unless something uses it.
+// Builds `prepared` with the labels ac.managed-by, ac.kind, ac.name and ac.spec-hash, without
+// asking whether it is current; -> the image id. The image the tag named before (`previous_id`, may
+// be empty) is removed unless something uses it.
 engine::Result<std::string> build_prepared_image(engine::EngineApi& engine,
                                                  const PreparedImage& prepared,
                                                  const std::string& base_id, bool no_cache,
@@ -132,6 +134,11 @@ engine::Result<BuiltImage> build_context_image(engine::EngineApi& engine, const 
 // a build stage from the project's CMakeLists.txt and runtime/; Dockerfile images/gate/).
 engine::Result<ImageRecipe> host_image_recipe(const std::string& project_root,
                                               const std::string& base_image);
+// The image every Blueprint's is built FROM (images/agent-base/ FROM base_image), with the
+// Host's extra CA certificates as ca/NN-<name>.crt.
+engine::Result<ImageRecipe> agent_base_image_recipe(const std::string& project_root,
+                                                    const std::string& base_image,
+                                                    const std::vector<std::string>& ca_files);
 engine::Result<ImageRecipe> gate_image_recipe(const std::string& project_root,
                                               const std::string& base_image);
 // A Blueprint's image (blueprint_context, tagged blueprint_image_tag).
