@@ -210,6 +210,9 @@ struct ImageInfo {
   Labels labels;
   std::string created;
   int64_t size = 0;
+  // RootFS.Layers of an inspect, bottom first: each layer's diff id, the sha256 of its
+  // uncompressed tar ("sha256:…"). Empty in a listing (GET /images/json does not carry them).
+  std::vector<std::string> layers{};
 };
 
 // One sample of a container's usage (GET /containers/{id}/stats?stream=false).

@@ -419,8 +419,10 @@ Result<std::vector<ImageInfo>> parse_image_list(std::string_view body) {
 
 Result<ImageInfo> parse_image_inspect(std::string_view body) {
   return parse_with<ImageInfo>(body, "GET /images/{name}/json", [](const json& j) {
-    return ImageInfo{str(j, "Id"), strings(j, "RepoTags"), string_map(sub(j, "Config"), "Labels"),
-                     str(j, "Created"), num(j, "Size")};
+    ImageInfo info{str(j, "Id"), strings(j, "RepoTags"), string_map(sub(j, "Config"), "Labels"),
+                   str(j, "Created"), num(j, "Size")};
+    info.layers = strings(sub(j, "RootFS"), "Layers");
+    return info;
   });
 }
 

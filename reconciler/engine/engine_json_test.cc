@@ -110,6 +110,27 @@ TEST(ParseContainerInspect, NonJsonIsAnErrorNotACrash) {
   EXPECT_FALSE(r.not_found());
 }
 
+TEST(ParseImageInspect, ReadsTheLayersBottomFirst) {
+  // The shape of GET /images/{name}/json from Docker 20.10.
+  auto r = json::parse_image_inspect(R"({
+    "Id": "sha256:aa", "RepoTags": ["acctl-test/b:latest"], "Created": "2026-01-01T00:00:00Z",
+    "Size": 27000000, "Config": {"Labels": {"ac.kind": "Blueprint"}},
+    "RootFS": {"Type": "layers", "Layers": ["sha256:01", "sha256:02", "sha256:01"]}})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  // A repeated layer stays at each of its positions: chain ids are computed from the order.
+  EXPECT_EQ(r->layers, (std::vector<std::string>{"sha256:01", "sha256:02", "sha256:01"}));
+  EXPECT_EQ(r->labels.at("ac.kind"), "Blueprint");
+}
+
+TEST(ParseImageList, HasNoLayers) {
+  auto r = json::parse_image_list(
+      R"([{"Id": "sha256:aa", "RepoTags": ["<none>:<none>"], "Created": 1, "Size": 5}])");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_TRUE((*r)[0].layers.empty());
+  EXPECT_TRUE((*r)[0].repo_tags.empty());
+}
+
 TEST(ParseInfo, ListsRuntimesSorted) {
   VersionInfo v;
   ASSERT_TRUE(

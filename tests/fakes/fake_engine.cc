@@ -11,6 +11,10 @@
 #include <deque>
 #include <memory>
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
 #include <nlohmann/json.hpp>
 
 namespace acctl::engine {
@@ -951,6 +955,7 @@ Result<std::vector<ImageInfo>> FakeEngine::list_images(const Filters& filters) {
     Filterable f{id, image.repo_tags, &image.labels, {}};
     if (matches(filters, f)) out.push_back(image);
   }
+  for (auto& image : out) image.layers.clear();  // GET /images/json has no RootFS
   return out;
 }
 
@@ -1011,29 +1016,276 @@ Result<std::string> FakeEngine::build_image(const BuildSpec& spec, const ByteSou
   return id;
 }
 
-// The fake's "tar" of saved images: a marker line, then one JSON object per image.
-constexpr std::string_view kSavedImagesMarker = "acctl-fake-saved-images\n";
+// Save and load --------------------------------------------------------------------------------
+
+namespace {
+
+struct ArchiveWriteFree {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct ArchiveReadFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+struct EntryFree {
+  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
+};
+
+la_ssize_t append_to_string(struct archive*, void* out, const void* bytes, size_t size) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(bytes), size);
+  return static_cast<la_ssize_t>(size);
+}
+
+// One member of a save tar: a directory, a file or a symlink.
+struct TarMember {
+  enum Kind { kDir, kFile, kSymlink } kind = kFile;
+  std::string content;  // a file's bytes, a symlink's target
+};
+
+// Writes the members in path order, as docker save's walk of its folder does.
+std::string write_tar(const std::map<std::string, TarMember>& members) {
+  std::string out;
+  std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
+  archive_write_set_format_pax_restricted(a.get());
+  archive_write_add_filter_none(a.get());
+  archive_write_open(a.get(), &out, nullptr, append_to_string, nullptr);
+  for (const auto& [path, m] : members) {
+    std::unique_ptr<struct archive_entry, EntryFree> e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), path.c_str());
+    archive_entry_set_mtime(e.get(), 1767225600, 0);
+    if (m.kind == TarMember::kDir) {
+      archive_entry_set_filetype(e.get(), AE_IFDIR);
+      archive_entry_set_perm(e.get(), 0755);
+    } else if (m.kind == TarMember::kSymlink) {
+      archive_entry_set_filetype(e.get(), AE_IFLNK);
+      archive_entry_set_perm(e.get(), 0777);
+      archive_entry_set_symlink(e.get(), m.content.c_str());
+    } else {
+      archive_entry_set_filetype(e.get(), AE_IFREG);
+      archive_entry_set_perm(e.get(), 0644);
+      archive_entry_set_size(e.get(), static_cast<la_int64_t>(m.content.size()));
+    }
+    archive_write_header(a.get(), e.get());
+    if (m.kind == TarMember::kFile && !m.content.empty())
+      archive_write_data(a.get(), m.content.data(), m.content.size());
+  }
+  archive_write_close(a.get());
+  return out;
+}
+
+// The members of a tar by path ("./" and trailing "/" dropped); an error when it is no tar.
+Result<std::map<std::string, TarMember>> read_tar(const std::string& bytes) {
+  std::unique_ptr<struct archive, ArchiveReadFree> a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
+    return Error{0, std::string("not a tar: ") + archive_error_string(a.get())};
+  std::map<std::string, TarMember> out;
+  struct archive_entry* e = nullptr;
+  while (true) {
+    int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN)
+      return Error{0, std::string("not a tar: ") + archive_error_string(a.get())};
+    std::string path = archive_entry_pathname(e);
+    if (path.starts_with("./")) path.erase(0, 2);
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    TarMember m;
+    switch (archive_entry_filetype(e)) {
+      case AE_IFDIR:
+        m.kind = TarMember::kDir;
+        break;
+      case AE_IFLNK:
+        m.kind = TarMember::kSymlink;
+        m.content = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
+        break;
+      default:
+        m.content.resize(static_cast<size_t>(archive_entry_size(e)));
+        if (!m.content.empty() && archive_read_data(a.get(), m.content.data(), m.content.size()) !=
+                                      static_cast<la_ssize_t>(m.content.size()))
+          return Error{0, "reading " + path + " in the tar: " + archive_error_string(a.get())};
+    }
+    out[path] = std::move(m);
+  }
+  return out;
+}
+
+// A file of the unpacked tar, following symlinks as the engine does within its folder.
+const TarMember* find_file(const std::map<std::string, TarMember>& members, std::string path) {
+  for (int hops = 0; hops < 16; ++hops) {
+    auto it = members.find(path);
+    if (it == members.end()) return nullptr;
+    if (it->second.kind == TarMember::kFile) return &it->second;
+    if (it->second.kind != TarMember::kSymlink) return nullptr;
+    const std::string& target = it->second.content;
+    std::string dir = path.find('/') == std::string::npos ? "" : path.substr(0, path.rfind('/'));
+    std::vector<std::string> parts;
+    std::string joined = target.starts_with("/") ? target : dir + "/" + target;
+    size_t at = 0;
+    while (at <= joined.size()) {
+      size_t slash = joined.find('/', at);
+      if (slash == std::string::npos) slash = joined.size();
+      std::string part = joined.substr(at, slash - at);
+      if (part == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!part.empty() && part != ".") {
+        parts.push_back(part);
+      }
+      at = slash + 1;
+    }
+    path.clear();
+    for (const auto& p : parts) path += (path.empty() ? "" : "/") + p;
+  }
+  return nullptr;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
+  std::string hex;
+  char buf[3];
+  for (unsigned int i = 0; i < n; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", md[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+// ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(Ln)).
+std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids) {
+  std::vector<std::string> out;
+  for (const auto& d : diff_ids)
+    out.push_back(out.empty() ? d : "sha256:" + sha256_hex(out.back() + " " + d));
+  return out;
+}
+
+std::string hex_of(const std::string& id) {
+  return id.starts_with("sha256:") ? id.substr(7) : id;
+}
+
+}  // namespace
+
+std::string FakeEngine::add_image_with_layers(const std::string& reference,
+                                              const std::vector<std::string>& layer_tars,
+                                              const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  ImageInfo image{"", {with_tag(reference)}, labels, now(), 0};
+  for (const auto& tar : layer_tars) {
+    image.layers.push_back("sha256:" + sha256_hex(tar));
+    image.size += static_cast<int64_t>(tar.size());
+    layer_tars_[image.layers.back()] = tar;
+  }
+  std::string config = image_config(image);
+  image.id = "sha256:" + sha256_hex(config);
+  for (auto& [id, other] : images_) std::erase(other.repo_tags, image.repo_tags[0]);
+  if (auto it = images_.find(image.id); it != images_.end()) {
+    it->second.repo_tags.push_back(image.repo_tags[0]);
+  } else {
+    images_[image.id] = image;
+    configs_[image.id] = config;
+  }
+  return image.id;
+}
+
+void FakeEngine::replace_next_save(std::string tar) {
+  std::lock_guard lock(mutex_);
+  next_save_ = std::move(tar);
+}
+
+std::vector<std::string> FakeEngine::loaded_tars() const {
+  std::lock_guard lock(mutex_);
+  return loaded_tars_;
+}
+
+std::string FakeEngine::image_config(const ImageInfo& image) const {
+  if (auto it = configs_.find(image.id); it != configs_.end()) return it->second;
+  nlohmann::json labels = nlohmann::json::object();
+  for (const auto& [k, v] : image.labels) labels[k] = v;
+  nlohmann::json j = {{"architecture", "amd64"},
+                      {"os", "linux"},
+                      {"created", image.created},
+                      {"config", {{"Labels", labels}}},
+                      {"rootfs", {{"type", "layers"}, {"diff_ids", image.layers}}}};
+  return j.dump();
+}
+
+std::set<std::string> FakeEngine::chains() const {
+  std::set<std::string> out;
+  for (const auto& [id, image] : images_)
+    for (const auto& c : chain_ids(image.layers)) out.insert(c);
+  return out;
+}
 
 Status FakeEngine::save_images(const std::vector<std::string>& references, const ByteSink& sink) {
-  std::string bytes(kSavedImagesMarker);
+  std::string bytes;
   {
     std::lock_guard lock(mutex_);
     std::string subject;
     for (const auto& r : references) subject += (subject.empty() ? "" : " ") + r;
     if (auto e = record("save_images", subject)) return *e;
+    std::map<std::string, TarMember> members;
+    std::map<std::string, std::string> layer_paths;  // diff id -> the first layer.tar written
+    nlohmann::json manifest = nlohmann::json::array();
+    nlohmann::json repositories = nlohmann::json::object();
+    std::map<std::string, size_t> entry_of;  // image id -> its manifest entry
     for (const auto& r : references) {
       ImageInfo* image = find_image(r);
       if (!image) return not_found("image", r);
-      nlohmann::json j = {{"id", image->id},
-                          {"tag", with_tag(r)},
-                          {"labels", image->labels},
-                          {"size", image->size}};
-      bytes += j.dump() + "\n";
+      const bool by_id = r == image->id || "sha256:" + r == image->id;
+      if (auto it = entry_of.find(image->id); it != entry_of.end()) {
+        if (!by_id) manifest[it->second]["RepoTags"].push_back(with_tag(r));
+        continue;
+      }
+      const std::string config_file = hex_of(image->id) + ".json";
+      members[config_file] = {TarMember::kFile, image_config(*image)};
+      nlohmann::json layers = nlohmann::json::array();
+      std::string parent;
+      const std::vector<std::string> chains = chain_ids(image->layers);
+      for (size_t i = 0; i < image->layers.size(); ++i) {
+        const std::string& diff_id = image->layers[i];
+        // The engine's v1 ids hang on the chain and the parent; the top one also on the image.
+        std::string v1 = sha256_hex(chains[i] + " " + parent +
+                                    (i + 1 == image->layers.size() ? " " + image->id : ""));
+        const std::string path = v1 + "/layer.tar";
+        layers.push_back(path);
+        if (!members.count(v1)) {
+          members[v1] = {TarMember::kDir, ""};
+          members[v1 + "/VERSION"] = {TarMember::kFile, "1.0"};
+          nlohmann::json legacy = {{"id", v1}, {"created", image->created}};
+          if (!parent.empty()) legacy["parent"] = parent;
+          members[v1 + "/json"] = {TarMember::kFile, legacy.dump()};
+          if (auto seen = layer_paths.find(diff_id); seen != layer_paths.end()) {
+            members[path] = {TarMember::kSymlink, "../" + seen->second};
+          } else {
+            members[path] = {TarMember::kFile, layer_tars_[diff_id]};
+            layer_paths[diff_id] = path;
+          }
+        }
+        parent = v1;
+      }
+      nlohmann::json entry = {
+          {"Config", config_file}, {"RepoTags", nlohmann::json::array()}, {"Layers", layers}};
+      if (!by_id) entry["RepoTags"].push_back(with_tag(r));
+      entry_of[image->id] = manifest.size();
+      manifest.push_back(entry);
     }
+    for (const auto& entry : manifest) {
+      for (const auto& tag : entry["RepoTags"]) {
+        const std::string t = tag.get<std::string>();
+        const size_t colon = t.rfind(':');
+        if (!entry["Layers"].empty()) {
+          const std::string top = entry["Layers"].back().get<std::string>();
+          repositories[t.substr(0, colon)][t.substr(colon + 1)] = top.substr(0, top.find('/'));
+        }
+      }
+    }
+    members["manifest.json"] = {TarMember::kFile, manifest.dump()};
+    if (!repositories.empty()) members["repositories"] = {TarMember::kFile, repositories.dump()};
+    bytes = next_save_ ? std::move(*next_save_) : write_tar(members);
+    next_save_.reset();
   }
-  // In pieces, as a real download arrives.
-  for (size_t at = 0; at < bytes.size(); at += 16) {
-    if (!sink(std::string_view(bytes).substr(at, 16))) return Error{0, "save images: aborted"};
+  // In pieces that do not line up with tar blocks, as a real download arrives.
+  for (size_t at = 0; at < bytes.size(); at += 4093) {
+    if (!sink(std::string_view(bytes).substr(at, 4093))) return Error{0, "save images: aborted"};
   }
   return ok_status();
 }
@@ -1046,26 +1298,67 @@ Status FakeEngine::load_images(const ByteSource& tar, const ProgressFn& on_progr
     bool failed = false;
     std::string bytes = drain(tar, failed);
     if (failed) return Error{0, "load images: reading the tar failed"};
-    if (!bytes.starts_with(kSavedImagesMarker))
-      return Error{0, "load images: not a tar the fake saved"};
-    size_t at = kSavedImagesMarker.size();
-    while (at < bytes.size()) {
-      size_t end = bytes.find('\n', at);
-      auto j = nlohmann::json::parse(bytes.substr(at, end - at));
-      at = end == std::string::npos ? bytes.size() : end + 1;
-      std::string tag = j["tag"].get<std::string>();
-      for (auto& [id, image] : images_) std::erase(image.repo_tags, tag);
-      // Image ids are content addresses: a loaded image keeps the id it had where it was saved.
-      const std::string id = j["id"].get<std::string>();
-      ImageInfo image{id, {tag}, j["labels"].get<Labels>(), now(), j["size"].get<int64_t>()};
-      if (auto it = images_.find(id); it != images_.end()) {
-        it->second.repo_tags.push_back(tag);
-        image = it->second;
-      } else {
-        images_[id] = image;
+    loaded_tars_.push_back(bytes);
+    auto members = read_tar(bytes);
+    if (!members) return members.error().within("load images");
+    const TarMember* manifest_file = find_file(*members, "manifest.json");
+    if (!manifest_file) return Error{0, "load images: no manifest.json (no legacy loads here)"};
+    auto manifest = nlohmann::json::parse(manifest_file->content, nullptr, false);
+    if (!manifest.is_array()) return Error{0, "load images: manifest.json is not a list"};
+    std::set<std::string> have = chains();
+    for (const auto& m : manifest) {
+      const std::string config_file = m.value("Config", "");
+      const TarMember* config = find_file(*members, config_file);
+      if (!config) return Error{0, "load images: open " + config_file + ": no such file"};
+      auto c = nlohmann::json::parse(config->content, nullptr, false);
+      if (!c.is_object()) return Error{0, "load images: " + config_file + " is not JSON"};
+      std::vector<std::string> diff_ids;
+      if (c.contains("rootfs") && c["rootfs"].contains("diff_ids"))
+        diff_ids = c["rootfs"]["diff_ids"].get<std::vector<std::string>>();
+      const auto paths = m.value("Layers", std::vector<std::string>{});
+      if (paths.size() != diff_ids.size())
+        return Error{0, "load images: invalid manifest, layers length mismatch: expected " +
+                            std::to_string(paths.size()) + ", got " +
+                            std::to_string(diff_ids.size())};
+      const std::vector<std::string> chains = chain_ids(diff_ids);
+      int64_t size = 0;
+      for (size_t i = 0; i < diff_ids.size(); ++i) {
+        if (!have.count(chains[i])) {
+          // Only a layer whose chain the engine lacks is read from the tar.
+          const TarMember* layer = find_file(*members, paths[i]);
+          if (!layer) return Error{0, "load images: open " + paths[i] + ": no such file"};
+          const std::string got = "sha256:" + sha256_hex(layer->content);
+          if (got != diff_ids[i])
+            return Error{0, "load images: invalid diffID for layer " + std::to_string(i) +
+                                ": expected \"" + diff_ids[i] + "\", got \"" + got + "\""};
+          layer_tars_[got] = layer->content;
+          have.insert(chains[i]);
+        }
+        size += static_cast<int64_t>(layer_tars_[diff_ids[i]].size());
       }
-      emit("image", "load", image.id, tag, image.labels);
-      loaded.push_back(tag);
+      // Image ids are content addresses: a loaded image keeps the id it had where it was saved.
+      const std::string id = "sha256:" + config_file.substr(0, config_file.rfind(".json"));
+      Labels labels;
+      if (c.contains("config") && c["config"].is_object() && c["config"].contains("Labels") &&
+          c["config"]["Labels"].is_object())
+        labels = c["config"]["Labels"].get<Labels>();
+      const auto tags = m.value("RepoTags", std::vector<std::string>{});
+      for (const auto& tag : tags)
+        for (auto& [other_id, image] : images_) std::erase(image.repo_tags, tag);
+      auto [it, added] = images_.try_emplace(id);
+      if (added) {
+        it->second = ImageInfo{id, {}, labels, c.value("created", now()), size, diff_ids};
+        configs_[id] = config->content;
+      }
+      for (const auto& tag : tags) {
+        it->second.repo_tags.push_back(tag);
+        emit("image", "load", id, tag, labels);
+        loaded.push_back(tag);
+      }
+      if (tags.empty()) {
+        emit("image", "load", id, "", labels);
+        loaded.push_back(id);
+      }
     }
   }
   if (on_progress) {

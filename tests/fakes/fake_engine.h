@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,16 @@ class FakeEngine final : public EngineApi {
 
   void set_runtimes(std::vector<std::string> runtimes);
   void add_image(const std::string& reference, const Labels& labels = {});
+  // An image made of these layers (each the bytes of a layer tar, bottom first), as the engine
+  // keeps one: diff ids are their sha256, the id the sha256 of the image's config. -> the id.
+  std::string add_image_with_layers(const std::string& reference,
+                                    const std::vector<std::string>& layer_tars,
+                                    const Labels& labels = {});
+  // The next save_images streams `tar` instead of the tar it would write: a save tar laid out
+  // as another engine (or a test) laid it out, for the images this fake holds.
+  void replace_next_save(std::string tar);
+  // The bytes of every tar load_images was given, in order.
+  std::vector<std::string> loaded_tars() const;
   // A running container's process ends with `exit_code` (as if it exited by itself).
   void simulate_exit(const std::string& id_or_name, int exit_code);
   // What logs() returns for a container.
@@ -116,7 +127,12 @@ class FakeEngine final : public EngineApi {
   Result<std::string> import_image(const ImportSpec& spec, const ByteSource& tar) override;
   Result<std::string> build_image(const BuildSpec& spec, const ByteSource& context,
                                   const ProgressFn& on_progress) override;
-  // Saved images are a small text format of the fake's own (tags, labels, size), not a tar.
+  // Inspect has the image's layers; a listing has none, as with the engine.
+  // Saving writes a tar laid out as Docker 20.10's docker save: <v1 id>/{VERSION,json,layer.tar}
+  // per layer (a layer whose diff id was written already is a symlink to that layer.tar),
+  // <id hex>.json configs, manifest.json, repositories. Loading reads one such tar: as the
+  // engine does, it opens a layer's file only when it lacks the layer's chain, and checks the
+  // file's sha256 against the config's diff id.
   Status save_images(const std::vector<std::string>& references, const ByteSink& sink) override;
   Status load_images(const ByteSource& tar, const ProgressFn& on_progress) override;
 
@@ -160,6 +176,10 @@ class FakeEngine final : public EngineApi {
   const Container* find_container(const std::string& id_or_name) const;
   NetworkInfo* find_network(const std::string& id_or_name);
   ImageInfo* find_image(const std::string& reference);
+  // The image's config as the engine keeps it (the one it was loaded or made with).
+  std::string image_config(const ImageInfo& image) const;
+  // The chain ids of every image's layers.
+  std::set<std::string> chains() const;
   void emit(const std::string& type, const std::string& action, const std::string& id,
             const std::string& name, const Labels& labels);
 
@@ -188,6 +208,10 @@ class FakeEngine final : public EngineApi {
   std::map<std::string, NetworkInfo> networks_;  // by id
   std::map<std::string, VolumeInfo> volumes_;    // by name
   std::map<std::string, ImageInfo> images_;      // by id
+  std::map<std::string, std::string> configs_;   // image id -> config JSON, when it has one
+  std::map<std::string, std::string> layer_tars_;  // diff id -> the layer's tar
+  std::optional<std::string> next_save_;
+  std::vector<std::string> loaded_tars_;
   std::vector<Event> events_;
   std::map<std::string, Exec> execs_;  // by id
   ExecHandler exec_handler_;

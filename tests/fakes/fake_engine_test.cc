@@ -151,6 +151,77 @@ TEST_F(FakeEngineTest, VolumesAndImages) {
   EXPECT_TRUE(engine.inspect_image("acctl/nothing").not_found());
 }
 
+std::string saved(FakeEngine& engine, const std::vector<std::string>& refs) {
+  std::string out;
+  EXPECT_TRUE(engine
+                  .save_images(refs,
+                               [&](std::string_view b) {
+                                 out.append(b);
+                                 return true;
+                               })
+                  .ok());
+  return out;
+}
+
+TEST_F(FakeEngineTest, SavedImagesLoadElsewhereWithTheirIdsLayersAndLabels) {
+  const std::string base = std::string(3000, 'b'), top = std::string(1000, 't');
+  auto a = engine.add_image_with_layers("acctl/a", {base}, {{"ac.kind", "Blueprint"}});
+  auto b = engine.add_image_with_layers("acctl/b", {base, top});
+  EXPECT_EQ(a.substr(0, 7), "sha256:");
+  EXPECT_EQ(engine.inspect_image("acctl/b")->layers.size(), 2u);
+  EXPECT_TRUE(engine.list_images({})->at(0).layers.empty());  // as GET /images/json
+
+  const std::string tar = saved(engine, {"acctl/a", "acctl/b:latest", "acctl-test/busybox"});
+  EXPECT_EQ(tar.substr(257, 5), "ustar");  // a tar, as docker save writes
+  FakeEngine other;
+  std::vector<std::string> progress;
+  ASSERT_TRUE(other
+                  .load_images(source_from_string(tar),
+                               [&](const ProgressLine& l) { progress.push_back(l.text); })
+                  .ok());
+  EXPECT_EQ(progress.size(), 3u);
+  for (const char* ref : {"acctl/a:latest", "acctl/b:latest", "acctl-test/busybox:latest"}) {
+    auto mine = engine.inspect_image(ref);
+    auto theirs = other.inspect_image(ref);
+    ASSERT_TRUE(theirs.ok()) << ref;
+    EXPECT_EQ(theirs->id, mine->id) << ref;
+    EXPECT_EQ(theirs->layers, mine->layers) << ref;
+    EXPECT_EQ(theirs->labels, mine->labels) << ref;
+  }
+  EXPECT_EQ(other.inspect_image("acctl/b")->size, 4000);
+  // Saved again from there, the same tar.
+  EXPECT_EQ(saved(other, {"acctl/a", "acctl/b:latest", "acctl-test/busybox"}), tar);
+}
+
+TEST_F(FakeEngineTest, LoadReadsALayerOnlyWhenItLacksTheLayersChain) {
+  const std::string base = std::string(3000, 'b'), top = std::string(1000, 't');
+  engine.add_image_with_layers("acctl/b", {base, top});
+  const std::string tar = saved(engine, {"acctl/b"});
+  // The tar without the base's layer.tar: it loads where the base's chain is, nowhere else.
+  std::string cut = tar;
+  const size_t at = cut.find(base);
+  ASSERT_NE(at, std::string::npos);
+  cut.replace(at, base.size(), std::string(base.size(), 'x'));  // another diff id
+  FakeEngine empty;
+  auto failed = empty.load_images(source_from_string(cut), {});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("invalid diffID for layer 0"), std::string::npos)
+      << failed.error().message;
+  EXPECT_TRUE(empty.inspect_image("acctl/b").not_found());
+  FakeEngine with_base;
+  with_base.add_image_with_layers("acctl/base", {base});
+  EXPECT_TRUE(with_base.load_images(source_from_string(cut), {}).ok());
+  EXPECT_EQ(with_base.inspect_image("acctl/b")->id, engine.inspect_image("acctl/b")->id);
+  // The same base above another layer is another chain: the file is read, and found wrong.
+  FakeEngine shifted;
+  shifted.add_image_with_layers("acctl/base", {top, base});
+  EXPECT_FALSE(shifted.load_images(source_from_string(cut), {}).ok());
+}
+
+TEST_F(FakeEngineTest, LoadWantsADockerSaveTar) {
+  EXPECT_FALSE(engine.load_images(source_from_string("not a tar at all"), {}).ok());
+}
+
 TEST_F(FakeEngineTest, LogsAndEvents) {
   ASSERT_TRUE(engine.create_container(sandbox("a", {{"ac.instance", "a"}})).ok());
   engine.set_logs("a", {{LogStream::kStdout, "out\n"}, {LogStream::kStderr, "err\n"}});

@@ -1,19 +1,29 @@
 // Images without a registry against a real dockerd: the debootstrap base image, the base
 // Blueprint's image built once and skipped by hash, and a gVisor container of it. Skips without
 // an engine (run tests/integration/engine-up.sh as root). The base image stays for later runs.
+// Copies between engines run on two private dockerds of their own (root), each in its own
+// network namespace, and leave nothing behind.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
+#include <thread>
 
 #include "engine/curl_engine.h"
 #include "images/image_build.h"
+#include "images/image_copy.h"
 #include "manifest/manifest.h"
 
 namespace acctl {
@@ -228,6 +238,284 @@ TEST_F(ImageIntegration, UnreachableVendorInstallerFailsNamingItsHost) {
   auto r = build_blueprint_image(*engine_, bp, kDefaultBaseImage, {}, show);
   ASSERT_FALSE(r.ok()) << "hermes' installer host is not reachable from this machine kind";
   EXPECT_NE(r.error().message.find(host), std::string::npos) << r.error().message;
+}
+
+// --- Copies between two private engines ------------------------------------------------------
+
+constexpr const char* kDockerCli = "/usr/bin/docker";  // /usr/local/bin/docker may be another
+constexpr const char* kBusybox = "acctl-test/busybox:latest";
+
+// What a shell command printed, and its exit status.
+std::pair<int, std::string> shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return {-1, ""};
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// A dockerd of the test's own: its socket, exec root (so its own containerd), data root and
+// cgroup parent, in a network namespace of its own (started with --bridge=none it would delete
+// the machine engine's docker0 otherwise).
+class PrivateEngine {
+ public:
+  explicit PrivateEngine(const std::string& name)
+      : name_("acctl-copy-" + std::to_string(getpid()) + "-" + name),
+        run_dir_("/run/" + name_),
+        data_dir_("/var/lib/" + name_) {}
+  ~PrivateEngine() { stop(); }
+
+  std::string host() const { return "unix://" + (run_dir_ / "docker.sock").string(); }
+  const fs::path& data_dir() const { return data_dir_; }
+  engine::CurlEngine& api() { return *api_; }
+  // The docker CLI against this engine, with its output and exit status.
+  std::pair<int, std::string> docker(const std::string& args) const {
+    return shell("DOCKER_BUILDKIT=0 " + std::string(kDockerCli) + " -H " + host() + " " + args +
+                 " 2>&1");
+  }
+
+  engine::Status start() {
+    fs::create_directories(run_dir_);
+    fs::create_directories(data_dir_);
+    const std::string command =
+        "setsid unshare --net dockerd --data-root " + data_dir_.string() + " --exec-root " +
+        (run_dir_ / "exec").string() + " --pidfile " + (run_dir_ / "docker.pid").string() + " -H " +
+        host() + " --bridge=none --iptables=false --ip-masq=false --cgroup-parent=/" + name_ +
+        " >>" + (run_dir_ / "dockerd.log").string() + " 2>&1 </dev/null &";
+    if (std::system(command.c_str()) != 0) return Error{0, "cannot start " + command};
+    engine::EngineOptions o;
+    o.host = host();
+    o.request_timeout_ms = 300000;
+    const auto until = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < until) {
+      if (auto e = engine::CurlEngine::connect(o); e && (*e)->ping().ok()) {
+        api_ = std::move(e).value();
+        return ok_status();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // dockerd has no ready fd
+    }
+    return Error{0, "the private dockerd " + name_ + " did not come up:\n" +
+                        shell("tail -5 " + (run_dir_ / "dockerd.log").string()).second};
+  }
+
+  // Stops the engine and everything it started, and removes its folders.
+  void stop() {
+    api_.reset();
+    if (!fs::exists(run_dir_) && !fs::exists(data_dir_)) return;
+    pid_t pid = 0;
+    std::ifstream(run_dir_ / "docker.pid") >> pid;
+    if (pid > 0 && kill(pid, SIGTERM) == 0) {
+      const auto until = Clock::now() + std::chrono::seconds(30);
+      while (kill(pid, 0) == 0 && Clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    // What it started and left (its containerd, shims): processes that name its run folder.
+    for (int round = 0; round < 3; ++round) {
+      bool any = false;
+      for (const auto& p : fs::directory_iterator("/proc")) {
+        const std::string n = p.path().filename().string();
+        if (!std::all_of(n.begin(), n.end(), ::isdigit)) continue;
+        std::ifstream cmdline(p.path() / "cmdline");
+        std::string c((std::istreambuf_iterator<char>(cmdline)), {});
+        if (c.find(run_dir_.string()) != std::string::npos ||
+            c.find(data_dir_.string()) != std::string::npos) {
+          any |= kill(std::stoi(n), SIGKILL) == 0;
+        }
+      }
+      if (!any) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    // Mounts it left (overlays, shm, network namespaces), deepest first.
+    std::vector<std::string> mounts;
+    std::ifstream table("/proc/self/mounts");
+    std::string device, point, rest;
+    while (table >> device >> point && std::getline(table, rest)) {
+      if (point.starts_with(run_dir_.string()) || point.starts_with(data_dir_.string()))
+        mounts.push_back(point);
+    }
+    std::sort(mounts.rbegin(), mounts.rend());
+    for (const auto& m : mounts) umount2(m.c_str(), MNT_DETACH);
+    std::error_code ec;
+    for (const auto& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      const fs::path mine = controller.path() / name_;
+      if (!fs::is_directory(mine, ec)) continue;
+      for (const auto& d : fs::directory_iterator(mine, ec))
+        if (d.is_directory()) fs::remove(d.path(), ec);  // rmdir: a cgroup has no files to empty
+      fs::remove(mine, ec);
+    }
+    fs::remove(fs::path("/sys/fs/cgroup") / name_, ec);
+    fs::remove_all(run_dir_, ec);
+    fs::remove_all(data_dir_, ec);
+  }
+
+ private:
+  std::string name_;
+  fs::path run_dir_, data_dir_;
+  std::unique_ptr<engine::CurlEngine> api_;
+};
+
+class ImageCopyIntegration : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return skip("not root: the test starts dockerds of its own");
+    for (const char* tool : {"dockerd", "unshare", "setsid", kDockerCli}) {
+      if (shell(std::string("command -v ") + tool + " >/dev/null").first != 0)
+        return skip(std::string(tool) + " is missing (apt-get install docker.io util-linux)");
+    }
+    // The busybox image comes from the machine's engine: a save, which changes nothing there.
+    auto machine = engine::CurlEngine::connect(engine::options_from_env());
+    if (!machine) return skip("no machine engine to take " + std::string(kBusybox) + " from");
+    if (!(*machine)->inspect_image(kBusybox).ok())
+      return skip(std::string(kBusybox) + " is not on the machine's engine (engine-up.sh)");
+    src_ = new PrivateEngine("src");
+    dst_ = new PrivateEngine("dst");
+    for (PrivateEngine* e : {src_, dst_}) {
+      if (auto s = e->start(); !s) return skip(s.error().message);
+    }
+    std::string busybox;
+    auto saved = (*machine)->save_images({kBusybox}, [&](std::string_view b) {
+      busybox.append(b);
+      return true;
+    });
+    if (!saved) return skip("saving " + std::string(kBusybox) + ": " + saved.error().message);
+    auto loaded = src_->api().load_images(engine::source_from_string(std::move(busybox)), {});
+    if (!loaded) return skip("loading " + std::string(kBusybox) + ": " + loaded.error().message);
+  }
+  static void TearDownTestSuite() {
+    delete src_;
+    delete dst_;
+    src_ = dst_ = nullptr;
+  }
+  static void skip(std::string reason) { skip_reason_ = std::move(reason); }
+  void SetUp() override {
+    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
+    scratch_ = "/run/acctl-copy-" + std::to_string(getpid()) + "-scratch/images.tar";
+  }
+  void TearDown() override {
+    EXPECT_FALSE(fs::exists(scratch_));
+    fs::remove_all(fs::path(scratch_).parent_path());
+  }
+
+  // Builds `tag` on the source engine from a Dockerfile and a context of `files`, without a
+  // network.
+  static void build(const std::string& tag, const std::string& dockerfile,
+                    const std::map<std::string, std::string>& files = {}) {
+    const fs::path dir = fs::temp_directory_path() / ("acctl-copy-" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "Dockerfile") << dockerfile;
+    for (const auto& [name, content] : files) std::ofstream(dir / name) << content;
+    auto [code, out] = src_->docker("build --network none -q -t " + tag + " " + dir.string());
+    fs::remove_all(dir);
+    ASSERT_EQ(code, 0) << out;
+  }
+  static void print(const std::string& what, const CopiedImages& c, double seconds) {
+    std::cout << "  " << what << ": read " << c.bytes_read << " bytes from the source, loaded "
+              << c.bytes << " into the destination, " << c.layers_left_out << " layers left out ("
+              << c.bytes_left_out << " bytes), " << seconds << " s\n";
+  }
+
+  static inline PrivateEngine* src_ = nullptr;
+  static inline PrivateEngine* dst_ = nullptr;
+  static inline std::string skip_reason_;
+  std::string scratch_;
+};
+
+TEST_F(ImageCopyIntegration, SharedLayersCrossOnce) {
+  build("acctl-it/a:latest",
+        std::string("FROM ") + kBusybox + "\nRUN head -c 20971520 /dev/urandom > /a.bin\n");
+  build("acctl-it/b:latest", "FROM acctl-it/a:latest\nRUN head -c 5242880 /dev/urandom > /b.bin\n");
+  auto a = src_->api().inspect_image("acctl-it/a:latest");
+  auto b = src_->api().inspect_image("acctl-it/b:latest");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(b->layers.size(), a->layers.size() + 1);
+  const int64_t own = b->size - a->size;  // B's own layer
+  std::cout << "  A: " << a->size << " bytes in " << a->layers.size() << " layers; B: " << b->size
+            << " bytes, its own layer " << own << "\n";
+
+  auto t0 = Clock::now();
+  auto first = copy_images(src_->api(), dst_->api(), {"acctl-it/a:latest"}, scratch_);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  print("A to an empty engine", *first, seconds_since(t0));
+  EXPECT_EQ(first->layers_left_out, 0);
+  EXPECT_EQ(first->bytes, first->bytes_read);
+
+  t0 = Clock::now();
+  auto second = copy_images(src_->api(), dst_->api(), {"acctl-it/b:latest"}, scratch_);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  print("B, A already there", *second, seconds_since(t0));
+  EXPECT_EQ(second->layers_left_out, static_cast<int>(a->layers.size()));
+  EXPECT_LE(second->bytes, own + own / 10);
+  EXPECT_GE(second->bytes_read, b->size);
+  RecordProperty("b_bytes_read", std::to_string(second->bytes_read));
+  RecordProperty("b_bytes_loaded", std::to_string(second->bytes));
+
+  for (const char* tag : {"acctl-it/a:latest", "acctl-it/b:latest"}) {
+    auto mine = src_->api().inspect_image(tag);
+    auto theirs = dst_->api().inspect_image(tag);
+    ASSERT_TRUE(theirs.ok()) << tag << ": " << theirs.error().message;
+    EXPECT_EQ(theirs->id, mine->id) << tag;
+    EXPECT_EQ(theirs->layers, mine->layers) << tag;
+  }
+  // The engine's layer store names its layers by the chain ids copy_images computes.
+  for (const auto& driver : fs::directory_iterator(dst_->data_dir() / "image")) {
+    for (const auto& chain : layer_chain_ids(b->layers))
+      EXPECT_TRUE(fs::is_directory(driver.path() / "layerdb/sha256" / chain.substr(7))) << chain;
+  }
+  auto [code, out] = dst_->docker(
+      "run --rm --network none acctl-it/b:latest sh -c 'wc -c </a.bin; wc -c </b.bin'");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "20971520\n5242880\n");
+
+  // A again after its tag went: every chain is B's, so not one layer file moves.
+  auto removed = dst_->docker("rmi acctl-it/a:latest");
+  ASSERT_EQ(removed.first, 0) << removed.second;
+  t0 = Clock::now();
+  auto third = copy_images(src_->api(), dst_->api(), {"acctl-it/a:latest"}, scratch_);
+  ASSERT_TRUE(third.ok()) << third.error().message;
+  print("A again, B there", *third, seconds_since(t0));
+  EXPECT_EQ(third->layers_left_out, static_cast<int>(a->layers.size()));
+  EXPECT_LT(third->bytes, 64 * 1024);
+  EXPECT_EQ(dst_->api().inspect_image("acctl-it/a:latest")->id, a->id);
+  auto [code_a, out_a] =
+      dst_->docker("run --rm --network none acctl-it/a:latest sh -c 'wc -c </a.bin'");
+  EXPECT_EQ(code_a, 0) << out_a;
+  EXPECT_EQ(out_a, "20971520\n");
+}
+
+TEST_F(ImageCopyIntegration, ARepeatedLayerLeftOutLeavesADanglingLinkTheLoadNeverOpens) {
+  // The same file copied twice: two layers of the same bytes, one diff id at two positions.
+  // The save writes its layer.tar once and a symlink to it for the other position.
+  build("acctl-it/c:latest", std::string("FROM ") + kBusybox + "\nCOPY f /f\nCOPY f /f\n",
+        {{"f", std::string(100000, 'f')}});
+  build("acctl-it/d:latest", "FROM acctl-it/c:latest\nRUN echo d >/d\n");
+  auto c = src_->api().inspect_image("acctl-it/c:latest");
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->layers.size(), 3u);
+  EXPECT_EQ(c->layers[1], c->layers[2]);
+  auto listing = src_->docker("save acctl-it/c:latest | tar -tv | grep -c '^l.*layer.tar'");
+  EXPECT_EQ(listing.second, "1\n") << "symlinked layer.tar files in the save";
+
+  auto t0 = Clock::now();
+  auto d = copy_images(src_->api(), dst_->api(), {"acctl-it/d:latest"}, scratch_);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  print("D", *d, seconds_since(t0));
+  // Every chain of C is D's: both layer files stay out, the symlink goes in and dangles.
+  t0 = Clock::now();
+  auto copied = copy_images(src_->api(), dst_->api(), {"acctl-it/c:latest"}, scratch_);
+  ASSERT_TRUE(copied.ok()) << copied.error().message;
+  print("C, D there", *copied, seconds_since(t0));
+  EXPECT_EQ(copied->layers_left_out, 2);
+  for (const char* tag : {"acctl-it/c:latest", "acctl-it/d:latest"}) {
+    auto theirs = dst_->api().inspect_image(tag);
+    ASSERT_TRUE(theirs.ok()) << tag << ": " << theirs.error().message;
+    EXPECT_EQ(theirs->id, src_->api().inspect_image(tag)->id) << tag;
+  }
+  auto [code, out] = dst_->docker("run --rm --network none acctl-it/d:latest cat /d");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "d\n");
 }
 
 }  // namespace
