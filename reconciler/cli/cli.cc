@@ -32,6 +32,16 @@ Sandbox host (a dind Host: host container, nested engine, gate):
   status                health, runsc network mode, gate, cpu/memory, disk, workspace sizes
   logs host|proxy|gvisor|agent NAME [-f]
                         the host container, the gate's audit log, gVisor debug logs, a sandbox
+
+Sandboxes by name (instances/NAME: a Sandbox manifest beside its workspace, home, secrets):
+  run [BLUEPRINT] NAME [--cpus N] [--memory X] [--gpus X] [--wait] [-- ARGS]
+                        run an agent headless (pi, claude, codex, gemini, opencode, base, ...)
+  shell [BLUEPRINT] NAME
+                        a shell as the agent (uid 1000) in the sandbox, started idle if needed
+  list                  running sandboxes and provisioned instances, with sizes
+  clean NAME            remove the container and credentials; keep home and workspace
+  destroy NAME [--yes]  remove the container, credentials, home and workspace
+
   schema [KIND]         print the JSON Schema of a kind, or of any document
   version               print the version
   help [COMMAND]        show help for a command
@@ -57,19 +67,12 @@ bool wants_help(const std::vector<std::string>& args) {
 
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> all = {
-      {"validate", kValidate},
-      {"diff", kDiff},
-      {"apply", kApply},
-      {"delete", kDelete},
-      {"get", kGet},
-      {"build", kBuild},
-      {"start", kStart},
-      {"stop", kStop},
-      {"down", kDown},
-      {"status", kStatus},
-      {"logs", kLogs},
-      {"schema", kSchema},
-      {"version", {cmd_version, kVersionHelp}},
+      {"validate", kValidate}, {"diff", kDiff},     {"apply", kApply},
+      {"delete", kDelete},     {"get", kGet},       {"build", kBuild},
+      {"start", kStart},       {"stop", kStop},     {"down", kDown},
+      {"status", kStatus},     {"run", kRun},       {"shell", kShell},
+      {"list", kList},         {"clean", kClean},   {"destroy", kDestroy},
+      {"logs", kLogs},         {"schema", kSchema}, {"version", {cmd_version, kVersionHelp}},
   };
   return all;
 }

@@ -69,6 +69,10 @@ std::optional<ManifestSet> load_checked(const Flags& f, CliEnv& env, const char*
 // -o json) as it goes: the body of diff, apply and start. Returns the exit status.
 int run_converge(const Model& model, ConvergeMode mode, const Flags& f, CliEnv& env,
                  const char* cmd, std::chrono::milliseconds timeout);
+// The same with options of the caller's (mode, timeout, prune_only, start_again, rebuild);
+// prune, wait and parallel also come from `f`.
+int run_converge(const Model& model, ConvergeOptions options, const Flags& f, CliEnv& env,
+                 const char* cmd);
 
 // Removes every managed object of the named (kind, name) targets from one engine.
 int delete_objects(const std::vector<std::pair<std::string, std::string>>& targets,
@@ -86,5 +90,6 @@ struct Command {
 extern const Command kValidate, kDiff, kApply, kDelete, kGet, kSchema;
 extern const Command kStart, kStop, kDown, kStatus, kLogs;
 extern const Command kBuild;
+extern const Command kRun, kShell, kList, kClean, kDestroy;
 
 }  // namespace acctl::cli

@@ -134,6 +134,15 @@ class Printer final : public ConvergeListener {
 
 int run_converge(const Model& model, ConvergeMode mode, const Flags& f, CliEnv& env,
                  const char* cmd, std::chrono::milliseconds timeout) {
+  ConvergeOptions co;
+  co.mode = mode;
+  co.timeout = timeout;
+  return run_converge(model, co, f, env, cmd);
+}
+
+int run_converge(const Model& model, ConvergeOptions co, const Flags& f, CliEnv& env,
+                 const char* cmd) {
+  const ConvergeMode mode = co.mode;
   const bool json_out = f.output == "json";
   const System& sys = system_of(env);
   ConvergeEnv ce;
@@ -143,12 +152,9 @@ int run_converge(const Model& model, ConvergeMode mode, const Flags& f, CliEnv& 
   ce.lock_dir = EngineLock::default_dir(sys);
   ce.connect = [&env](const engine::EngineOptions& o) { return connect(env, o); };
   ce.bootstrap = rootfs_script(ce.project_root);
-  ConvergeOptions co;
-  co.mode = mode;
-  co.prune = f.prune;
-  co.wait = f.wait;
+  co.prune = co.prune || f.prune;
+  co.wait = co.wait || f.wait;
   co.parallel = f.parallel;
-  co.timeout = timeout;
   // diff prints every plan (text or one JSON document); apply prints each plan as it gets to it
   // (text only: with -o json, events and a summary).
   Printer printer(env, cmd, json_out, true);

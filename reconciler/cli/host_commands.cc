@@ -181,6 +181,45 @@ std::string usage_text(const json& u) {
   return line;
 }
 
+// Waits until the gate of a dind Host reports healthy (its image's HEALTHCHECK); a gate that
+// stops or turns unhealthy is reported with its last log lines.
+int wait_gate_healthy(CliEnv& env, const Host& h, std::chrono::steady_clock::time_point deadline) {
+  const System& sys = system_of(env);
+  engine::EngineOptions o;
+  o.host = host_paths(state_dir(env), h.meta.name).endpoint();
+  o.deadline = deadline;
+  auto api = connect(env, o);
+  if (!api) {
+    env.err << "acctl start: the nested engine of Host/" << h.meta.name
+            << " does not answer: " << api.error().message << "\n";
+    return kExitUsage;
+  }
+  const std::string gate = gate_container_name(h.meta.name);
+  std::string state = "missing";
+  while (sys.now() < deadline) {
+    auto info = (*api)->inspect_container(gate);
+    state = info
+                ? info->state.status + (info->state.health.empty() ? "" : ", " + info->state.health)
+                : "missing";
+    if (info && info->state.running &&
+        (info->state.health == "healthy" || info->state.health.empty()))
+      return kExitOk;
+    if (info && (!info->state.running || info->state.health == "unhealthy")) break;
+    sys.sleep_for(std::chrono::milliseconds(250));
+  }
+  std::string tail;
+  engine::LogOptions lo;
+  lo.tail = "15";
+  (void)(*api)->logs(gate, lo, [&](engine::LogStream, std::string_view b) {
+    tail.append(b);
+    return true;
+  });
+  env.err << "acctl start: the gate " << gate << " is not healthy (" << state
+          << "); its last lines:\n"
+          << tail;
+  return kExitUsage;
+}
+
 int cmd_start(const std::vector<std::string>& args, CliEnv& env) {
   Flags f;
   if (!parse_command_flags("start", args,
@@ -207,6 +246,11 @@ int cmd_start(const std::vector<std::string>& args, CliEnv& env) {
   // EgressPolicy; apply adds the egress names of the Blueprints it runs (a reload, no restart).
   set->model.sandboxes.clear();
   int r = run_converge(set->model, ConvergeMode::kApply, f, env, "start", *timeout);
+  // start returns once every gate answers its health check, or says why it does not.
+  for (const Host& h : set->model.hosts) {
+    if (r != kExitOk || h.spec.isolation != Isolation::kDind) continue;
+    r = wait_gate_healthy(env, h, started + *timeout);
+  }
   if (r == kExitOk && f.output != "json") {
     std::string names;
     for (const Host& h : set->model.hosts)

@@ -291,8 +291,28 @@ int cmd_get(const std::vector<std::string>& args, CliEnv& env) {
     env.err << "acctl get: reading " << options.host << ": " << observed.error().message << "\n";
     return kExitUsage;
   }
-  json items = json::array();
+  // The nested engines of this engine's dind Hosts hold their gates and Sandboxes: read them
+  // too (those of stopped Hosts cannot answer, and are said to be so).
+  std::vector<ObservedObject> all = observed->objects;
   for (const ObservedObject& o : observed->objects) {
+    const std::string host = o.labels.count(kLabelHost) ? o.labels.at(kLabelHost) : "";
+    if (o.type != ObjectType::kContainer || o.name != dind_container_name(host)) continue;
+    engine::EngineOptions nested = options;
+    nested.host = host_paths(state_dir(env), host).endpoint();
+    nested.tls = false;
+    auto napi = o.state == "running" ? connect(env, nested)
+                                     : Result<std::shared_ptr<engine::EngineApi>>(
+                                           Error{0, "its host container is " + o.state});
+    auto inner = napi ? observe(**napi, {}, f.parallel) : Result<ObservedState>(napi.error());
+    if (!inner) {
+      env.err << "acctl get: the nested engine of Host/" << host
+              << " is not read: " << inner.error().message << "\n";
+      continue;
+    }
+    all.insert(all.end(), inner->objects.begin(), inner->objects.end());
+  }
+  json items = json::array();
+  for (const ObservedObject& o : all) {
     std::string k = o.labels.count(kLabelKind) ? o.labels.at(kLabelKind) : "";
     std::string n = o.labels.count(kLabelName) ? o.labels.at(kLabelName) : "";
     if ((!kind.empty() && k != kind) || (!name.empty() && n != name)) continue;

@@ -127,6 +127,9 @@ Status plan_stage(Stage& s, const ConvergeEnv& env, const ConvergeOptions& opt,
   PlanOptions po;
   po.prune = opt.prune;
   po.prune_hosts.insert(s.hosts.begin(), s.hosts.end());
+  po.prune_only = opt.prune_only;
+  po.start_again = opt.start_again;
+  po.rebuild = opt.rebuild;
   if (!s.api) {
     auto api = env.connect(s.options);
     if (!api) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct ConvergeOptions {
   ConvergeMode mode = ConvergeMode::kDiff;
   bool prune = false;
   bool wait = false;  // after applying, wait until what should run is running
+  std::set<std::string> prune_only{};   // see PlanOptions
+  std::set<std::string> start_again{};  // see PlanOptions
+  std::set<std::string> rebuild{};      // see PlanOptions
   int parallel = 4;
   // How long waits (the engine lock, a nested engine, --wait) may take, and when the whole
   // command must be over.

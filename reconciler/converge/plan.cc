@@ -114,7 +114,8 @@ std::string base_note(const std::string& base) {
 }
 
 ImagePlan plan_images(const DesiredState& desired, const ObservedState& observed,
-                      std::vector<std::string>& errors, size_t& in_sync) {
+                      const PlanOptions& options, std::vector<std::string>& errors,
+                      size_t& in_sync) {
   ImagePlan out;
   auto id_of = [&](const std::string& tag) {
     auto it = observed.image_ids.find(tag);
@@ -160,10 +161,15 @@ ImagePlan plan_images(const DesiredState& desired, const ObservedState& observed
             if (h != labels->second.end()) have = h->second;
           }
           if (have == image_spec_hash(*img.prepared, base_id)) {
-            ++in_sync;
-            continue;
+            if (!options.rebuild.count(d.name)) {
+              ++in_sync;
+              continue;
+            }
+            a.reasons = {"asked for (--build: without the layer cache)"};
+            a.no_cache = true;
+          } else {
+            a.reasons = {"build context or base image changed"};
           }
-          a.reasons = {"build context or base image changed"};
         }
         a.type = ActionType::kBuild;
         out.made.insert(d.name);
@@ -222,7 +228,7 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
   for (const ObservedObject& o : observed.objects) have[{o.type, o.name}] = &o;
   std::set<std::pair<ObjectType, std::string>> wanted;
 
-  ImagePlan images = plan_images(desired, observed, plan.errors, plan.in_sync);
+  ImagePlan images = plan_images(desired, observed, options, plan.errors, plan.in_sync);
   std::vector<Action> deletes, creates, changes, writes, reloads, waits;
   std::set<std::string> replaced_networks;
   std::set<std::string> recreated;  // containers created or replaced by this plan
@@ -315,12 +321,27 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
         }
         changes.push_back(
             {ActionType::kUpdate, d.type, d.name, d.owner, d.host, false, live, d, o.id, {}});
+        // A run of a finished instance with new limits: the limits, then the run.
+        if ((o.state == "exited" || o.state == "dead") && options.start_again.count(d.name)) {
+          changes.push_back({ActionType::kStart,
+                             d.type,
+                             d.name,
+                             d.owner,
+                             d.host,
+                             false,
+                             {"found " + o.state},
+                             d,
+                             o.id,
+                             {}});
+        }
         continue;
       }
       // A container left "created" by an interrupted apply, or stopped by hand while it
       // should run, is started again; a finished headless run is left alone.
+      const bool finished = o.state == "exited" || o.state == "dead";
       if (o.state == "created" ||
-          (d.keep_running && o.state != "running" && o.state != "restarting")) {
+          (d.keep_running && o.state != "running" && o.state != "restarting") ||
+          (finished && options.start_again.count(d.name))) {
         changes.push_back({ActionType::kStart,
                            d.type,
                            d.name,
@@ -339,6 +360,7 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
   if (options.prune) {
     for (const ObservedObject& o : observed.objects) {
       if (wanted.count({o.type, o.name}) || !options.prune_hosts.count(host_of(o))) continue;
+      if (!options.prune_only.empty() && !options.prune_only.count(o.name)) continue;
       deletes.push_back({ActionType::kDelete,
                          o.type,
                          o.name,
@@ -442,12 +464,15 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
   // host; anything is made after the deletion of its old self and after what it depends on (an
   // image, a file, a network); a build after its base; a reload after its file; a wait after
   // its host container is created or started.
-  std::map<std::string, size_t> made_at, deleted_at, reloaded_at;
+  std::map<std::string, size_t> made_at, deleted_at, reloaded_at, updated_at;
   for (size_t i = 0; i < plan.actions.size(); ++i) {
     const Action& a = plan.actions[i];
     switch (a.type) {
       case ActionType::kReload:
         reloaded_at[a.name] = i;
+        break;
+      case ActionType::kUpdate:
+        updated_at[a.name] = i;
         break;
       case ActionType::kCreate:
       case ActionType::kImport:
@@ -494,6 +519,9 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
         break;
       case ActionType::kReload:
         after_made(a, a.desired->file.path);
+        break;
+      case ActionType::kStart:
+        if (auto u = updated_at.find(a.name); u != updated_at.end()) a.after.push_back(u->second);
         break;
       case ActionType::kWait:
         for (size_t j = 0; j < i; ++j) {

@@ -41,12 +41,19 @@ struct Action {
   // kCopy: the tags to bring over, from this engine ("" = the Host's own).
   std::vector<std::string> images{};
   std::string from_engine{};
+  bool no_cache = false;  // kBuild: without the engine's layer cache
 };
 
 struct PlanOptions {
   bool prune = false;
   // Hosts whose managed objects the plan may delete with prune: the ones the manifests name.
   std::set<std::string> prune_hosts;
+  // With prune: only these objects (engine names) may be deleted; empty: any of prune_hosts'.
+  std::set<std::string> prune_only{};
+  // Containers to start again when found finished (acctl run of an instance that ran before).
+  std::set<std::string> start_again{};
+  // Images to build even when current, without the engine's layer cache (run --build).
+  std::set<std::string> rebuild{};
 };
 
 struct Plan {

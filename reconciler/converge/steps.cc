@@ -144,7 +144,9 @@ engine::Status run_engine_action(engine::EngineApi& api, const Action& a,
       // cannot change a running sandbox's limits and rolls the change back. A stopped container
       // takes the update: stop, update, start keeps the container (same id) and its workspace.
       auto info = api.inspect_container(a.observed_id);
-      if (!info || !info->state.running) return live;
+      if (!info) return live;
+      // It stopped meanwhile (a short headless run): a stopped container takes the update.
+      if (!info->state.running) return api.update_resources(a.observed_id, u);
       if (auto stop = api.stop_container(a.observed_id, stop_timeout_seconds); !stop) return stop;
       if (auto again = api.update_resources(a.observed_id, u); !again) return again;
       return api.start_container(a.observed_id);
@@ -193,7 +195,8 @@ Result<std::string> ConvergeSteps::run(const Action& a,
       const DesiredImage& img = a.desired->image;
       auto base = api.inspect_image(img.base);
       if (!base) return base.error().within("base image " + img.base);
-      auto id = build_prepared_image(api, *img.prepared, base->id, false, a.observed_id, lines);
+      auto id =
+          build_prepared_image(api, *img.prepared, base->id, a.no_cache, a.observed_id, lines);
       if (!id) return id.error();
       return id->substr(0, 19);
     }
@@ -205,9 +208,13 @@ Result<std::string> ConvergeSteps::run(const Action& a,
           copy_images(*from, api, a.images, host_paths(context_.state_dir, a.host).image_scratch());
       if (!copied) return copied.error();
       if (copied->tags.empty()) return std::string("already there");
-      return human_size(copied->bytes) + " in " +
-             seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(
-                 context_.system->now() - start));
+      const std::string took = seconds_text(
+          std::chrono::duration_cast<std::chrono::milliseconds>(context_.system->now() - start));
+      if (copied->layers_left_out == 0) return human_size(copied->bytes) + " in " + took;
+      // Shared layers (the agent base image's) cross once: say what moved, and what did not.
+      return "moved " + human_size(copied->bytes) + " of " + human_size(copied->bytes_read) +
+             " in " + took + ", " + std::to_string(copied->layers_left_out) +
+             " shared layers left out";
     }
     case ActionType::kWrite: {
       auto w = write_file_atomically(a.desired->file.path, a.desired->file.content);

@@ -23,6 +23,15 @@ namespace acctl::engine {
 
 namespace {
 
+// The logs' `since`: whole seconds, or seconds with nanoseconds when that is known.
+std::string since_text(const LogOptions& o) {
+  if (o.since_ns <= 0) return std::to_string(o.since);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%lld.%09lld", static_cast<long long>(o.since_ns / 1000000000),
+                static_cast<long long>(o.since_ns % 1000000000));
+  return buf;
+}
+
 struct Transfer {
   const CurlEngine::Request* request = nullptr;
   CURL* curl = nullptr;
@@ -193,8 +202,9 @@ Result<CurlEngine::Response> CurlEngine::perform(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(budget->count()));
   // An image moving in or out that stops moving: the engine has stopped answering.
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, request.stall_timeout_ms > 0 ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-                   request.stall_timeout_ms > 0 ? std::max(1L, request.stall_timeout_ms / 1000) : 0L);
+  curl_easy_setopt(
+      curl, CURLOPT_LOW_SPEED_TIME,
+      request.stall_timeout_ms > 0 ? std::max(1L, request.stall_timeout_ms / 1000) : 0L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
   if (request.stop) {
@@ -357,7 +367,7 @@ Status CurlEngine::logs(const std::string& id, const LogOptions& o, const LogFn&
     tty = info->config.tty;
   }
   QueryParams q{{"follow", o.follow ? "1" : "0"},         {"stdout", o.stdout ? "1" : "0"},
-                {"stderr", o.stderr ? "1" : "0"},         {"since", std::to_string(o.since)},
+                {"stderr", o.stderr ? "1" : "0"},         {"since", since_text(o)},
                 {"timestamps", o.timestamps ? "1" : "0"}, {"tail", o.tail}};
   FrameDecoder frames;
   Request r{

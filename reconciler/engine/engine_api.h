@@ -271,6 +271,7 @@ enum class LogStream { kStdin = 0, kStdout = 1, kStderr = 2, kRaw = 3 };
 struct LogOptions {
   bool follow = false;
   int64_t since = 0;  // unix seconds; 0 = from the start
+  int64_t since_ns = 0;  // unix nanoseconds, finer than since (which it overrides when set)
   std::string tail = "all";
   bool stdout = true;
   bool stderr = true;

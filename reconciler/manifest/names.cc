@@ -41,6 +41,10 @@ bool is_acctl_built_image(const std::string& tag) {
          tag.starts_with("acctl/blueprint-");
 }
 
+InstancePaths instance_paths(const std::string& state_dir, const std::string& name) {
+  return {(std::filesystem::path(state_dir) / "instances" / name).lexically_normal().string()};
+}
+
 HostPaths host_paths(const std::string& state_dir, const std::string& host) {
   return {(std::filesystem::path(state_dir) / "run" / "hosts" / host).lexically_normal().string()};
 }

@@ -65,6 +65,19 @@ struct HostPaths {
   std::string image_scratch() const { return run_dir + "/images.tar"; }
 };
 HostPaths host_paths(const std::string& state_dir, const std::string& host);
+
+// One instance of the sandbox commands: <state>/instances/<name>/, each folder 0700.
+struct InstancePaths {
+  std::string dir;
+  std::string manifest() const { return dir + "/sandbox.yaml"; }  // the Sandbox, while active
+  // Where clean puts the manifest: the instance keeps its blueprint and settings for a next
+  // run, but nothing converges it.
+  std::string cleaned_manifest() const { return dir + "/sandbox.yaml.cleaned"; }
+  std::string workspace() const { return dir + "/workspace"; }
+  std::string home() const { return dir + "/home"; }
+  std::string secrets() const { return dir + "/secrets"; }
+};
+InstancePaths instance_paths(const std::string& state_dir, const std::string& name);
 // The longest unix socket path the kernel takes (sun_path less its terminating NUL).
 inline constexpr size_t kMaxSocketPath = 107;
 

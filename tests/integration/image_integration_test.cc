@@ -98,6 +98,19 @@ class ImageIntegration : public ::testing::Test {
   engine::Result<BaseImage> ensure_base() {
     return ensure_base_image(*engine_, kDefaultBaseImage, rootfs_script(source_dir()), false, show);
   }
+  // The agent base image Blueprints build FROM, trusting this machine's local CAs (the npm
+  // registry is reached through TLS interception here).
+  engine::Result<BuiltImage> ensure_agent_base() {
+    std::vector<std::string> cas;
+    std::error_code ec;
+    for (const auto& e :
+         std::filesystem::directory_iterator("/usr/local/share/ca-certificates", ec))
+      if (e.path().extension() == ".crt") cas.push_back(e.path().string());
+    std::sort(cas.begin(), cas.end());
+    auto recipe = agent_base_image_recipe(source_dir(), kDefaultBaseImage, cas);
+    if (!recipe) return recipe.error();
+    return build_context_image(*engine_, *recipe, kDefaultBaseImage, false, show);
+  }
 
   // Runs the image under runsc with `args` as its CMD; -> exit code and stdout.
   std::pair<int, std::string> run_in_gvisor(const std::string& image,
@@ -161,10 +174,12 @@ TEST_F(ImageIntegration, BaseImageIsImportedOnceThenFound) {
 
 TEST_F(ImageIntegration, BaseBlueprintBuildsOnceAndRunsAsAgentUnderGvisor) {
   ASSERT_TRUE(ensure_base().ok());
+  auto agent_base = ensure_agent_base();
+  ASSERT_TRUE(agent_base.ok()) << agent_base.error().message;
   Blueprint bp = project_blueprint("base");
 
   auto t0 = Clock::now();
-  auto built = build_blueprint_image(*engine_, bp, kDefaultBaseImage, {}, show);
+  auto built = build_blueprint_image(*engine_, bp, kAgentBaseImage, {}, show);
   ASSERT_TRUE(built.ok()) << built.error().message;
   double build_s = seconds_since(t0);
   std::cout << "  base blueprint built in " << build_s << " s\n";
@@ -180,7 +195,7 @@ TEST_F(ImageIntegration, BaseBlueprintBuildsOnceAndRunsAsAgentUnderGvisor) {
   EXPECT_EQ(image->labels["ac.spec-hash"], built->spec_hash);
 
   t0 = Clock::now();
-  auto again = build_blueprint_image(*engine_, bp, kDefaultBaseImage, {}, show);
+  auto again = build_blueprint_image(*engine_, bp, kAgentBaseImage, {}, show);
   ASSERT_TRUE(again.ok()) << again.error().message;
   double again_s = seconds_since(t0);
   std::cout << "  unchanged blueprint checked in " << again_s << " s\n";
