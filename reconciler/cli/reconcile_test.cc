@@ -296,6 +296,26 @@ TEST_F(ReconcileTest, MissingRunscOrImageAreClearErrors) {
       << r.out;
 }
 
+TEST_F(ReconcileTest, GpusNeedTheNvidiaRuntimeElseTheyAreRefusedNotDropped) {
+  const std::string yaml = manifests(sandbox("g", ", resources: {gpus: all}"));
+  Out r = diff(yaml);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("Sandbox/g: resources.gpus asks for GPUs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no NVIDIA runtime (its runtimes: runc, runsc)"), std::string::npos)
+      << r.out;
+  r = apply(yaml);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_FALSE(fake_->inspect_container("ac-sb-g").ok()) << "created without its GPUs";
+
+  fake_->set_runtimes({"runc", "runsc", "nvidia"});
+  r = apply(manifests(sandbox("g", ", resources: {gpus: [\"0\", \"1\"]}")));
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const auto& requests = container("ac-sb-g").host_config.device_requests;
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].device_ids, (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(requests[0].capabilities, (std::vector<std::vector<std::string>>{{"gpu"}}));
+}
+
 TEST_F(ReconcileTest, DryRunChangesNothing) {
   fake_->clear_calls();
   Out r = apply(manifests(sandbox("a")), {"--dry-run"});

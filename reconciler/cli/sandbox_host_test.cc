@@ -208,6 +208,35 @@ TEST_F(DindTest, ApplyBuildsHostThenConvergesTheNestedEngine) {
       << testing::PrintToString(nested_->mutating_calls());
 }
 
+TEST_F(DindTest, GpuSandboxGivesTheHostContainerTheGpusOrIsRefusedAtThePlan) {
+  const std::string plain = std::string(kHost) + policy("default", "example.com") + sandbox("a");
+  const std::string gpu = plain + sandbox("g", ", resources: {gpus: 1}");
+  // The machine's engine has no NVIDIA runtime: refused before anything is made.
+  Out r = run({"diff", "-f", "-"}, gpu);
+  EXPECT_EQ(r.status, 2) << r.err << r.out;
+  EXPECT_NE(
+      r.out.find("Host/local: a Sandbox on it asks for GPUs (resources.gpus), but the engine at"),
+      std::string::npos)
+      << r.out;
+  r = run({"apply", "-f", "-"}, gpu);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(outer_->mutating_calls().empty());
+
+  // With it, the host container is given every GPU (the nested engine hands them on).
+  outer_->set_runtimes({"runc", "nvidia"});
+  nested_->set_runtimes({"runc", "runsc", "nvidia"});
+  nested_engine_comes_up();
+  r = run({"apply", "-f", "-"}, gpu);
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  auto host = outer_->inspect_container("ac-dind-host-local");
+  ASSERT_TRUE(host.ok());
+  ASSERT_EQ(host->host_config.device_requests.size(), 1u);
+  EXPECT_EQ(host->host_config.device_requests[0].count, -1);
+  auto g = nested_->inspect_container("ac-sb-g");
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->host_config.device_requests.at(0).count, 1);
+}
+
 TEST_F(DindTest, PolicyChangeReloadsTheGateWithoutRestartingAnything) {
   nested_engine_comes_up();
   ASSERT_EQ(run({"apply", "-f", "-"},

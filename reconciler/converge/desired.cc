@@ -241,8 +241,11 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
       }
       auto policy = gate_policy_for(model, h);
       if (!policy) return policy.error();
+      const bool gpus = std::any_of(
+          model.sandboxes.begin(), model.sandboxes.end(),
+          [&](const Sandbox& s) { return s.spec.host == h.meta.name && s.spec.gpus.requested(); });
       auto outer = render_host_outer(h, *options.privileges, options.state_dir,
-                                     options.project_root, blueprints);
+                                     options.project_root, blueprints, gpus);
       if (!outer) return outer.error();
       for (DesiredObject& o : *outer) out.objects.push_back(std::move(o));
       std::vector<std::string> copied;

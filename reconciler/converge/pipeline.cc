@@ -119,6 +119,36 @@ Result<ObservedState> observe_stage(Stage& s, const ConvergeEnv& env, const Conv
   return observed;
 }
 
+// Sandboxes that ask for GPUs need an engine with the NVIDIA runtime (the NVIDIA Container
+// Toolkit, which gVisor's GPU proxy builds on): without it they are refused at plan time, never
+// created without their GPUs.
+Status check_gpus(Stage& s) {
+  std::vector<std::string> asking;
+  for (const Action& a : s.plan.actions) {
+    if (a.type == ActionType::kCreate && a.desired && a.object == ObjectType::kContainer &&
+        !a.desired->container.host_config.device_requests.empty())
+      asking.push_back(a.owner);
+  }
+  if (asking.empty()) return ok_status();
+  auto v = s.api->version();
+  if (!v) return v.error();
+  if (std::find(v->runtimes.begin(), v->runtimes.end(), "nvidia") != v->runtimes.end())
+    return ok_status();
+  std::string runtimes;
+  for (const std::string& r : v->runtimes) runtimes += (runtimes.empty() ? "" : ", ") + r;
+  for (const std::string& owner : asking) {
+    s.plan.errors.push_back(
+        owner +
+        (owner.rfind("Host/", 0) == 0 ? ": a Sandbox on it asks for GPUs (resources.gpus)"
+                                      : ": resources.gpus asks for GPUs") +
+        ", but the engine at " + s.options.host +
+        " has no NVIDIA runtime (its runtimes: " + runtimes +
+        "); install the NVIDIA Container Toolkit there and register its runtime as \"nvidia\", "
+        "and give runsc --nvproxy=true (gVisor's GPU proxy), or leave gpus out");
+  }
+  return ok_status();
+}
+
 // Connects (unless connected), takes the engine's lock, observes and plans. A nested engine
 // that does not answer yet is planned from nothing.
 Status plan_stage(Stage& s, const ConvergeEnv& env, const ConvergeOptions& opt,
@@ -151,6 +181,9 @@ Status plan_stage(Stage& s, const ConvergeEnv& env, const ConvergeOptions& opt,
   if (!observed) return observed.error();
   if (auto f = finish_render(s.desired, *observed); !f) return f;
   s.plan = plan_changes(s.desired, *observed, po);
+  if (s.api) {
+    if (auto g = check_gpus(s); !g) return g;
+  }
   return ok_status();
 }
 

@@ -118,7 +118,7 @@ HostPrivileges detect_privileges() {
 
 Result<std::vector<DesiredObject>> render_host_outer(
     const Host& h, const HostPrivileges& privileges, const std::string& state_dir,
-    const std::string& project_root, const std::vector<const Blueprint*>& blueprints) {
+    const std::string& project_root, const std::vector<const Blueprint*>& blueprints, bool gpus) {
   const std::string& name = h.meta.name;
   const HostPaths paths = host_paths(state_dir, name);
   const std::string owner = "Host/" + name;
@@ -167,6 +167,12 @@ Result<std::vector<DesiredObject>> render_host_outer(
   // Its own cgroup namespace: nested containers then sit under the host container's cgroup, so
   // Host.spec.resources limit them too.
   hc.cgroupns_mode = "private";
+  if (gpus) {
+    engine::DeviceRequest all;
+    all.count = -1;
+    all.capabilities = {{"gpu"}};
+    hc.device_requests = {all};
+  }
   // The workspaces are mounted at the same path, so the nested engine's binds name the
   // machine's folders.
   const std::string instances = (fs::path(state_dir) / "instances").lexically_normal().string();
@@ -178,15 +184,19 @@ Result<std::vector<DesiredObject>> render_host_outer(
   hc.nano_cpus = o.live.nano_cpus;
   hc.memory = o.live.memory;
   hc.memory_swap = o.live.memory > 0 ? o.live.memory : 0;
-  seal_spec(o, {{"image", c.image},
-                {"env", c.env},
-                {"runtime", hc.runtime},
-                {"privileged", hc.privileged},
-                {"caps", hc.cap_add},
-                {"security", hc.security_opt},
-                {"cgroupns", hc.cgroupns_mode},
-                {"binds", hc.binds},
-                {"restart", hc.restart_policy.name}});
+  json fields = {{"image", c.image},
+                 {"env", c.env},
+                 {"runtime", hc.runtime},
+                 {"privileged", hc.privileged},
+                 {"caps", hc.cap_add},
+                 {"security", hc.security_opt},
+                 {"cgroupns", hc.cgroupns_mode},
+                 {"binds", hc.binds},
+                 {"restart", hc.restart_policy.name}};
+  // Only when asked: a Host without GPU Sandboxes keeps the hash it had before GPUs existed, so
+  // an upgrade of acctl does not replace it.
+  if (gpus) fields["gpus"] = true;
+  seal_spec(o, fields);
   c.labels = o.labels;
   out.push_back(o);
 

@@ -42,10 +42,11 @@ HostPrivileges detect_privileges();
 // The outer engine's objects of a dind Host: its base image (when acctl makes it), the host
 // image, the volume, the host container, the gate's and the Blueprints' images (built here and
 // copied in), and the nested engine that must answer before the rest is converged. A rebuilt
-// host image replaces the host container. Errors: a build context that cannot be read.
+// host image replaces the host container. `gpus`: a Sandbox of the Host asks for GPUs, so the
+// host container gets them all to hand on. Errors: a build context that cannot be read.
 Result<std::vector<DesiredObject>> render_host_outer(
     const Host& host, const HostPrivileges& privileges, const std::string& state_dir,
-    const std::string& project_root, const std::vector<const Blueprint*>& blueprints);
+    const std::string& project_root, const std::vector<const Blueprint*>& blueprints, bool gpus);
 
 // The nested engine's own objects of a dind Host: the images copied in, the two networks, the
 // resolver file, the gate's config file (filled in by finish_render) and the gate; their
