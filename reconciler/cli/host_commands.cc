@@ -85,10 +85,14 @@ struct HostContainer {
   std::string id;
   std::string name;
   std::string state;
+  // Its run folder, read from the container's own bind of kHostRunDir: a Host brought up with
+  // another $ACCTL_HOME on the same engine is reported from its own folder, not this one's.
+  HostPaths paths;
 };
 
 // The host containers acctl manages on an engine, sorted by Host name.
-engine::Result<std::vector<HostContainer>> find_host_containers(engine::EngineApi& api) {
+engine::Result<std::vector<HostContainer>> find_host_containers(engine::EngineApi& api,
+                                                                const std::string& state) {
   auto list = api.list_containers(
       engine::label_filters({{kLabelManagedBy, kManagedByValue}, {kLabelKind, "Host"}}), true);
   if (!list) return list.error();
@@ -97,7 +101,16 @@ engine::Result<std::vector<HostContainer>> find_host_containers(engine::EngineAp
     if (!c.labels.count(kLabelName) || c.names.empty()) continue;
     const std::string host = c.labels.at(kLabelName);
     if (c.names[0] != dind_container_name(host)) continue;
-    out.push_back({host, c.id, c.names[0], c.state});
+    HostContainer h{host, c.id, c.names[0], c.state, host_paths(state, host)};
+    if (auto info = api.inspect_container(c.id)) {
+      const std::string suffix = std::string(":") + kHostRunDir;
+      for (const std::string& b : info->host_config.binds) {
+        if (b.size() > suffix.size() &&
+            b.compare(b.size() - suffix.size(), suffix.size(), suffix) == 0)
+          h.paths.run_dir = b.substr(0, b.size() - suffix.size());
+      }
+    }
+    out.push_back(std::move(h));
   }
   std::sort(out.begin(), out.end(),
             [](const HostContainer& a, const HostContainer& b) { return a.host < b.host; });
@@ -107,7 +120,7 @@ engine::Result<std::vector<HostContainer>> find_host_containers(engine::EngineAp
 // The host containers the positional names select (all when none); prints what is missing.
 std::optional<std::vector<HostContainer>> select_hosts(engine::EngineApi& api, const Flags& f,
                                                        size_t from, CliEnv& env, const char* cmd) {
-  auto all = find_host_containers(api);
+  auto all = find_host_containers(api, state_dir(env));
   if (!all) {
     env.err << "acctl " << cmd << ": " << all.error().message << "\n";
     return std::nullopt;
@@ -373,7 +386,7 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
       out["hosts"].push_back(hj);
       continue;
     }
-    const HostPaths paths = host_paths(state, h.host);
+    const HostPaths& paths = h.paths;
     auto report = read_host_report(paths);
     if (report) {
       hj["runsc"] = {{"network", report->runsc_network},
@@ -573,7 +586,7 @@ int cmd_logs(const std::vector<std::string>& args, CliEnv& env) {
   auto api = open_engine(f, env, "logs");
   if (!api) return kExitUsage;
   const std::string state = state_dir(env);
-  auto all = find_host_containers(*api);
+  auto all = find_host_containers(*api, state);
   if (!all) {
     env.err << "acctl logs: " << all.error().message << "\n";
     return kExitUsage;
@@ -583,7 +596,7 @@ int cmd_logs(const std::vector<std::string>& args, CliEnv& env) {
     if (api->inspect_container(name)) return stream_logs(*api, name, f.follow, env);
     for (const HostContainer& h : *all) {
       engine::EngineOptions o;
-      o.host = host_paths(state, h.host).endpoint();
+      o.host = h.paths.endpoint();
       auto nested = connect(env, o);
       if (nested && (*nested)->inspect_container(name))
         return stream_logs(**nested, name, f.follow, env);
@@ -603,7 +616,7 @@ int cmd_logs(const std::vector<std::string>& args, CliEnv& env) {
   }
   const HostContainer& h = hosts->front();
   if (what == "host") return stream_logs(*api, h.id, f.follow, env);
-  const HostPaths paths = host_paths(state, h.host);
+  const HostPaths& paths = h.paths;
   if (what == "gvisor") {
     auto report = read_host_report(paths);
     if (!report || !report->debug) {

@@ -283,6 +283,22 @@ TEST_F(DindTest, HostThatDiesBeforeItsEngineIsReadyFailsWithItsLastLines) {
       << r.err;
 }
 
+TEST_F(DindTest, StatusAndLogsReadAHostFromItsOwnRunFolder) {
+  nested_engine_comes_up();
+  ASSERT_EQ(run({"apply", "-f", "-"}, std::string(kHost) + policy("default", "example.com")).status,
+            0);
+  // Another $ACCTL_HOME on the same engine: the Host is still reported from its own folder.
+  const fs::path other = home_ / "other-home";
+  fs::create_directories(other);
+  setenv("ACCTL_HOME", other.c_str(), 1);
+  Out st = run({"status", "local", "-o", "json"});
+  json j = json::parse(st.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << st.out << st.err;
+  EXPECT_EQ(j["hosts"][0]["runsc"]["network"], "host") << st.out;
+  EXPECT_EQ(st.status, 0) << st.out;
+  setenv("ACCTL_HOME", home_.c_str(), 1);
+}
+
 TEST_F(DindTest, StartStatusStopDown) {
   nested_engine_comes_up();
   setenv("ACCTL_MANIFESTS", (home_ / "m.yaml").c_str(), 1);

@@ -78,7 +78,8 @@ fi
 
 # The gate's healthcheck turns healthy a few seconds after it starts.
 for _ in $(seq 1 40); do
-  "$acctl" status >"$home/status.log" 2>&1 && break
+  # Named: other Hosts may run on this engine (a user's quickstart); they are not this test's.
+  "$acctl" status "$host" >"$home/status.log" 2>&1 && break
   sleep 1
 done
 check "acctl status reports all healthy" grep -qx healthy "$home/status.log"
@@ -179,12 +180,12 @@ grep -q "\"$c_ip\": \"c\"" "$home/run/hosts/$host/gate/config.json" &&
   ok "the gate's config names sandbox c at the address acctl gave it ($c_ip)" || bad "sandbox c ($c_ip) is not in the gate's config"
 
 # --- logs -------------------------------------------------------------------------------------------
-"$acctl" logs proxy >"$home/proxy.log" 2>&1
+"$acctl" logs proxy "$host" >"$home/proxy.log" 2>&1
 check "logs proxy shows the gate's decisions" grep -q "blocked.test" "$home/proxy.log"
 check "the gate's decisions name the sandbox" grep -q '"sandbox":"a"' "$home/proxy.log"
-"$acctl" logs host >"$home/host.log" 2>&1
+"$acctl" logs host "$host" >"$home/host.log" 2>&1
 check "logs host shows the host's entrypoint" grep -q "ac-host" "$home/host.log"
-"$acctl" logs gvisor >"$home/gvisor.log" 2>&1
+"$acctl" logs gvisor "$host" >"$home/gvisor.log" 2>&1
 rc=$?
 ((rc == 1)) && grep -q "debug logs are off" "$home/gvisor.log" && ok "logs gvisor explains that debug is off" || bad "logs gvisor (exit $rc)"
 
