@@ -239,6 +239,13 @@ std::optional<ManifestSet> update_instance(CliEnv& env, const char* cmd, const T
     return std::nullopt;
   }
   fs::remove(paths.cleaned_manifest(), ec);
+  // secrets/: root's and 0700 like the instance folder (never the agent's); credentials land
+  // there, and clean empties it.
+  if (auto sd = make_private_dir(state, "instances/" + t.name + "/secrets", root_only); !sd) {
+    env.err << "acctl " << cmd << ": " << sd.error().message << "\n";
+    status = kExitUsage;
+    return std::nullopt;
+  }
   return set;
 }
 
