@@ -399,7 +399,20 @@ class DocumentChecker {
               "workspace path " + q(path) + " has a ':' or ',', which a bind mount cannot carry");
       }
     }
+    // Accepted by the schema, enforced by nothing yet: refused, never silently ignored. The
+    // credential vault and gate injection, and the blocked-paths hook, are still to be built.
+    if (has("/spec/credentials") && !at("/spec/credentials").empty()) {
+      error("/spec/credentials",
+            "credentials are not supported yet: acctl has no credential vault or gate injection "
+            "to keep a token from the agent, and it never passes one as a plain variable; leave "
+            "credentials out (a token given with env or --env is the agent's to read)");
+    }
     const json& blocked = at("/spec/blockedPaths");
+    if (!blocked.empty()) {
+      error("/spec/blockedPaths",
+            "blockedPaths is not supported yet: nothing would stop the agent (uid 1000) reading "
+            "those paths; leave it out, and keep such files out of the workspace and home");
+    }
     for (size_t i = 0; i < blocked.size(); ++i) {
       const std::string p = blocked[i].get<std::string>();
       std::optional<std::string> rel;
