@@ -1,0 +1,154 @@
+// init-guard's logic: see guard.h.
+#include "init-guard/guard.h"
+
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+namespace acctl::guard {
+
+namespace {
+
+constexpr std::string_view kPreload = "LD_PRELOAD=";
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// What init-guard passes on to the command.
+bool forwarded(int sig) {
+  switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+    case SIGHUP:
+    case SIGQUIT:
+    case SIGWINCH:
+    case SIGUSR1:
+    case SIGUSR2:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// As PID 1: the command as a child, its signals forwarded, every orphan reaped.
+int supervise(GuardSystem& sys, pid_t child) {
+  for (;;) {
+    auto sig = sys.wait_signal();
+    if (!sig) {
+      sys.say("init-guard: waiting for signals: " + sig.error().message);
+      sys.send(child, SIGKILL);
+      return kExitGuardFailed;
+    }
+    if (*sig != SIGCHLD) {
+      if (forwarded(*sig)) sys.send(child, *sig);
+      continue;
+    }
+    while (auto done = sys.reap()) {
+      if (done->first == child) return exit_status_of(done->second);
+    }
+  }
+}
+
+}  // namespace
+
+Result<Options> parse_args(const std::vector<std::string>& args) {
+  Options o;
+  size_t i = 0;
+  for (; i < args.size() && args[i] != "--"; ++i) {
+    if (args[i] == "--enter") {
+      o.enter = true;
+    } else {
+      return Error{0, "init-guard: unknown option " + args[i] +
+                          " (usage: init-guard [--enter] -- COMMAND [ARG...])"};
+    }
+  }
+  if (i == args.size() || i + 1 == args.size())
+    return Error{0, "init-guard: no command (usage: init-guard [--enter] -- COMMAND [ARG...])"};
+  o.command.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+  return o;
+}
+
+bool wants_hook(const std::vector<std::string>& env) {
+  const std::string prefix = std::string(kGateVariable) + "=";
+  for (const std::string& e : env) {
+    if (starts_with(e, prefix) && e.size() > prefix.size()) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> command_environment(const std::vector<std::string>& env,
+                                             const std::string& hook) {
+  std::vector<std::string> out;
+  if (!wants_hook(env)) return env;
+  bool had_preload = false;
+  for (const std::string& e : env) {
+    if (!starts_with(e, kPreload)) {
+      out.push_back(e);
+      continue;
+    }
+    if (had_preload) continue;  // a second LD_PRELOAD entry would be the one the loader reads
+    had_preload = true;
+    std::string rest;
+    std::string_view list = std::string_view(e).substr(kPreload.size());
+    // The loader splits on ':' and ' '; keep every other library, after the hook, once.
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t end = list.find_first_of(": ", start);
+      if (end == std::string_view::npos) end = list.size();
+      std::string_view lib = list.substr(start, end - start);
+      if (!lib.empty() && lib != hook) rest += ":" + std::string(lib);
+      start = end + 1;
+    }
+    out.push_back(std::string(kPreload) + hook + rest);
+  }
+  if (!had_preload) out.push_back(std::string(kPreload) + hook);
+  return out;
+}
+
+int exit_status_of(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return kExitGuardFailed;
+}
+
+int run(GuardSystem& sys, const Options& options, const std::vector<std::string>& env) {
+  // Become the agent first: nothing below runs as root, and there must be no way back.
+  if (sys.geteuid() == 0) {
+    if (auto d = sys.drop_to(kAgentUid, kAgentGid); !d) {
+      sys.say("init-guard: cannot become uid " + std::to_string(kAgentUid) + ": " +
+              d.error().message);
+      return kExitGuardFailed;
+    }
+  }
+  if (auto c = sys.check_dropped(kAgentUid, kAgentGid); !c) {
+    sys.say("init-guard: refusing to run the agent: " + c.error().message);
+    return kExitGuardFailed;
+  }
+  if (wants_hook(env) && !sys.is_file(kNetHook)) {
+    sys.say(std::string("init-guard: the connect() hook ") + kNetHook +
+            " is missing from the image; refusing to run without it");
+    return kExitGuardFailed;
+  }
+  const std::vector<std::string> cmd_env = command_environment(env);
+
+  if (options.enter || sys.getpid() != 1) {
+    const int err = sys.exec(options.command, cmd_env);
+    sys.say("init-guard: cannot run " + options.command[0] + ": " + std::strerror(err));
+    return err == ENOENT ? kExitNotFound : kExitCannotRun;
+  }
+  if (auto b = sys.block_signals(); !b) {
+    sys.say("init-guard: " + b.error().message);
+    return kExitGuardFailed;
+  }
+  auto child = sys.spawn(options.command, cmd_env);
+  if (!child) {
+    sys.say("init-guard: cannot start " + options.command[0] + ": " + child.error().message);
+    return kExitGuardFailed;
+  }
+  return supervise(sys, *child);
+}
+
+}  // namespace acctl::guard

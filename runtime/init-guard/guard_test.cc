@@ -1,0 +1,217 @@
+// init-guard's logic against a fake system, then the real binary (as root: it drops for real).
+#include "init-guard/guard.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <deque>
+
+namespace acctl::guard {
+namespace {
+
+struct FakeSystem : GuardSystem {
+  pid_t pid = 1;
+  uid_t euid = 0;
+  bool drop_fails = false, still_root = false, hook_present = true;
+  std::deque<int> signals;                     // what wait_signal returns, in order
+  std::deque<std::pair<pid_t, int>> finished;  // what reap returns, in order
+  std::vector<std::string> calls;              // what was called, in order
+  std::vector<std::string> argv, env;          // of spawn or exec
+  std::vector<std::string> said;
+  int exec_errno = ENOENT;
+
+  pid_t getpid() override { return pid; }
+  uid_t geteuid() override { return euid; }
+  Status drop_to(uid_t uid, gid_t gid) override {
+    calls.push_back("drop " + std::to_string(uid) + ":" + std::to_string(gid));
+    if (drop_fails) return Error{0, "setresuid: Operation not permitted"};
+    euid = uid;
+    return ok_status();
+  }
+  Status check_dropped(uid_t, gid_t) override {
+    calls.push_back("check");
+    if (still_root || euid == 0) return Error{0, "setresuid(0) still succeeds"};
+    return ok_status();
+  }
+  bool is_file(const std::string&) override { return hook_present; }
+  Status block_signals() override {
+    calls.push_back("block");
+    return ok_status();
+  }
+  Result<pid_t> spawn(const std::vector<std::string>& a,
+                      const std::vector<std::string>& e) override {
+    calls.push_back("spawn");
+    argv = a;
+    env = e;
+    return 42;
+  }
+  int exec(const std::vector<std::string>& a, const std::vector<std::string>& e) override {
+    calls.push_back("exec");
+    argv = a;
+    env = e;
+    return exec_errno;
+  }
+  Result<int> wait_signal() override {
+    if (signals.empty()) return Error{0, "no more signals"};
+    int s = signals.front();
+    signals.pop_front();
+    return s;
+  }
+  std::optional<std::pair<pid_t, int>> reap() override {
+    if (finished.empty()) return std::nullopt;
+    auto f = finished.front();
+    finished.pop_front();
+    return f;
+  }
+  void send(pid_t p, int sig) override {
+    calls.push_back("send " + std::to_string(p) + " " + std::to_string(sig));
+  }
+  void say(std::string_view line) override { said.emplace_back(line); }
+};
+
+Options opts(std::vector<std::string> args) {
+  return *parse_args(args);
+}
+int exited(int code) {
+  return code << 8;
+}
+
+TEST(GuardArgs, NeedACommandAfterTheDashes) {
+  EXPECT_FALSE(parse_args({}).ok());
+  EXPECT_FALSE(parse_args({"--"}).ok());
+  EXPECT_FALSE(parse_args({"bash"}).ok());
+  EXPECT_NE(parse_args({"--shell", "--", "bash"}).error().message.find("unknown option --shell"),
+            std::string::npos);
+  Options o = opts({"--enter", "--", "bash", "-l"});
+  EXPECT_TRUE(o.enter);
+  EXPECT_EQ(o.command, (std::vector<std::string>{"bash", "-l"}));
+}
+
+TEST(GuardEnvironment, TheHookComesFirstInLdPreloadOnceAndOnlyWithAGate) {
+  const std::string hook = kNetHook;
+  EXPECT_EQ(command_environment({"PATH=/bin"}), (std::vector<std::string>{"PATH=/bin"}));
+  EXPECT_EQ(
+      command_environment({"PATH=/bin", "ACCTL_GATE_ADDR=172.20.0.53"}),
+      (std::vector<std::string>{"PATH=/bin", "ACCTL_GATE_ADDR=172.20.0.53", "LD_PRELOAD=" + hook}));
+  EXPECT_EQ(
+      command_environment({"LD_PRELOAD=/x.so " + hook + ":/y.so", "ACCTL_GATE_ADDR=1.2.3.4",
+                           "LD_PRELOAD=/evil.so"}),
+      (std::vector<std::string>{"LD_PRELOAD=" + hook + ":/x.so:/y.so", "ACCTL_GATE_ADDR=1.2.3.4"}));
+  EXPECT_FALSE(wants_hook({"ACCTL_GATE_ADDR="}));
+}
+
+TEST(Guard, AsPid1ItDropsFirstThenRunsTheCommandAsItsChildAndForwardsSignals) {
+  FakeSystem sys;
+  sys.signals = {SIGWINCH, SIGTERM, SIGPIPE, SIGCHLD};
+  // An orphan finishes first; then the command, killed by the forwarded SIGTERM.
+  sys.finished = {{7, exited(0)}, {42, SIGTERM}};
+  EXPECT_EQ(run(sys, opts({"--", "bash", "run.sh"}), {"ACCTL_GATE_ADDR=172.20.0.53"}),
+            128 + SIGTERM);
+  EXPECT_EQ(sys.calls, (std::vector<std::string>{"drop 1000:1000", "check", "block", "spawn",
+                                                 "send 42 " + std::to_string(SIGWINCH),
+                                                 "send 42 " + std::to_string(SIGTERM)}));
+  EXPECT_EQ(sys.argv, (std::vector<std::string>{"bash", "run.sh"}));
+  EXPECT_EQ(sys.env.back(), std::string("LD_PRELOAD=") + kNetHook);
+}
+
+TEST(Guard, ExitsWithTheCommandsStatus) {
+  FakeSystem sys;
+  sys.signals = {SIGCHLD};
+  sys.finished = {{42, exited(3)}};
+  EXPECT_EQ(run(sys, opts({"--", "false"}), {}), 3);
+}
+
+TEST(Guard, FailsClosedWhenItCannotDropOrCouldGoBack) {
+  FakeSystem a;
+  a.drop_fails = true;
+  EXPECT_EQ(run(a, opts({"--", "bash"}), {}), kExitGuardFailed);
+  EXPECT_EQ(a.calls, (std::vector<std::string>{"drop 1000:1000"}));
+  ASSERT_FALSE(a.said.empty());
+  EXPECT_NE(a.said[0].find("cannot become uid 1000"), std::string::npos);
+
+  FakeSystem b;
+  b.still_root = true;
+  EXPECT_EQ(run(b, opts({"--", "bash"}), {}), kExitGuardFailed);
+  EXPECT_EQ(b.calls, (std::vector<std::string>{"drop 1000:1000", "check"}));
+  EXPECT_NE(b.said[0].find("refusing to run the agent"), std::string::npos);
+}
+
+TEST(Guard, StartedAsTheAgentItOnlyChecks) {
+  FakeSystem sys;
+  sys.euid = 1000;
+  sys.pid = 77;
+  EXPECT_EQ(run(sys, opts({"--", "nothing-here"}), {}), kExitNotFound);
+  EXPECT_EQ(sys.calls, (std::vector<std::string>{"check", "exec"}));
+}
+
+TEST(Guard, EnterExecsWithoutSupervising) {
+  FakeSystem sys;
+  sys.exec_errno = EACCES;
+  EXPECT_EQ(run(sys, opts({"--enter", "--", "bash", "-l"}), {"ACCTL_GATE_ADDR=1.2.3.4"}),
+            kExitCannotRun);
+  EXPECT_EQ(sys.calls, (std::vector<std::string>{"drop 1000:1000", "check", "exec"}));
+  EXPECT_EQ(sys.env.back(), std::string("LD_PRELOAD=") + kNetHook);
+}
+
+TEST(Guard, AMissingHookIsRefusedWhenTheSandboxHasAGate) {
+  FakeSystem sys;
+  sys.hook_present = false;
+  EXPECT_EQ(run(sys, opts({"--", "bash"}), {"ACCTL_GATE_ADDR=1.2.3.4"}), kExitGuardFailed);
+  EXPECT_EQ(sys.calls, (std::vector<std::string>{"drop 1000:1000", "check"}));
+  FakeSystem without_gate;
+  without_gate.hook_present = false;
+  without_gate.signals = {SIGCHLD};
+  without_gate.finished = {{42, exited(0)}};
+  EXPECT_EQ(run(without_gate, opts({"--", "bash"}), {}), 0);
+}
+
+TEST(Guard, ExitStatusIsAShells) {
+  EXPECT_EQ(exit_status_of(exited(0)), 0);
+  EXPECT_EQ(exit_status_of(exited(255)), 255);
+  EXPECT_EQ(exit_status_of(SIGKILL), 137);
+}
+
+// The real binary, as PID 1 of a new PID namespace; as root it drops to 1000 for real.
+std::string sh(const std::string& cmd, int* status) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[256];
+  while (p && ::fgets(buf, sizeof buf, p)) out += buf;
+  *status = p ? ::pclose(p) : -1;
+  return out;
+}
+
+TEST(GuardBinary, DropsToTheAgentAndPassesTheExitStatusOnAsPid1) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (drops to uid 1000 for real)";
+  int status = 0;
+  std::string out = sh(std::string(INIT_GUARD) + " -- sh -c 'id -u; id -g; id -G'", &status);
+  EXPECT_EQ(out, "1000\n1000\n1000\n");
+  out = sh(std::string("unshare --pid --fork ") + INIT_GUARD +
+               " -- sh -c 'echo pid $$; sleep 0.2 & exit 4'",
+           &status);
+  EXPECT_EQ(out, "pid 2\n");  // init-guard is 1, the command its child
+  EXPECT_EQ(WEXITSTATUS(status), 4);
+  out = sh(std::string(INIT_GUARD) + " -- /nonexistent/cmd", &status);
+  EXPECT_EQ(WEXITSTATUS(status), kExitNotFound);
+  EXPECT_NE(out.find("cannot run /nonexistent/cmd"), std::string::npos) << out;
+}
+
+TEST(GuardBinary, ForwardsSigtermToTheCommandAsPid1) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (unshare --pid)";
+  int status = 0;
+  // unshare forwards nothing itself: the TERM goes to init-guard (pid 1 inside) from outside.
+  const std::string out =
+      sh(std::string("unshare --pid --fork --kill-child=TERM sh -c 'exec ") + INIT_GUARD +
+             " -- sh -c \"trap \\\"echo got TERM; exit 9\\\" TERM; echo ready; while :; do "
+             "sleep 0.05; done\"' & p=$!; sleep 0.5; pkill -TERM -f '^" +
+             INIT_GUARD + "'; wait $p; echo rc $?",
+         &status);
+  EXPECT_NE(out.find("got TERM"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc 9"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace acctl::guard

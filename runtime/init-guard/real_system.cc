@@ -1,0 +1,138 @@
+// GuardSystem's system calls: see real_system.h.
+#include "init-guard/real_system.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "common/syscall.h"
+
+namespace acctl::guard {
+
+namespace {
+
+sigset_t guarded_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2})
+    sigaddset(&set, sig);
+  return set;
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (const std::string& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+pid_t RealSystem::getpid() {
+  return ::getpid();
+}
+uid_t RealSystem::geteuid() {
+  return ::geteuid();
+}
+
+Status RealSystem::drop_to(uid_t uid, gid_t gid) {
+  if (auto s = check(::setgroups(0, nullptr), "setgroups"); !s) return s;
+  if (auto s = check(::setresgid(gid, gid, gid), "setresgid"); !s) return s;
+  return check(::setresuid(uid, uid, uid), "setresuid");
+}
+
+Status RealSystem::check_dropped(uid_t uid, gid_t gid) {
+  uid_t r, e, s;
+  gid_t rg, eg, sg;
+  if (auto c = check(::getresuid(&r, &e, &s), "getresuid"); !c) return c;
+  if (auto c = check(::getresgid(&rg, &eg, &sg), "getresgid"); !c) return c;
+  if (r != uid || e != uid || s != uid || rg != gid || eg != gid || sg != gid) {
+    return Error{0, "running as uid " + std::to_string(r) + "/" + std::to_string(e) + "/" +
+                        std::to_string(s) + " gid " + std::to_string(rg) + "/" +
+                        std::to_string(eg) + "/" + std::to_string(sg) + ", not " +
+                        std::to_string(uid) + ":" + std::to_string(gid)};
+  }
+  const int groups = ::getgroups(0, nullptr);
+  if (groups < 0) return sys_error("getgroups", errno);
+  if (groups > 1) return Error{0, std::to_string(groups) + " supplementary groups are left"};
+  if (groups == 1) {
+    gid_t g;
+    if (::getgroups(1, &g) != 1 || g != gid)
+      return Error{0, "a supplementary group other than " + std::to_string(gid) + " is left"};
+  }
+  if (::setresuid(0, 0, 0) == 0) return Error{0, "setresuid(0) still succeeds"};
+  return ok_status();
+}
+
+bool RealSystem::is_file(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Status RealSystem::block_signals() {
+  const sigset_t set = guarded_signals();
+  const int rc = ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  return rc == 0 ? ok_status() : Status(sys_error("sigprocmask", errno));
+}
+
+Result<pid_t> RealSystem::spawn(const std::vector<std::string>& argv,
+                                const std::vector<std::string>& env) {
+  // Built before fork: the child only makes system calls.
+  std::vector<char*> a = c_strings(argv), e = c_strings(env);
+  const pid_t pid = ::fork();
+  if (pid < 0) return sys_error("fork", errno);
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execvpe(a[0], a.data(), e.data());
+    const int err = errno;
+    const std::string line = "init-guard: cannot run " + argv[0] + ": " + std::strerror(err) + "\n";
+    (void)!::write(2, line.data(), line.size());
+    ::_exit(err == ENOENT ? kExitNotFound : kExitCannotRun);
+  }
+  return pid;
+}
+
+int RealSystem::exec(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  std::vector<char*> a = c_strings(argv), e = c_strings(env);
+  ::execvpe(a[0], a.data(), e.data());
+  return errno;
+}
+
+Result<int> RealSystem::wait_signal() {
+  const sigset_t set = guarded_signals();
+  for (;;) {
+    const int sig = ::sigwaitinfo(&set, nullptr);
+    if (sig >= 0) return sig;
+    if (errno != EINTR) return sys_error("sigwaitinfo", errno);
+  }
+}
+
+std::optional<std::pair<pid_t, int>> RealSystem::reap() {
+  int status = 0;
+  pid_t pid;
+  do {
+    pid = ::waitpid(-1, &status, WNOHANG);
+  } while (pid < 0 && errno == EINTR);
+  if (pid <= 0) return std::nullopt;
+  return std::make_pair(pid, status);
+}
+
+void RealSystem::send(pid_t pid, int sig) {
+  ::kill(pid, sig);
+}
+
+void RealSystem::say(std::string_view line) {
+  std::string l(line);
+  l += "\n";
+  (void)write_all(2, l);
+}
+
+}  // namespace acctl::guard
