@@ -29,7 +29,7 @@ std::string manifests(const std::string& sandboxes, const std::string& host_extr
              "apiVersion: acctl/v1alpha1\nkind: EgressPolicy\nmetadata: {name: default}\nspec: "
              "{allow: [example.com]}\n---\n"
              "apiVersion: acctl/v1alpha1\nkind: Blueprint\nmetadata: {name: tiny}\nspec: "
-             "{image: ") +
+             "{hardening: standard, image: ") +
          kImage + "}\n" + sandboxes;
 }
 

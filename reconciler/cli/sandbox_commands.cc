@@ -359,9 +359,20 @@ int cmd_run(const std::vector<std::string>& args, CliEnv& env) {
 const std::vector<std::string> kShellCommand = {
     "/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi"};
 
-int exec_shell(engine::EngineApi& api, const std::string& container, CliEnv& env) {
+// Whether the instance's sandbox runs behind init-guard (a paranoid Blueprint built by acctl).
+bool guarded(const Model& model, const std::string& name) {
+  const Sandbox* s = model.find_sandbox(name);
+  const Blueprint* b = s ? model.find_blueprint(s->spec.blueprint) : nullptr;
+  return b && b->spec.hardening == Hardening::kParanoid && b->spec.image.empty();
+}
+
+int exec_shell(engine::EngineApi& api, const std::string& container, bool through_guard,
+               CliEnv& env) {
   engine::ExecSpec spec;
-  spec.cmd = kShellCommand;
+  // A paranoid sandbox's shell enters through init-guard, as its agent started: the same checks
+  // and hooks (the original tool's shell skipped its init step).
+  if (through_guard) spec.cmd = {kInitGuard, "--enter", "--"};
+  spec.cmd.insert(spec.cmd.end(), kShellCommand.begin(), kShellCommand.end());
   spec.tty = ::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1;
   spec.attach_stdin = true;
   spec.env = {"TERM=" + system_of(env).env("TERM").value_or("xterm-256color")};
@@ -415,7 +426,8 @@ int cmd_shell(const std::vector<std::string>& args, CliEnv& env) {
     auto api = sandbox_engine(env, set->model, t->name, Flags{});
     if (api) {
       auto info = (*api)->inspect_container(container);
-      if (info && info->state.running) return exec_shell(**api, container, env);
+      if (info && info->state.running)
+        return exec_shell(**api, container, guarded(set->model, t->name), env);
     }
   }
   // Otherwise the instance runs idle (a finished headless one is replaced by an idle one; its
@@ -433,7 +445,7 @@ int cmd_shell(const std::vector<std::string>& args, CliEnv& env) {
     env.err << "acctl shell: " << api.error().message << "\n";
     return kExitUsage;
   }
-  return exec_shell(**api, container, env);
+  return exec_shell(**api, container, guarded(set->model, t->name), env);
 }
 
 // Total size of the regular files below a folder, symlinks never followed.

@@ -182,6 +182,11 @@ TEST_F(DindTest, ApplyBuildsHostThenConvergesTheNestedEngine) {
   EXPECT_NE(std::find(sb->host_config.binds.begin(), sb->host_config.binds.end(),
                       "/run/acctl/resolv.conf:/etc/resolv.conf:ro"),
             sb->host_config.binds.end());
+  // base is paranoid: init-guard is PID 1 even idle, and the connect() hook knows the gate.
+  EXPECT_EQ(sb->config.entrypoint, (std::vector<std::string>{"/opt/acctl/bin/init-guard", "--"}));
+  EXPECT_NE(std::find(sb->config.env.begin(), sb->config.env.end(), "ACCTL_GATE_ADDR=172.20.0.53"),
+            sb->config.env.end());
+  EXPECT_EQ(sb->config.user, "1000:1000");
 
   // The gate's config: the policy, listeners on gateIP, control on loopback, sandbox map.
   json c = gate_config();

@@ -81,12 +81,17 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
   // The agent's home: logins and settings outlive the container.
   o.home_dir = (fs::path(options.state_dir) / "instances" / s.meta.name / "home").string();
 
+  // init-guard and the hooks are in the images acctl builds (FROM agent-base); validate refuses
+  // paranoid on a prebuilt image.
+  const bool paranoid = bp.spec.hardening == Hardening::kParanoid && bp.spec.image.empty();
   engine::ContainerSpec& c = o.container;
   c.name = o.name;
   c.image = bp.spec.image.empty() ? blueprint_image_tag(bp.meta.name) : bp.spec.image;
   switch (s.spec.mode) {
     case SandboxMode::kIdle:
-      c.entrypoint = std::vector<std::string>{};
+      // Paranoid: init-guard stays PID 1, so the shells exec-ed in are reaped.
+      c.entrypoint =
+          paranoid ? std::vector<std::string>{kInitGuard, "--"} : std::vector<std::string>{};
       c.cmd = kIdleCommand;
       break;
     case SandboxMode::kInteractive:
@@ -104,6 +109,9 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
     env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = s.spec.git_name;
   if (!s.spec.git_email.empty())
     env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = s.spec.git_email;
+  // The connect() hook sends other addresses to the gate (a dind Host's sandboxes have one).
+  if (paranoid && host.spec.isolation == Isolation::kDind)
+    env[kGateAddressVariable] = host.spec.gate_ip.str();
   for (const auto& [k, v] : env) c.env.push_back(k + "=" + v);
   c.labels = o.labels;
   c.working_dir = "/workspace";

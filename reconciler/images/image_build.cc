@@ -362,8 +362,12 @@ Result<std::string> blueprint_dockerfile(const Blueprint& bp, const std::string&
   out += env;
   out += "WORKDIR /workspace\n";
   out += "USER agent\n";
-  // A Sandbox's args become the CMD, so they reach run.sh; idle Sandboxes clear the entrypoint.
-  out += "ENTRYPOINT [\"/bin/bash\", " + json_quote(run) + "]\n";
+  // A Sandbox's args become the CMD, so they reach run.sh; idle Sandboxes replace it. Paranoid:
+  // init-guard is PID 1 (images/agent-base/ builds it).
+  const std::string guard = bp.spec.hardening == Hardening::kParanoid
+                                ? json_quote(kInitGuard) + ", \"--\", "
+                                : std::string();
+  out += "ENTRYPOINT [" + guard + "\"/bin/bash\", " + json_quote(run) + "]\n";
   out += "CMD []\n";
   return out;
 }
@@ -540,6 +544,10 @@ Result<ImageRecipe> gate_image_recipe(const std::string& project_root,
   return r;
 }
 
+// The runtime/ folders init-guard and the hooks are built from (agent-base's first stage).
+static constexpr const char* kInsideRuntimeFolders[] = {"runtime/common", "runtime/netpolicy",
+                                                        "runtime/init-guard", "runtime/hooks"};
+
 Result<ImageRecipe> agent_base_image_recipe(const std::string& project_root,
                                             const std::string& base_image,
                                             const std::vector<std::string>& ca_files) {
@@ -548,6 +556,20 @@ Result<ImageRecipe> agent_base_image_recipe(const std::string& project_root,
   for (ContextFile& f : r.files) f.path = f.path.substr(std::string("agent-base/").size());
   // ca/ always exists (the Dockerfile copies it); update-ca-certificates takes *.crt only, and
   // two files of the same name from different folders must both arrive.
+  // inside/: the sources of what paranoid sandboxes carry, built in the Dockerfile's first
+  // stage. Only those folders, so a change to the gate or the reconciler rebuilds nothing here.
+  const fs::path root(project_root);
+  for (const char* cmake_list : {"CMakeLists.txt", "runtime/CMakeLists.txt"})
+    r.files.push_back(
+        {std::string("inside/") + cmake_list, (root / cmake_list).string(), "", 0644});
+  for (const char* folder : kInsideRuntimeFolders) {
+    std::vector<ContextFile> tree;
+    if (auto s = add_tree(project_root, folder, tree); !s) return s.error();
+    for (ContextFile& f : tree) {
+      f.path = "inside/" + f.path;
+      r.files.push_back(std::move(f));
+    }
+  }
   r.files.push_back({"ca/README", "", "The Host's trust.caFiles, as acctl found them.\n", 0644});
   for (size_t i = 0; i < ca_files.size(); ++i) {
     std::string name = fs::path(ca_files[i]).stem().string();

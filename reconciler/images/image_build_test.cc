@@ -187,6 +187,17 @@ TEST(BlueprintDockerfile, InstallsAsRootThenRunsAsAgent) {
             "CMD []\n");
 }
 
+TEST(BlueprintDockerfile, ParanoidRunsBehindInitGuard) {
+  Blueprint bp = blueprint("/nowhere");
+  bp.spec.hardening = Hardening::kParanoid;
+  auto d = blueprint_dockerfile(bp, "acctl/agent-base:latest");
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_NE(d->find("ENTRYPOINT [\"/opt/acctl/bin/init-guard\", \"--\", \"/bin/bash\", "
+                    "\"/opt/acctl/blueprint/run.sh\"]\n"),
+            std::string::npos)
+      << *d;
+}
+
 TEST(BlueprintDockerfile, RefusesEnvAnImageCannotCarry) {
   Blueprint bp = blueprint("/nowhere");
   bp.spec.env = {{"BAD-NAME", "1"}};

@@ -342,6 +342,14 @@ class DocumentChecker {
     env("/spec/env", paranoid);
     // A prebuilt image replaces the scripts: nothing is built, so they need not exist.
     const bool prebuilt = has("/spec/image");
+    // init-guard and the hooks are in the images acctl builds FROM agent-base, not in a
+    // prebuilt one: paranoid there would be a promise nothing keeps.
+    if (prebuilt && paranoid) {
+      error("/spec/hardening",
+            "hardening paranoid (the default) needs an image acctl builds (install and run "
+            "scripts FROM the agent base image, which carries init-guard and the hooks); a "
+            "prebuilt image has neither: set hardening: standard, or build it from scripts");
+    }
     for (const char* field : {"/spec/install", "/spec/run"}) {
       if (prebuilt) break;
       const std::string path = at(field).get<std::string>();

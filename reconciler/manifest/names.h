@@ -47,6 +47,11 @@ bool is_acctl_built_image(const std::string& tag);
 inline constexpr const char* kAgentUser = "1000:1000";
 inline constexpr const char* kAgentHome = "/home/agent";
 
+// Inside the image of a paranoid Blueprint (images/agent-base/): PID 1, and the variable that
+// gives the connect() hook the gate's address.
+inline constexpr const char* kInitGuard = "/opt/acctl/bin/init-guard";
+inline constexpr const char* kGateAddressVariable = "ACCTL_GATE_ADDR";
+
 // Inside a dind Host's container.
 inline constexpr const char* kHostRunDir = "/run/acctl";       // the machine's run folder, mounted
 inline constexpr const char* kSandboxBridge = "acsb0";         // the sandbox network's bridge

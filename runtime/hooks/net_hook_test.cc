@@ -13,8 +13,6 @@
 
 namespace {
 
-constexpr const char* kGate = "127.0.0.7";
-
 // A listening socket on ip:port (0: any); -1 when the port cannot be had.
 acctl::UniqueFd listen_on(const char* ip, unsigned port, unsigned* bound = nullptr) {
   acctl::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -34,10 +32,10 @@ acctl::UniqueFd listen_on(const char* ip, unsigned port, unsigned* bound = nullp
 }
 
 // The probe's stdout and stderr, run with the hook preloaded.
-std::string probe(const std::string& args, bool with_gate = true) {
+std::string probe(const std::string& gate, const std::string& args) {
   std::string cmd = std::string("env -i LD_PRELOAD=") + AC_NET_HOOK +
-                    (with_gate ? std::string(" ACCTL_GATE_ADDR=") + kGate : "") + " " +
-                    NET_HOOK_PROBE + " " + args + " 2>&1";
+                    (gate.empty() ? "" : " ACCTL_GATE_ADDR=" + gate) + " " + NET_HOOK_PROBE + " " +
+                    args + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   char buf[512];
@@ -46,28 +44,37 @@ std::string probe(const std::string& args, bool with_gate = true) {
   return out;
 }
 
+// Each test has a gate address of its own: ctest runs them side by side.
 class NetHook : public ::testing::Test {
  protected:
-  void SetUp() override {
-    http_ = listen_on(kGate, 80);
-    https_ = listen_on(kGate, 443);
-    if (!http_ || !https_) GTEST_SKIP() << "needs ports 80 and 443 on " << kGate << " (root)";
+  bool gate_at(const std::string& ip) {
+    gate_ = ip;
+    http_ = listen_on(ip.c_str(), 80);
+    https_ = listen_on(ip.c_str(), 443);
+    return http_ && https_;
   }
+  std::string probe(const std::string& args) { return ::probe(gate_, args); }
+  std::string gate_;
   acctl::UniqueFd http_, https_;
 };
+#define GATE_AT(ip) \
+  if (!gate_at(ip)) GTEST_SKIP() << "needs ports 80 and 443 on " << (ip) << " (root)"
 
 TEST_F(NetHook, RemoteWebPortsReachTheGateOnTheSamePort) {
+  GATE_AT("127.0.0.7");
   EXPECT_EQ(probe("4 192.0.2.1 80"), "connected 127.0.0.7 80\n");
   EXPECT_EQ(probe("4 198.51.100.9 443"), "connected 127.0.0.7 443\n");
 }
 
 TEST_F(NetHook, Ipv6SocketsReachTheGateToo) {
-  EXPECT_EQ(probe("6 2001:db8::1 443"), "connected ::ffff:127.0.0.7 443\n");
+  GATE_AT("127.0.0.8");
+  EXPECT_EQ(probe("6 2001:db8::1 443"), "connected ::ffff:127.0.0.8 443\n");
   // An IPv6-only socket cannot reach an IPv4 address: an IPv4 socket takes its place.
-  EXPECT_EQ(probe("6only 2001:db8::1 80"), "connected 127.0.0.7 80\n");
+  EXPECT_EQ(probe("6only 2001:db8::1 80"), "connected 127.0.0.8 80\n");
 }
 
 TEST_F(NetHook, OtherPortsAreRefusedWithOneLineNamingThePort) {
+  GATE_AT("127.0.0.9");
   const std::string out = probe("4 192.0.2.1 22");
   EXPECT_NE(out.find("acctl: connect to 192.0.2.1 port 22 refused"), std::string::npos) << out;
   EXPECT_NE(out.find("error 111"), std::string::npos) << out;  // ECONNREFUSED
@@ -75,12 +82,13 @@ TEST_F(NetHook, OtherPortsAreRefusedWithOneLineNamingThePort) {
 }
 
 TEST_F(NetHook, LoopbackIsUntouchedAndNoGateMeansNoHook) {
+  GATE_AT("127.0.0.10");
   unsigned port = 0;
   acctl::UniqueFd local = listen_on("127.0.0.1", 0, &port);
   ASSERT_TRUE(local);
   EXPECT_EQ(probe("4 127.0.0.1 " + std::to_string(port)),
             "connected 127.0.0.1 " + std::to_string(port) + "\n");
-  EXPECT_EQ(probe("4 127.0.0.1 " + std::to_string(port), false),
+  EXPECT_EQ(::probe("", "4 127.0.0.1 " + std::to_string(port)),
             "connected 127.0.0.1 " + std::to_string(port) + "\n");
 }
 

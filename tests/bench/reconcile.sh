@@ -83,7 +83,7 @@ write_acctl() {  # n
     printf 'apiVersion: acctl/v1alpha1\nkind: Host\nmetadata: {name: %s}\n' "$host"
     printf 'spec: {isolation: direct, network: {subnet: %s, gateIP: %s}}\n' "$acctl_subnet" "$acctl_gate"
     printf -- '---\napiVersion: acctl/v1alpha1\nkind: EgressPolicy\nmetadata: {name: default}\nspec: {allow: [example.com]}\n'
-    printf -- '---\napiVersion: acctl/v1alpha1\nkind: Blueprint\nmetadata: {name: tiny}\nspec: {image: %s}\n' "$image"
+    printf -- '---\napiVersion: acctl/v1alpha1\nkind: Blueprint\nmetadata: {name: tiny}\nspec: {hardening: standard, image: %s}\n' "$image"
     for ((i = 0; i < n; i++)); do
       printf -- '---\napiVersion: acctl/v1alpha1\nkind: Sandbox\n'
       printf 'metadata: {name: %s-s%d, labels: {bench: "%s"}}\n' "$tag" "$i" "$tag"

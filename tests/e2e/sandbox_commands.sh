@@ -95,6 +95,11 @@ echo "setid=$(find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -ty
 for p in /x /usr/bin/x /etc/x /opt/x; do touch "$p" 2>/dev/null && echo "wrote $p"; done
 echo "root=$(awk '$2 == "/" { print $4 }' /proc/mounts | cut -d, -f1)"
 su -c id root </dev/null >/dev/null 2>&1 && echo "su worked"
+echo "pid1=$(tr '\0' ' ' </proc/1/cmdline)"
+echo "http=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://192.0.2.2/; echo " rc=$?")"
+curl -s --max-time 10 http://192.0.2.2:22/ 2>&1 | head -1 | sed 's/^/port22=/'
+echo "port22rc=${PIPESTATUS[0]}"
+echo "nopreload=$(env -u LD_PRELOAD curl -s -o /dev/null --max-time 10 http://192.0.2.2/; echo "rc=$?")"
 echo done
 EOF
 )
@@ -113,6 +118,17 @@ else
   bad "the root filesystem is writable"; show "$home/attack.out"
 fi
 grep -q "su worked" <<<"$attack" && bad "su gave root" || ok "su does not give root"
+# init-guard is PID 1 (base is paranoid), and its connect() hook sends an IP literal to the gate,
+# which refuses it; another port is refused in the sandbox, by name; without the hook there is
+# no route at all.
+grep -q "^pid1=/opt/acctl/bin/init-guard -- " <<<"$attack" && ok "PID 1 is init-guard ($(grep ^pid1= <<<"$attack" | cut -c6-))" ||
+  bad "PID 1: $(grep ^pid1= <<<"$attack")"
+grep -qx "http=403 rc=0" <<<"$attack" && ok "a connect() to 192.0.2.2:80 goes to the gate, which refuses it (403)" ||
+  bad "connect to an IP literal: $(grep ^http= <<<"$attack")"
+grep -q "^port22=acctl: connect to 192.0.2.2 port 22 refused" <<<"$attack" && grep -qx "port22rc=7" <<<"$attack" &&
+  ok "a connect() to port 22 is refused with a line naming the port" || bad "port 22: $(grep ^port22 <<<"$attack" | tr '\n' ' ')"
+grep -qx "nopreload=rc=7" <<<"$attack" && ok "without LD_PRELOAD there is no route (curl exit 7)" ||
+  bad "without the hook: $(grep ^nopreload= <<<"$attack")"
 grep -qx done <<<"$attack" || { bad "the attack script did not finish"; show "$home/attack.out" "$home/attack.err"; }
 
 # --- shell: piped ------------------------------------------------------------------------------------

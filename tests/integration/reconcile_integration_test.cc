@@ -280,7 +280,7 @@ class ReconcileIntegration : public ::testing::Test {
       << "}\nspec: {isolation: direct, network: {subnet: " << subnet_ << ", gateIP: " << gate_ip_
       << "}}\n---\napiVersion: acctl/v1alpha1\nkind: EgressPolicy\nmetadata: {name: default}\n"
       << "spec: {allow: [example.com]}\n---\napiVersion: acctl/v1alpha1\nkind: Blueprint\n"
-      << "metadata: {name: tiny}\nspec: {image: " << kImage << "}\n";
+      << "metadata: {name: tiny}\nspec: {hardening: standard, image: " << kImage << "}\n";
     for (int k = 0; k < n; ++k) {
       if (omit.count(k)) continue;
       y << "---\napiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: " << sandbox_name(k)
