@@ -54,6 +54,10 @@ gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& gp,
   f.policy.ports.assign(p.ports.begin(), p.ports.end());
   for (const auto& c : p.allow_cidrs) f.policy.allow_cidrs.push_back(c.str());
   for (const auto& c : p.deny_cidrs) f.policy.deny_cidrs.push_back(c.str());
+  // Never the sandbox network or the gate itself, whatever allowCIDRs says (validate refuses an
+  // allowCIDRs entry that overlaps them): deny entries win over allow entries.
+  f.policy.deny_cidrs.push_back(host.spec.subnet.str());
+  f.policy.deny_cidrs.push_back(host.spec.gate_ip.str() + "/32");
   for (const auto& u : p.dns_upstreams) f.policy.dns.upstreams.push_back(endpoint_text(u));
   for (const auto& [name, ips] : p.dns_records) {
     auto& list = f.policy.dns.records[name];

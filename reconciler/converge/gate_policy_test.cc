@@ -56,6 +56,9 @@ TEST(GateConfig, WhatAcctlWritesIsWhatTheGateReads) {
   EXPECT_FALSE(g.policy->decide_port(80).allowed);
   EXPECT_TRUE(g.policy->decide_address(*netpolicy::parse_ip("10.9.0.7")).allowed);
   EXPECT_FALSE(g.policy->decide_address(*netpolicy::parse_ip("203.0.113.9")).allowed);
+  // The sandbox network and the gate itself are never dialled.
+  EXPECT_FALSE(g.policy->decide_address(*netpolicy::parse_ip("10.77.0.2")).allowed);
+  EXPECT_FALSE(g.policy->decide_address(*netpolicy::parse_ip("::ffff:10.77.0.53")).allowed);
   EXPECT_EQ(g.records.at("intercept.test").front().str(), "10.9.0.5");
   ASSERT_EQ(g.upstreams.size(), 2u);
   EXPECT_EQ(g.upstreams[0].str(), "192.0.2.1:5353");

@@ -1,6 +1,8 @@
 // The checks of cross_checks.h.
 #include "manifest/cross_checks.h"
 
+#include <set>
+
 #include "manifest/names.h"
 
 namespace acctl {
@@ -72,6 +74,25 @@ void check_across_documents(
             "the nested engine's socket " + socket + " would be " + std::to_string(socket.size()) +
                 " bytes, longer than a unix socket path may be (" + std::to_string(kMaxSocketPath) +
                 "); set ACCTL_HOME to a shorter folder or give the Host a shorter name");
+      }
+    }
+    // The gate never dials the sandbox network: an allowCIDRs entry that reaches into it would
+    // be a promise the gate does not keep (it denies those addresses whatever the policy says).
+    {
+      std::set<std::string> used;
+      for (const Sandbox& s : model.sandboxes)
+        if (s.spec.host == name) used.insert(s.spec.egress_policy);
+      if (used.empty()) used.insert("default");
+      for (const std::string& pname : used) {
+        const EgressPolicy* p = model.find_policy(pname);
+        if (!p) continue;
+        for (size_t i = 0; i < p->spec.allow_cidrs.size(); ++i) {
+          const netpolicy::Cidr& c = p->spec.allow_cidrs[i];
+          if (!c.covers(h.spec.subnet) && !h.spec.subnet.covers(c)) continue;
+          report("EgressPolicy", pname, "/spec/allowCIDRs/" + std::to_string(i),
+                 "allowCIDRs " + c.str() + " overlaps the sandbox network " + h.spec.subnet.str() +
+                     " of Host/" + name + ": the gate never dials sandboxes or itself; remove it");
+        }
       }
     }
     // One gate per Host, so one EgressPolicy for all its Sandboxes.

@@ -43,6 +43,8 @@ ResolveResult convert(int status, ares_addrinfo* info) {
     } else if (node->ai_family == AF_INET6 && node->ai_addr != nullptr) {
       const auto* v6 = reinterpret_cast<const sockaddr_in6*>(node->ai_addr);
       std::memcpy(ip.bytes.data(), &v6->sin6_addr, 16);
+      // An AAAA answer ::ffff:a.b.c.d is the IPv4 address a.b.c.d (one form, as parse_ip's).
+      ip.is_v4 = IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr);
     } else {
       continue;
     }

@@ -91,7 +91,11 @@ std::vector<View> views_of(const IpAddress& address) {
   if (address.is_v4) return views;
   const auto& b = address.bytes;
   auto v4_at = [&](size_t i) { return ipv4(b[i], b[i + 1], b[i + 2], b[i + 3]); };
-  if (starts_with(address, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})) {
+  if (starts_with(address, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff})) {
+    // IPv4-mapped bytes not marked IPv4 (an AAAA answer as the resolver gave it): that IPv4
+    // address is where a dial goes, so it is judged as one, not as an IPv6 address.
+    views.push_back({v4_at(12), "ipv4-mapped"});
+  } else if (starts_with(address, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})) {
     views.push_back({v4_at(12), "ipv4-compatible"});
   } else if (starts_with(address, {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0})) {
     views.push_back({v4_at(12), "siit"});

@@ -82,6 +82,29 @@ TEST(GateDenyList, MappedFormsAreTheIPv4Address) {
   EXPECT_EQ(check("::ffff:a9fe:a9fe").reason, "link-local 169.254.0.0/16");
 }
 
+TEST(GateDenyList, MappedBytesNotMarkedIPv4AreStillTheIPv4Address) {
+  // As an AAAA answer arrives from a resolver: ::ffff:169.254.169.254 in IPv6 form.
+  for (auto [text, reason] : std::vector<std::pair<const char*, const char*>>{
+           {"169.254.169.254", "link-local 169.254.0.0/16 via ipv4-mapped 169.254.169.254"},
+           {"10.1.2.3", "private-address 10.0.0.0/8 via ipv4-mapped 10.1.2.3"},
+           {"127.0.0.1", "loopback 127.0.0.0/8 via ipv4-mapped 127.0.0.1"},
+           {"172.20.0.3", "private-address 172.16.0.0/12 via ipv4-mapped 172.20.0.3"}}) {
+    netpolicy::IpAddress a = ip(text);
+    a.is_v4 = false;
+    AddressDecision d = check_address(a, {}, {});
+    EXPECT_FALSE(d.allowed) << text;
+    EXPECT_EQ(d.reason, reason);
+  }
+  netpolicy::IpAddress pub = ip("140.82.112.3");
+  pub.is_v4 = false;
+  EXPECT_TRUE(check_address(pub, {}, {}).allowed);
+  // allowCIDRs names IPv4 ranges for them, as for any IPv4 address.
+  netpolicy::IpAddress lan = ip("10.9.0.5");
+  lan.is_v4 = false;
+  EXPECT_TRUE(check_address(lan, cidrs({"10.9.0.0/24"}), {}).allowed);
+  EXPECT_FALSE(check_address(lan, cidrs({"::/0"}), {}).allowed);
+}
+
 TEST(GateDenyList, EmbeddedIPv4Forms) {
   const std::vector<std::pair<std::string_view, std::string_view>> cases = {
       {"::127.0.0.1", "loopback 127.0.0.0/8 via ipv4-compatible 127.0.0.1"},
