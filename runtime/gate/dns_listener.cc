@@ -24,7 +24,10 @@ constexpr size_t kMaxDnsTcpBuffer = 2 + 65535;
 // Connections accepted per wakeup before other work runs.
 constexpr int kAcceptBatch = 64;
 
-// DNS over TCP: length-prefixed queries, answered in order, until idle for the head timeout.
+// DNS over TCP: length-prefixed queries, answered in order. Each query must arrive whole within
+// the head timeout of the moment the gate began waiting for it (bytes that trickle in do not
+// extend it), and the connection ends after the idle timeout whatever it does, so a client
+// cannot hold a slot by sending a byte now and then.
 class DnsTcpConnection : public std::enable_shared_from_this<DnsTcpConnection> {
  public:
   DnsTcpConnection(GateContext& gate, UniqueFd fd, std::unique_ptr<FdWatch> watch,
@@ -33,6 +36,7 @@ class DnsTcpConnection : public std::enable_shared_from_this<DnsTcpConnection> {
         fd_(std::move(fd)),
         watch_(std::move(watch)),
         timer_(gate.loop().make_timer()),
+        lifetime_(gate.loop().make_timer()),
         client_(std::move(client)) {}
 
   void start(bool has_slot) {
@@ -41,12 +45,15 @@ class DnsTcpConnection : public std::enable_shared_from_this<DnsTcpConnection> {
       finish();
       return;
     }
+    lifetime_->start_after(gate_.config()->tuning.idle_timeout,
+                           [self = shared_from_this()] { self->finish(); });
     read();
   }
 
  private:
   void read() {
-    arm_timer();
+    // A new query's clock starts once nothing of one is left; a partial one keeps its clock.
+    if (len_ == 0) arm_timer();
     if (in_.size() - len_ < 2048) in_.resize(std::min(kMaxDnsTcpBuffer, len_ + 4096));
     receive();
   }
@@ -125,6 +132,7 @@ class DnsTcpConnection : public std::enable_shared_from_this<DnsTcpConnection> {
     if (finished_) return;
     finished_ = true;
     timer_->cancel();
+    lifetime_->cancel();
     watch_.reset();
     fd_.reset();
     if (slot_) gate_.release_slot(client_);
@@ -133,7 +141,8 @@ class DnsTcpConnection : public std::enable_shared_from_this<DnsTcpConnection> {
   GateContext& gate_;
   UniqueFd fd_;
   std::unique_ptr<FdWatch> watch_;
-  std::unique_ptr<Timer> timer_;
+  std::unique_ptr<Timer> timer_;     // the query being waited for
+  std::unique_ptr<Timer> lifetime_;  // the whole connection
   std::string client_;
   std::vector<uint8_t> in_;
   size_t len_ = 0;

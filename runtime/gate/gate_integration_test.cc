@@ -527,6 +527,32 @@ TEST_F(GateTest, ASlowClientIsClosedAfterTheHeadTimeout) {
   EXPECT_EQ(timeouts, 3u);
 }
 
+// DNS over TCP: a query that trickles in a byte at a time does not keep the connection: it must
+// arrive whole within the head timeout, however often bytes come.
+TEST_F(GateTest, ADnsTcpQueryTricklingInIsClosedAfterTheHeadTimeout) {
+  start_gate(base_config());  // headTimeoutMs 700
+  const int fd = connect_to(dns_port_);
+  ASSERT_GE(fd, 0);
+  const auto start = Clock::now();
+  bool closed = false;
+  // A 29-byte query announced, then one byte every 100 ms: 2.9 s if it were let through.
+  const char length[2] = {0, 29};
+  ::send(fd, length, 2, MSG_NOSIGNAL);
+  for (int i = 0; i < 40 && !closed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    char byte = 'a';
+    if (::send(fd, &byte, 1, MSG_NOSIGNAL) < 0) closed = true;
+    char buf[64];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+  }
+  const auto waited = Clock::now() - start;
+  ::close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_GE(waited, std::chrono::milliseconds(600));
+  EXPECT_LT(waited, std::chrono::milliseconds(2000));
+}
+
 // A client that connects and leaves without a byte (a port probe) must not stall the event loop:
 // every other listener keeps answering. (A data-path rewrite once hung here; the sandbox-host
 // end-to-end test found it.)
@@ -541,8 +567,9 @@ TEST_F(GateTest, AClientThatConnectsAndLeavesAtOnceStallsNothing) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_NE(dig("plain.test").find("status: NOERROR"), std::string::npos);
-  EXPECT_EQ(sh("curl -s -m 3 http://127.0.0.1:" + std::to_string(control_port_) + "/healthz").output,
-            "ok\n");
+  EXPECT_EQ(
+      sh("curl -s -m 3 http://127.0.0.1:" + std::to_string(control_port_) + "/healthz").output,
+      "ok\n");
 }
 
 TEST_F(GateTest, ReloadSwitchesANameFromAllowedToDenied) {
