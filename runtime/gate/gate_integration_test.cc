@@ -527,6 +527,111 @@ TEST_F(GateTest, ASlowClientIsClosedAfterTheHeadTimeout) {
   EXPECT_EQ(timeouts, 3u);
 }
 
+// An upstream that takes one connection and keeps every byte it is sent, until the gate closes.
+class RecordingUpstream {
+ public:
+  RecordingUpstream() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listen_fd_, 4);
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      const int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+      char buf[4096];
+      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+        std::lock_guard lock(mutex_);
+        got_.append(buf, static_cast<size_t>(n));
+        ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+      }
+      ::close(fd);
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    });
+  }
+  ~RecordingUpstream() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  uint16_t port() const { return port_; }
+  // Everything received, once the connection ended (or after `wait`).
+  std::string received(std::chrono::milliseconds wait) {
+    const auto until = Clock::now() + wait;
+    while (Clock::now() < until) {
+      {
+        std::lock_guard lock(mutex_);
+        if (done_) return got_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::lock_guard lock(mutex_);
+    return got_;
+  }
+
+ private:
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::string got_;
+  bool done_ = false;
+};
+
+// Keep-alive: every request head is judged, not only the first. A body that looks like a request
+// is a body; a later request for another (even allowed) name never reaches the upstream the first
+// one chose, and has an audit line of its own.
+TEST_F(GateTest, EveryRequestOnAKeepAliveConnectionIsJudged) {
+  RecordingUpstream upstream;
+  json config = base_config();
+  config["policy"]["ports"] = {upstream.port()};
+  config["tuning"]["httpPort"] = upstream.port();
+  start_gate(config);
+  const std::string hidden = "GET /hidden HTTP/1.1\r\nHost: other.test\r\n\r\n";
+  const std::string requests =
+      "GET /one HTTP/1.1\r\nHost: plain.test\r\n\r\n"
+      "POST /two HTTP/1.1\r\nHost: plain.test\r\nContent-Length: " +
+      std::to_string(hidden.size()) + "\r\n\r\n" + hidden +
+      "GET /three HTTP/1.1\r\nHost: other.test\r\n\r\n"
+      "GET /four HTTP/1.1\r\nHost: plain.test\r\n\r\n";
+  const int fd = connect_to(http_port_);
+  ASSERT_GE(fd, 0);
+  ::send(fd, requests.data(), requests.size(), MSG_NOSIGNAL);
+  const auto [answers, closed] = read_all(fd, std::chrono::seconds(5));
+  ::close(fd);
+  EXPECT_TRUE(closed);
+  const std::string got = upstream.received(std::chrono::seconds(5));
+  EXPECT_NE(got.find("GET /one HTTP/1.1"), std::string::npos) << got;
+  EXPECT_NE(got.find("POST /two HTTP/1.1"), std::string::npos) << got;
+  EXPECT_NE(got.find(hidden), std::string::npos) << "the body went as a body: " << got;
+  EXPECT_EQ(got.find("GET /three"), std::string::npos) << got;
+  EXPECT_EQ(got.find("GET /four"), std::string::npos) << got;
+  bool refused = false;
+  for (const json& line : audit_lines()) {
+    if (line["decision"] == "deny" && line["name"] == "other.test" &&
+        line["reason"].get<std::string>().rfind("another-host-on-keep-alive: other.test", 0) == 0)
+      refused = true;
+  }
+  EXPECT_TRUE(refused);
+
+  // Ambiguous framing is refused before anything is dialled.
+  const int fd2 = connect_to(http_port_);
+  const std::string smuggle =
+      "POST / HTTP/1.1\r\nHost: plain.test\r\nContent-Length: 5\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+  ::send(fd2, smuggle.data(), smuggle.size(), MSG_NOSIGNAL);
+  const auto [refusal, closed2] = read_all(fd2, std::chrono::seconds(5));
+  ::close(fd2);
+  EXPECT_NE(refusal.find("400"), std::string::npos) << refusal;
+  EXPECT_NE(refusal.find("bad-framing"), std::string::npos) << refusal;
+}
+
 // DNS over TCP: a query that trickles in a byte at a time does not keep the connection: it must
 // arrive whole within the head timeout, however often bytes come.
 TEST_F(GateTest, ADnsTcpQueryTricklingInIsClosedAfterTheHeadTimeout) {

@@ -1,5 +1,7 @@
 // One client connection on a proxy listener: read just enough to decide, resolve and check the
-// destination, dial, replay what was read, then relay bytes both ways.
+// destination, dial, replay what was read, then relay bytes both ways. On plain HTTP (not TLS,
+// not a CONNECT tunnel) every later request head is judged too, before it is forwarded
+// (request_stream.h): keep-alive never carries another Host to the upstream the first chose.
 #include "gate/proxy_connection.h"
 
 #include <netinet/in.h>
@@ -15,6 +17,7 @@
 #include "gate/gate_log.h"
 #include "gate/http_head.h"
 #include "gate/http_response.h"
+#include "gate/request_stream.h"
 #include "gate/sockets.h"
 #include "gate/tls_client_hello.h"
 #include "netpolicy/domain.h"
@@ -101,8 +104,8 @@ class ProxyConnection final : public PollTarget,
         return;
       case Phase::kSplicing: {
         Direction& writing = is_client ? down_ : up_;
-        if (writing.pending_len > 0 && !peer.blocked) relay(writing);
-        if (!finished_) relay(is_client ? up_ : down_);
+        if (has_pending(writing) && !peer.blocked) pump(writing);
+        if (!finished_) pump(is_client ? up_ : down_);
         return;
       }
     }
@@ -271,12 +274,24 @@ class ProxyConnection final : public PollTarget,
           refuse(400, "https-needs-connect");
           return;
         }
+        const size_t before = in_len_;
         rewrite_to_origin_form(head, std::get<AbsoluteTarget>(target).path);
+        first_head_len_ = head.length + in_len_ - before;
       } else {
         refuse(400, "not-a-proxy-request");
         return;
       }
       default_port = 80;
+    }
+    if (!is_connect_) {
+      // How its body ends, so the next head is found and judged; ambiguity is refused.
+      auto framing = request_body_framing(head);
+      if (auto* error = std::get_if<std::string>(&framing)) {
+        refuse(400, "bad-framing: " + *error);
+        return;
+      }
+      first_framing_ = std::get<BodyFraming>(framing);
+      if (first_head_len_ == 0) first_head_len_ = head.length;
     }
     auto destination = request_destination(head, default_port);
     if (auto* error = std::get_if<std::string>(&destination)) {
@@ -498,8 +513,130 @@ class ProxyConnection final : public PollTarget,
     } else {
       in_ = {};
     }
-    relay(up_);
-    if (!finished_) relay(down_);
+    if (kind_ != ProxyKind::kTls && !is_connect_) {
+      // Plain HTTP: the rest of the client's bytes go through the request framer.
+      std::string received(reinterpret_cast<const char*>(in_.data()) + from, in_len_ - from);
+      in_ = {};
+      up_.pending = nullptr;
+      up_.pending_len = 0;
+      up_.pending_is_head = false;
+      requests_ = std::make_unique<RequestStream>(
+          std::move(received), first_head_len_, first_framing_,
+          [this](const HttpRequestHead& head, std::string& bytes) {
+            LaterRequest r = judge_later_request(head, bytes, kind_ == ProxyKind::kProxy,
+                                                 config_->tuning.http_port, name_, record_.port);
+            if (r.refusal) {
+              later_name_ = r.host;
+              later_port_ = r.port;
+            }
+            return r.refusal;
+          });
+    }
+    pump(up_);
+    if (!finished_) pump(down_);
+  }
+
+  bool has_pending(const Direction& d) const {
+    if (&d == &up_ && requests_) return !requests_->forwardable().empty();
+    return d.pending_len > 0;
+  }
+  void pump(Direction& d) {
+    if (&d == &up_ && requests_) {
+      relay_requests();
+    } else {
+      relay(d);
+    }
+  }
+
+  // A later request was refused: its own audit line (the connection's follows at the end). The
+  // upstream gets a FIN instead of it, and still answers what it was sent before; then the
+  // connection closes. Nothing more from the client is read.
+  void refuse_later_request(const std::string& reason) {
+    AuditRecord r = record_;
+    r.allowed = false;
+    r.reason = reason;
+    if (!later_name_.empty()) {
+      r.name = later_name_;
+      r.port = later_port_;
+    }
+    r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - started_);
+    gate_.metrics().decision(record_.protocol, false, reason);
+    gate_.audit(r);
+    end_direction(up_);
+  }
+
+  // relay() for the client's side of a plain-HTTP connection: bytes go through the framer, and
+  // only what it cleared (bodies, and heads the judge let through) is sent.
+  void relay_requests() {
+    Direction& d = up_;
+    for (int rounds = 0; !finished_ && !d.done;) {
+      // What came before a refused head still goes (it was judged); then the refusal.
+      const bool judged = requests_->advance();
+      const std::string_view out = requests_->forwardable();
+      if (out.empty() && !judged) {
+        refuse_later_request(requests_->refusal());
+        return;
+      }
+      if (!out.empty()) {
+        if (d.to->blocked) return;
+        const ssize_t n =
+            ::send(d.to->fd.get(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            d.to->blocked = true;
+            watch(*d.to);
+            return;
+          }
+          finish();
+          return;
+        }
+        requests_->consumed(static_cast<size_t>(n));
+        d.bytes += static_cast<uint64_t>(n);
+        touch();
+        continue;
+      }
+      if (d.eof_next) {
+        // A head still arriving when the client stopped is never forwarded.
+        end_direction(d);
+        return;
+      }
+      if (!d.from->readable) {
+        gate_.give_relay_buffer(std::move(d.buffer));
+        watch(*d.from);
+        return;
+      }
+      if (++rounds > kRelayRounds) {
+        gate_.loop().post([self = shared_from_this()] {
+          if (!self->finished_) self->relay_requests();
+        });
+        return;
+      }
+      if (!d.buffer) d.buffer = gate_.take_relay_buffer();
+      const ssize_t n = ::recv(d.from->fd.get(), d.buffer.get(), kSpliceBuffer, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          d.from->readable = false;
+          continue;
+        }
+        finish();
+        return;
+      }
+      if (n == 0) {
+        d.eof_next = true;
+        continue;
+      }
+      requests_->append(std::string_view(d.buffer.get(), static_cast<size_t>(n)));
+      touch();
+      if (static_cast<size_t>(n) < kSpliceBuffer) {
+        if (d.from->fin) {
+          d.eof_next = true;
+        } else {
+          d.from->readable = false;
+        }
+      }
+    }
   }
 
   // Moves bytes along `d` until a read comes up empty or a write would block. A read fills the
@@ -724,6 +861,12 @@ class ProxyConnection final : public PollTarget,
   std::vector<uint8_t> in_;  // everything read before the decision, replayed upstream
   size_t in_len_ = 0;
   size_t head_len_ = 0;  // CONNECT: where the tunnel's bytes start
+  // Plain HTTP: the first head as sent upstream, its body's framing, and the framer after it.
+  size_t first_head_len_ = 0;
+  BodyFraming first_framing_;
+  std::unique_ptr<RequestStream> requests_;
+  std::string later_name_;  // a refused later request's destination, for its audit line
+  uint16_t later_port_ = 0;
   bool is_connect_ = false;
   std::string name_;  // normalised destination name
   std::string allow_reason_;
