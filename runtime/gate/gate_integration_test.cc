@@ -466,6 +466,22 @@ TEST_F(GateTest, ProxyAbsoluteFormAndConnect) {
   const CommandResult denied = sh("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " + proxy() +
                                   " " + tls_url("evil.test"));
   EXPECT_EQ(denied.output.substr(denied.output.size() - 3), "403") << denied.output;
+
+  // A tunnel must carry TLS for the CONNECT name: plain HTTP inside one (with another Host) is
+  // refused, not spliced to the address the CONNECT chose.
+  const int fd = connect_to(proxy_port_);
+  ASSERT_GE(fd, 0);
+  const std::string tls_port = std::to_string(tls_port_);
+  const std::string smuggled = "CONNECT tls.test:" + tls_port +
+                               " HTTP/1.1\r\nHost: tls.test:" + tls_port +
+                               "\r\n\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n";
+  ::send(fd, smuggled.data(), smuggled.size(), MSG_NOSIGNAL);
+  const auto [got, closed] = read_all(fd, std::chrono::seconds(5));
+  ::close(fd);
+  EXPECT_TRUE(closed);
+  bool refused = false;
+  for (const json& line : audit_lines()) refused |= line["reason"] == "tunnel-not-tls";
+  EXPECT_TRUE(refused) << got;
 }
 
 TEST_F(GateTest, NameHostConnectAndSniMustAgree) {

@@ -464,8 +464,8 @@ class ProxyConnection final : public PollTarget,
     if (judge_tunnel()) read_client();
   }
 
-  // After CONNECT: if the tunnel carries TLS, its SNI must name the CONNECT target. True when
-  // more bytes are needed.
+  // After CONNECT: the tunnel must carry TLS whose SNI names the CONNECT target; anything else
+  // is refused. True when more bytes are needed.
   bool judge_tunnel() {
     if (in_len_ == head_len_) return true;
     const ClientHelloScan scan = scan_client_hello({in_.data() + head_len_, in_len_ - head_len_});
@@ -473,7 +473,9 @@ class ProxyConnection final : public PollTarget,
       case ClientHelloStatus::kNeedMore:
         return true;
       case ClientHelloStatus::kNotTls:
-        start_splice(head_len_);
+        // Anything else in a tunnel (plain HTTP with another Host, say) would go unjudged to
+        // the address the CONNECT chose: plain HTTP goes through the proxy in absolute-form.
+        refuse(0, "tunnel-not-tls");
         return false;
       case ClientHelloStatus::kNoSni:
         refuse(0, "no-sni");
