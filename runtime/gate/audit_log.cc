@@ -31,6 +31,16 @@ void append_string(std::string& out, std::string_view text) {
              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// At most `max` bytes of `text`, saying how many more there were.
+void append_capped(std::string& out, std::string_view text, size_t max) {
+  if (text.size() <= max) {
+    append_string(out, text);
+    return;
+  }
+  append_string(out, std::string(text.substr(0, max)) + "...[+" +
+                         std::to_string(text.size() - max) + " bytes]");
+}
+
 template <typename Integer>
 void append_number(std::string& out, Integer value) {
   char text[24];
@@ -90,7 +100,7 @@ void append_audit_line(const AuditRecord& record, std::chrono::system_clock::tim
   out += ",\"protocol\":";
   append_string(out, record.protocol);
   out += ",\"name\":";
-  append_string(out, record.name);
+  append_capped(out, record.name, kAuditMaxName);
   out += ",\"port\":";
   append_number(out, record.port);
   if (record.protocol == "dns") {
@@ -101,7 +111,7 @@ void append_audit_line(const AuditRecord& record, std::chrono::system_clock::tim
   append_string(out, record.resolved);
   out +=
       record.allowed ? ",\"decision\":\"allow\",\"reason\":" : ",\"decision\":\"deny\",\"reason\":";
-  append_string(out, record.reason);
+  append_capped(out, record.reason, kAuditMaxReason);
   out += ",\"bytesUp\":";
   append_number(out, record.bytes_up);
   out += ",\"bytesDown\":";
@@ -150,10 +160,43 @@ void AuditLog::write(const AuditRecord& record, std::chrono::system_clock::time_
 void AuditLog::flush() {
   if (pending_.empty()) return;
   if (file_ != nullptr) {
-    std::fwrite(pending_.data(), 1, pending_.size(), file_);
-    std::fflush(file_);
+    const size_t written = std::fwrite(pending_.data(), 1, pending_.size(), file_);
+    if (written != pending_.size() || std::fflush(file_) != 0) {
+      ++write_errors_;
+      std::clearerr(file_);
+    }
   }
   pending_.clear();
+}
+
+AuditThrottle::Verdict AuditThrottle::admit(const std::string& client, bool allowed,
+                                            TimePoint now) {
+  // Forget clients whose buckets are full again and who owe no report, now and then.
+  if (++admitted_since_sweep_ >= 4096) {
+    admitted_since_sweep_ = 0;
+    for (auto it = clients_.begin(); it != clients_.end();) {
+      it = it->second.suppressed == 0 && it->second.bucket.full(now) ? clients_.erase(it)
+                                                                     : std::next(it);
+    }
+  }
+  auto it = clients_.find(client);
+  if (allowed) {
+    if (it == clients_.end()) return {};
+    Verdict v{true, it->second.suppressed};
+    it->second.suppressed = 0;
+    return v;
+  }
+  if (it == clients_.end())
+    it = clients_.emplace(client, Client{TokenBucket(rate_, burst_, now), 0}).first;
+  Client& c = it->second;
+  if (!c.bucket.take(now)) {
+    ++c.suppressed;
+    ++suppressed_total_;
+    return {false, 0};
+  }
+  Verdict v{true, c.suppressed};
+  c.suppressed = 0;
+  return v;
 }
 
 }  // namespace acctl::gate

@@ -7,8 +7,16 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
+
+#include "gate/rate_limiter.h"
 
 namespace acctl::gate {
+
+// Longest name and reason an audit line carries; longer ones are cut and say how much was cut
+// ("…[+65280 bytes]"), so a client cannot fill the log with one request.
+inline constexpr size_t kAuditMaxName = 256;
+inline constexpr size_t kAuditMaxReason = 512;
 
 struct AuditRecord {
   std::string sandbox;   // from the config's sandboxes map, "" when unknown
@@ -35,6 +43,34 @@ std::string format_audit_line(const AuditRecord& record,
 void append_audit_line(const AuditRecord& record, std::chrono::system_clock::time_point time,
                        std::string& out);
 
+// Refusals per client, rate-limited so that a flood cannot wipe the log (rotation would drop the
+// lines before it): each client may log `burst` refusals at once and `per_second` after that;
+// the rest are counted, and the count is reported with the client's next line that goes through.
+// Allowed decisions always go through (connection caps and the DNS rate bound them).
+class AuditThrottle {
+ public:
+  using TimePoint = TokenBucket::TimePoint;
+  AuditThrottle(double per_second = 20, double burst = 200) : rate_(per_second), burst_(burst) {}
+
+  struct Verdict {
+    bool write = true;
+    uint64_t suppressed_before = 0;  // to report first, when write
+  };
+  Verdict admit(const std::string& client, bool allowed, TimePoint now);
+  uint64_t suppressed_total() const { return suppressed_total_; }
+
+ private:
+  struct Client {
+    TokenBucket bucket;
+    uint64_t suppressed = 0;
+  };
+  double rate_;
+  double burst_;
+  std::unordered_map<std::string, Client> clients_;
+  uint64_t suppressed_total_ = 0;
+  uint64_t admitted_since_sweep_ = 0;
+};
+
 // Appends lines to a file (or stdout for "-") in batches. Without a scheduler every line is
 // flushed as it is written. With one, lines are buffered: the scheduler is called when the first
 // line of a batch is buffered, and its owner calls flush() once the work at hand is done (the
@@ -58,6 +94,8 @@ class AuditLog {
   // Writes out what is buffered.
   void flush();
   size_t buffered() const { return pending_.size(); }
+  // Lines the file refused (a full disk, a closed pipe): counted, shown in /metrics.
+  uint64_t write_errors() const { return write_errors_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -65,6 +103,7 @@ class AuditLog {
   std::FILE* file_ = nullptr;
   std::string path_;
   std::string pending_;  // complete lines not yet handed to the file
+  uint64_t write_errors_ = 0;
 };
 
 }  // namespace acctl::gate

@@ -227,3 +227,42 @@ TEST(GateAuditLog, WithoutASchedulerEveryLineIsWrittenAtOnce) {
 
 }  // namespace
 }  // namespace acctl::gate
+
+namespace acctl::gate {
+namespace {
+
+TEST(AuditThrottle, RefusalsBeyondTheBurstAreCountedAndReportedWithTheNextLine) {
+  AuditThrottle t(/*per_second=*/1, /*burst=*/3);
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(t.admit("10.0.0.2", false, t0).write);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.admit("10.0.0.2", false, t0).write);
+  EXPECT_EQ(t.suppressed_total(), 5u);
+  // Another client is not held back by this one.
+  EXPECT_TRUE(t.admit("10.0.0.3", false, t0).write);
+  // An allowed decision always goes, and carries the count first.
+  AuditThrottle::Verdict v = t.admit("10.0.0.2", true, t0);
+  EXPECT_TRUE(v.write);
+  EXPECT_EQ(v.suppressed_before, 5u);
+  EXPECT_EQ(t.admit("10.0.0.2", true, t0).suppressed_before, 0u);
+  // A second later one more refusal fits.
+  EXPECT_FALSE(t.admit("10.0.0.2", false, t0).write);
+  v = t.admit("10.0.0.2", false, t0 + std::chrono::milliseconds(1100));
+  EXPECT_TRUE(v.write);
+  EXPECT_EQ(v.suppressed_before, 1u);
+}
+
+TEST(AuditLine, LongNamesAndReasonsAreCutSayingByHowMuch) {
+  AuditRecord r;
+  r.protocol = "http";
+  r.name = std::string(70000, 'a');
+  r.reason = "not-allowed " + std::string(1000, 'b');
+  const std::string line = format_audit_line(r, std::chrono::system_clock::time_point{});
+  EXPECT_LT(line.size(), 1200u);
+  EXPECT_NE(line.find(std::string(kAuditMaxName, 'a') + "...[+" +
+                      std::to_string(70000 - kAuditMaxName) + " bytes]"),
+            std::string::npos);
+  EXPECT_NE(line.find("...[+500 bytes]"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace acctl::gate

@@ -110,7 +110,13 @@ std::string GateMetrics::prometheus_text() const {
       << "# HELP acctl_gate_reloads_total Config reloads by result.\n"
       << "# TYPE acctl_gate_reloads_total counter\n"
       << "acctl_gate_reloads_total{result=\"ok\"} " << reloads_ok_ << "\n"
-      << "acctl_gate_reloads_total{result=\"failed\"} " << reloads_failed_ << "\n";
+      << "acctl_gate_reloads_total{result=\"failed\"} " << reloads_failed_ << "\n"
+      << "# HELP acctl_gate_audit_suppressed_total Refusals not logged one by one (rate limit).\n"
+      << "# TYPE acctl_gate_audit_suppressed_total counter\n"
+      << "acctl_gate_audit_suppressed_total " << audit_suppressed_ << "\n"
+      << "# HELP acctl_gate_audit_write_errors_total Audit log writes that failed.\n"
+      << "# TYPE acctl_gate_audit_write_errors_total counter\n"
+      << "acctl_gate_audit_write_errors_total " << audit_write_errors_ << "\n";
   return out.str();
 }
 

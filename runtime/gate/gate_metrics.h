@@ -28,6 +28,12 @@ class GateMetrics {
   void connection_closed(uint64_t bytes_up, uint64_t bytes_down);
   void connect_latency(std::chrono::steady_clock::duration latency);
   void reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
+  // The audit log's losses so far: refusals suppressed by the rate limit, failed writes.
+  void audit_state(uint64_t suppressed, uint64_t write_errors) {
+    audit_suppressed_ = suppressed;
+    audit_write_errors_ = write_errors;
+  }
+  uint64_t audit_write_errors() const { return audit_write_errors_; }
 
   uint64_t active_connections() const { return active_connections_; }
   std::string prometheus_text() const;
@@ -59,6 +65,8 @@ class GateMetrics {
   double connect_sum_ = 0;
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
+  uint64_t audit_suppressed_ = 0;
+  uint64_t audit_write_errors_ = 0;
 };
 
 }  // namespace acctl::gate

@@ -49,7 +49,7 @@ class GateService final : public GateContext, public SocketWatcher {
   std::shared_ptr<const GateConfig> config() const override { return config_; }
   Resolver& resolver() override { return *resolver_; }
   GateMetrics& metrics() override { return metrics_; }
-  void audit(const AuditRecord& record) override { audit_.write(record, clock_.wall()); }
+  void audit(const AuditRecord& record) override;
   bool acquire_slot(const std::string& client) override;
   void release_slot(const std::string& client) override;
   // Remembers the last one: connections come from a few clients in runs.
@@ -90,6 +90,7 @@ class GateService final : public GateContext, public SocketWatcher {
   ConnectionPoller poller_{*loop_};
   GateMetrics metrics_;
   AuditLog audit_;
+  AuditThrottle throttle_;
   RateLimiter dns_limiter_;
   std::vector<std::unique_ptr<ProxyListener>> listeners_;
   std::unique_ptr<DnsListeners> dns_;
@@ -184,6 +185,20 @@ std::optional<std::vector<uint8_t>> GateService::answer_dns(std::span<const uint
     audit(record);
   }
   return outcome.response;
+}
+
+void GateService::audit(const AuditRecord& record) {
+  const AuditThrottle::Verdict v = throttle_.admit(record.client, record.allowed, clock_.now());
+  if (v.suppressed_before > 0) {
+    AuditRecord summary;
+    summary.sandbox = record.sandbox;
+    summary.client = record.client;
+    summary.protocol = "audit";
+    summary.reason = std::to_string(v.suppressed_before) + " similar decisions suppressed";
+    audit_.write(summary, clock_.wall());
+  }
+  if (v.write) audit_.write(record, clock_.wall());
+  metrics_.audit_state(throttle_.suppressed_total(), audit_.write_errors());
 }
 
 bool GateService::acquire_slot(const std::string& client) {
