@@ -581,21 +581,10 @@ class ProxyConnection final : public PollTarget,
       }
       if (!out.empty()) {
         if (d.to->blocked) return;
-        const ssize_t n =
-            ::send(d.to->fd.get(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            d.to->blocked = true;
-            watch(*d.to);
-            return;
-          }
-          finish();
-          return;
-        }
-        requests_->consumed(static_cast<size_t>(n));
-        d.bytes += static_cast<uint64_t>(n);
-        touch();
+        const std::optional<size_t> n = send_some(d, out.data(), out.size(), 0);
+        if (!n) return;
+        requests_->consumed(*n);
+        d.bytes += *n;
         continue;
       }
       if (d.eof_next) {
@@ -614,30 +603,9 @@ class ProxyConnection final : public PollTarget,
         });
         return;
       }
-      if (!d.buffer) d.buffer = gate_.take_relay_buffer();
-      const ssize_t n = ::recv(d.from->fd.get(), d.buffer.get(), kSpliceBuffer, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          d.from->readable = false;
-          continue;
-        }
-        finish();
-        return;
-      }
-      if (n == 0) {
-        d.eof_next = true;
-        continue;
-      }
-      requests_->append(std::string_view(d.buffer.get(), static_cast<size_t>(n)));
-      touch();
-      if (static_cast<size_t>(n) < kSpliceBuffer) {
-        if (d.from->fin) {
-          d.eof_next = true;
-        } else {
-          d.from->readable = false;
-        }
-      }
+      const std::optional<size_t> n = recv_some(d);
+      if (!n) return;
+      requests_->append(std::string_view(d.buffer.get(), *n));
     }
   }
 
@@ -649,23 +617,12 @@ class ProxyConnection final : public PollTarget,
       if (d.pending_len > 0) {
         if (d.to->blocked) return;
         // The last bytes before a FIN go out with it, in one segment (see end_direction).
-        const int more = d.eof_next ? MSG_MORE : 0;
-        const ssize_t n =
-            ::send(d.to->fd.get(), d.pending, d.pending_len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            d.to->blocked = true;
-            watch(*d.to);
-            return;
-          }
-          finish();
-          return;
-        }
-        d.pending += n;
-        d.pending_len -= static_cast<size_t>(n);
-        if (d.pending_is_head) d.bytes += static_cast<uint64_t>(n);
-        touch();
+        const std::optional<size_t> n =
+            send_some(d, d.pending, d.pending_len, d.eof_next ? MSG_MORE : 0);
+        if (!n) return;
+        d.pending += *n;
+        d.pending_len -= *n;
+        if (d.pending_is_head) d.bytes += *n;
         if (d.pending_len == 0 && d.pending_is_head) {
           d.pending_is_head = false;
           in_ = {};
@@ -688,24 +645,53 @@ class ProxyConnection final : public PollTarget,
         });
         return;
       }
-      if (!d.buffer) d.buffer = gate_.take_relay_buffer();
+      const std::optional<size_t> n = recv_some(d);
+      if (!n) return;
+      d.bytes += *n;
+      d.pending = d.buffer.get();
+      d.pending_len = *n;
+    }
+  }
+
+  // One send toward d.to: how many bytes went, or nullopt when the direction waits for EPOLLOUT
+  // (it is watched for it) or the connection has ended.
+  std::optional<size_t> send_some(Direction& d, const char* data, size_t len, int flags) {
+    while (true) {
+      const ssize_t n = ::send(d.to->fd.get(), data, len, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
+      if (n >= 0) {
+        touch();
+        return static_cast<size_t>(n);
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        d.to->blocked = true;
+        watch(*d.to);
+      } else {
+        finish();
+      }
+      return std::nullopt;
+    }
+  }
+
+  // One read from d.from into d's pooled buffer: how many bytes came (0: none for now, or the
+  // FIN, which sets d.eof_next), or nullopt when the connection has ended.
+  std::optional<size_t> recv_some(Direction& d) {
+    if (!d.buffer) d.buffer = gate_.take_relay_buffer();
+    while (true) {
       const ssize_t n = ::recv(d.from->fd.get(), d.buffer.get(), kSpliceBuffer, MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           d.from->readable = false;
-          continue;
+          return 0;
         }
         finish();
-        return;
+        return std::nullopt;
       }
       if (n == 0) {
         d.eof_next = true;
-        continue;
+        return 0;
       }
-      d.bytes += static_cast<uint64_t>(n);
-      d.pending = d.buffer.get();
-      d.pending_len = static_cast<size_t>(n);
       touch();
       // A short read emptied the socket. If the FIN had already arrived, it is all there was:
       // end the direction without another read.
@@ -716,6 +702,7 @@ class ProxyConnection final : public PollTarget,
           d.from->readable = false;
         }
       }
+      return static_cast<size_t>(n);
     }
   }
 
