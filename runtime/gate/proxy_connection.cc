@@ -587,22 +587,8 @@ class ProxyConnection final : public PollTarget,
         d.bytes += *n;
         continue;
       }
-      if (d.eof_next) {
-        // A head still arriving when the client stopped is never forwarded.
-        end_direction(d);
-        return;
-      }
-      if (!d.from->readable) {
-        gate_.give_relay_buffer(std::move(d.buffer));
-        watch(*d.from);
-        return;
-      }
-      if (++rounds > kRelayRounds) {
-        gate_.loop().post([self = shared_from_this()] {
-          if (!self->finished_) self->relay_requests();
-        });
-        return;
-      }
+      // (A head still arriving when the client stops is never forwarded.)
+      if (pause_between_reads(d, rounds)) return;
       const std::optional<size_t> n = recv_some(d);
       if (!n) return;
       requests_->append(std::string_view(d.buffer.get(), *n));
@@ -629,28 +615,35 @@ class ProxyConnection final : public PollTarget,
         }
         continue;
       }
-      if (d.eof_next) {
-        end_direction(d);
-        return;
-      }
-      if (!d.from->readable) {
-        gate_.give_relay_buffer(std::move(d.buffer));
-        watch(*d.from);
-        return;
-      }
-      if (++rounds > kRelayRounds) {
-        // Let other connections run; the edge was consumed, so come back by posting.
-        gate_.loop().post([self = shared_from_this(), &d] {
-          if (!self->finished_) self->relay(d);
-        });
-        return;
-      }
+      if (pause_between_reads(d, rounds)) return;
       const std::optional<size_t> n = recv_some(d);
       if (!n) return;
       d.bytes += *n;
       d.pending = d.buffer.get();
       d.pending_len = *n;
     }
+  }
+
+  // Before the next read: ends the direction at its FIN, waits for the next edge, or lets other
+  // connections run after kRelayRounds reads (the edge was consumed, so it comes back by posting).
+  // True when the relay must return.
+  bool pause_between_reads(Direction& d, int& rounds) {
+    if (d.eof_next) {
+      end_direction(d);
+      return true;
+    }
+    if (!d.from->readable) {
+      gate_.give_relay_buffer(std::move(d.buffer));
+      watch(*d.from);
+      return true;
+    }
+    if (++rounds > kRelayRounds) {
+      gate_.loop().post([self = shared_from_this(), &d] {
+        if (!self->finished_) self->pump(d);
+      });
+      return true;
+    }
+    return false;
   }
 
   // One send toward d.to: how many bytes went, or nullopt when the direction waits for EPOLLOUT
