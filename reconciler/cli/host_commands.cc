@@ -140,6 +140,35 @@ std::optional<std::vector<HostContainer>> select_hosts(engine::EngineApi& api, c
   return out;
 }
 
+// The gate's audit counters (refusals suppressed by its rate limit, failed writes), from its
+// /metrics: the control port is on the gate's loopback, so the request runs inside its container.
+std::optional<std::pair<uint64_t, uint64_t>> gate_audit_counters(engine::EngineApi& api,
+                                                                 const std::string& gate) {
+  engine::ExecSpec spec;
+  spec.cmd = {"curl", "-fsS", "--max-time", "2",
+              std::string("http://") + kGateControl + "/metrics"};
+  spec.attach_stderr = false;
+  auto id = api.create_exec(gate, spec);
+  if (!id) return std::nullopt;
+  auto stream = api.start_exec(*id, false);
+  if (!stream) return std::nullopt;
+  std::string text;
+  if (!(*stream)->read_to_end([&](engine::LogStream, std::string_view b) {
+        text.append(b);
+        return text.size() < (1 << 20);
+      }))
+    return std::nullopt;
+  auto counter = [&](const std::string& name) -> std::optional<uint64_t> {
+    const size_t at = text.find("\n" + name + " ");
+    if (at == std::string::npos) return std::nullopt;
+    return std::strtoull(text.c_str() + at + name.size() + 2, nullptr, 10);
+  };
+  auto suppressed = counter("acctl_gate_audit_suppressed_total");
+  auto errors = counter("acctl_gate_audit_write_errors_total");
+  if (!suppressed || !errors) return std::nullopt;
+  return std::make_pair(*suppressed, *errors);
+}
+
 std::string bytes_text(int64_t n) {
   return human_size(n);
 }
@@ -432,6 +461,17 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
         if (!health.empty()) cj["health"] = health;
         if (name == gate_container_name(h.host)) {
           gate_seen = true;
+          if (c.state == "running") {
+            if (auto audit = gate_audit_counters(napi, c.id)) {
+              cj["audit"] = {{"suppressed", audit->first}, {"writeErrors", audit->second}};
+              if (audit->second > 0) {
+                healthy = false;
+                problems.push_back("Host/" + h.host + ": the gate's audit log failed " +
+                                   std::to_string(audit->second) +
+                                   " writes (decisions are missing from it)");
+              }
+            }
+          }
           hj["gate"] = cj;
           if (c.state != "running" || (health != "healthy" && !health.empty())) {
             healthy = false;
@@ -497,6 +537,11 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
               << g["state"].get<std::string>()
               << (g.contains("health") ? ", " + g["health"].get<std::string>() : "") << "  "
               << usage_text(g["usage"]) << "\n";
+      if (g.contains("audit")) {
+        env.out << "  audit log       " << g["audit"]["suppressed"].get<uint64_t>()
+                << " refusals counted, not logged (rate limit); "
+                << g["audit"]["writeErrors"].get<uint64_t>() << " failed writes\n";
+      }
     }
     if (hj.contains("sandboxes")) {
       for (const json& s : hj["sandboxes"]) {

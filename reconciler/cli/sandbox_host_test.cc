@@ -321,6 +321,31 @@ TEST_F(DindTest, StartStatusStopDown) {
   EXPECT_EQ(j["hosts"][0]["gate"]["state"], "running");
   EXPECT_EQ(st.status, 0) << st.out;
 
+  // The gate's audit counters come from its /metrics, read inside its container.
+  int write_errors = 0;
+  nested_->set_exec_handler(
+      [&](const engine::ExecSpec& spec, std::string_view, std::string& out, std::string&) {
+        if (spec.cmd.empty() || spec.cmd[0] != "curl") return 1;
+        out =
+            "# TYPE x counter\nacctl_gate_audit_suppressed_total 7\n"
+            "acctl_gate_audit_write_errors_total " +
+            std::to_string(write_errors) + "\n";
+        return 0;
+      });
+  st = run({"status"});
+  EXPECT_EQ(st.status, 0) << st.out;
+  EXPECT_NE(st.out.find("audit log       7 refusals counted, not logged (rate limit); 0 failed "
+                        "writes"),
+            std::string::npos)
+      << st.out;
+  write_errors = 3;
+  st = run({"status"});
+  EXPECT_EQ(st.status, 1) << st.out;
+  EXPECT_NE(st.out.find("NOT HEALTHY: Host/local: the gate's audit log failed 3 writes"),
+            std::string::npos)
+      << st.out;
+  nested_->set_exec_handler(nullptr);
+
   Out stop = run({"stop"});
   EXPECT_EQ(stop.status, 0) << stop.err;
   EXPECT_FALSE(outer_->inspect_container("ac-dind-host-local")->state.running);
