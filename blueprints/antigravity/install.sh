@@ -14,9 +14,10 @@ script="$(mktemp)"
 trap 'rm -f "$script"' EXIT
 
 # Fetch first and run second, so an unreachable host gives one clear message
-# instead of a half-run pipe.
-if ! curl -fsSL --connect-timeout 15 --max-time 120 -o "$script" "$installer_url"; then
-  echo "cannot reach $installer_host: this blueprint's installer needs it" >&2
+# instead of a half-run pipe. Short timeouts: where the host is unreachable the
+# build fails within seconds rather than hanging (a script of a few KB needs no more).
+if ! curl_error=$(curl -fsSL --connect-timeout 5 --max-time 20 -o "$script" "$installer_url" 2>&1); then
+  echo "install.sh: cannot reach $installer_host (${curl_error:-curl failed}); the $installer_url installer is the only way this blueprint installs" >&2
   exit 1
 fi
 
