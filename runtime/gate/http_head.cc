@@ -190,7 +190,9 @@ HttpHeadParse HttpHeadReader::scan(std::string_view received) {
     if (c == '\n' && (i == 0 || received[i - 1] != '\r')) {
       return failure(HttpHeadStatus::kMalformed, "bare LF in head");
     }
-    if (c == '\r' && i + 1 < received.size() && received[i + 1] != '\n') {
+    // Only bytes within the limit are judged: what follows it never changes the verdict, so a
+    // head read whole and one read in pieces end the same way.
+    if (c == '\r' && i + 1 < limit && received[i + 1] != '\n') {
       return failure(HttpHeadStatus::kMalformed, "bare CR in head");
     }
     if (c == '\n' && i >= 3 && received.substr(i - 3, 4) == kHeadEnd) {

@@ -202,4 +202,18 @@ TEST(GateSplitAuthority, Forms) {
 }
 
 }  // namespace
+namespace {
+// Found by fuzz_http_head: a CR as the last byte the limit allows was judged by the byte after
+// the limit when that byte had arrived, and not when it had not.
+TEST(GateHttpHead, WhatFollowsTheLimitDoesNotChangeTheVerdict) {
+  const std::string head = "GET / HTTP/1.1\r\nX: aaaaa\r";  // the CR is the last allowed byte
+  const HttpHeadParse at_limit = parse_http_head(head, head.size());
+  const HttpHeadParse beyond = parse_http_head(head + "Zzz", head.size());
+  EXPECT_EQ(at_limit.status, HttpHeadStatus::kTooLarge);
+  EXPECT_EQ(beyond.status, HttpHeadStatus::kTooLarge);
+  EXPECT_EQ(beyond.reason, at_limit.reason);
+  // Within the limit a bare CR is still refused.
+  EXPECT_EQ(parse_http_head(head + "Zzz", 64).status, HttpHeadStatus::kMalformed);
+}
+}  // namespace
 }  // namespace acctl::gate
