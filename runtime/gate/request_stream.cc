@@ -124,7 +124,8 @@ RequestStream::RequestStream(std::string received, size_t head_len, BodyFraming 
     : buffer_(std::move(received)),
       cleared_(std::min(head_len, buffer_.size())),
       judge_(std::move(judge)),
-      max_head_bytes_(max_head_bytes) {
+      max_head_bytes_(max_head_bytes),
+      reader_(max_head_bytes) {
   start_request(first);
 }
 
@@ -190,13 +191,13 @@ bool RequestStream::advance() {
       case State::kHead: {
         if (cleared_ == buffer_.size()) break;
         const std::string_view rest = std::string_view(buffer_).substr(cleared_);
-        const HttpHeadParse parse = parse_http_head(rest, max_head_bytes_);
-        if (parse.status == HttpHeadStatus::kNeedMore) {
-          if (rest.size() > max_head_bytes_) return fail("head-too-large");
-          break;
-        }
+        // The incremental reader: a head arriving a byte at a time costs linear work. (It says
+        // kTooLarge itself once the limit is reached without a head end.)
+        const HttpHeadParse parse = reader_.scan(rest);
+        if (parse.status == HttpHeadStatus::kNeedMore) break;
         if (parse.status != HttpHeadStatus::kComplete)
           return fail("malformed-request: " + parse.reason);
+        reader_ = HttpHeadReader(max_head_bytes_);  // the next head starts afresh
         std::string bytes(rest.substr(0, parse.head.length));
         if (auto refused = judge_(parse.head, bytes)) return fail(*refused);
         auto framing = request_body_framing(parse.head);

@@ -77,6 +77,7 @@ class RequestStream {
   size_t cleared_ = 0;
   Judge judge_;
   size_t max_head_bytes_;
+  HttpHeadReader reader_;  // the head after cleared_, while state_ is kHead
   std::string refusal_;
   uint64_t later_ = 0;
 
