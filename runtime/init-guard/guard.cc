@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstring>
 
+#include "init-guard/vault_setup.h"
+
 namespace acctl::guard {
 
 namespace {
@@ -33,8 +35,9 @@ bool forwarded(int sig) {
   }
 }
 
-// As PID 1: the command as a child, its signals forwarded, every orphan reaped.
-int supervise(GuardSystem& sys, pid_t child) {
+// As PID 1: the command as a child, its signals forwarded, every orphan reaped; the vault
+// daemon's end is said (git and gh then fail closed), not hidden.
+int supervise(GuardSystem& sys, pid_t child, pid_t daemon) {
   for (;;) {
     auto sig = sys.wait_signal();
     if (!sig) {
@@ -48,6 +51,12 @@ int supervise(GuardSystem& sys, pid_t child) {
     }
     while (auto done = sys.reap()) {
       if (done->first == child) return exit_status_of(done->second);
+      if (daemon > 0 && done->first == daemon) {
+        sys.say("init-guard: the vault daemon ended (status " +
+                std::to_string(exit_status_of(done->second)) +
+                "); git and gh get no credentials until the sandbox is started again");
+        daemon = 0;
+      }
     }
   }
 }
@@ -80,9 +89,16 @@ bool wants_hook(const std::vector<std::string>& env) {
 }
 
 std::vector<std::string> command_environment(const std::vector<std::string>& env,
-                                             const std::string& hook) {
+                                             const std::vector<std::string>& hooks) {
   std::vector<std::string> out;
-  if (!wants_hook(env)) return env;
+  if (hooks.empty()) return env;
+  std::string first;
+  for (const std::string& h : hooks) first += (first.empty() ? "" : ":") + h;
+  auto is_hook = [&](std::string_view lib) {
+    for (const std::string& h : hooks)
+      if (lib == h) return true;
+    return false;
+  };
   bool had_preload = false;
   for (const std::string& e : env) {
     if (!starts_with(e, kPreload)) {
@@ -99,12 +115,12 @@ std::vector<std::string> command_environment(const std::vector<std::string>& env
       size_t end = list.find_first_of(": ", start);
       if (end == std::string_view::npos) end = list.size();
       std::string_view lib = list.substr(start, end - start);
-      if (!lib.empty() && lib != hook) rest += ":" + std::string(lib);
+      if (!lib.empty() && !is_hook(lib)) rest += ":" + std::string(lib);
       start = end + 1;
     }
-    out.push_back(std::string(kPreload) + hook + rest);
+    out.push_back(std::string(kPreload) + first + rest);
   }
-  if (!had_preload) out.push_back(std::string(kPreload) + hook);
+  if (!had_preload) out.push_back(std::string(kPreload) + first);
   return out;
 }
 
@@ -114,8 +130,30 @@ int exit_status_of(int wait_status) {
   return kExitGuardFailed;
 }
 
-int run(GuardSystem& sys, const Options& options, const std::vector<std::string>& env) {
-  // Become the agent first: nothing below runs as root, and there must be no way back.
+int run(GuardSystem& sys, const Options& options, const std::vector<std::string>& given_env) {
+  const bool pid1 = !options.enter && sys.getpid() == 1;
+  // A sandbox with credentials: no token variable survives into anything that forks, and as
+  // PID 1 (root) the vault is set up before the agent exists.
+  const bool vault = sys.geteuid() == 0 && sys.is_dir(kSecretsDir);
+  std::vector<std::string> env = given_env;
+  pid_t daemon = 0;
+  if (vault) {
+    std::vector<std::string> dropped;
+    env = without_tokens(given_env, &dropped);
+    for (const std::string& name : dropped)
+      sys.say("init-guard: " + name + " is not passed on: the vault holds this sandbox's tokens");
+    if (pid1) {
+      auto d = set_up_vault(sys, env);
+      if (!d) {
+        sys.say("init-guard: " + d.error().message);
+        return kExitGuardFailed;
+      }
+      daemon = *d;
+    }
+    if (sys.is_file(kGitConfig)) env.push_back(std::string("GIT_CONFIG_SYSTEM=") + kGitConfig);
+    env = with_vault_path(env);
+  }
+  // Become the agent: nothing below runs as root, and there must be no way back.
   if (sys.geteuid() == 0) {
     if (auto d = sys.drop_to(kAgentUid, kAgentGid); !d) {
       sys.say("init-guard: cannot become uid " + std::to_string(kAgentUid) + ": " +
@@ -127,14 +165,27 @@ int run(GuardSystem& sys, const Options& options, const std::vector<std::string>
     sys.say("init-guard: refusing to run the agent: " + c.error().message);
     return kExitGuardFailed;
   }
-  if (wants_hook(env) && !sys.is_file(kNetHook)) {
-    sys.say(std::string("init-guard: the connect() hook ") + kNetHook +
+  // The blocked-paths hook whenever the image has it; it must be there when there are blocked
+  // paths to say no to.
+  std::vector<std::string> hooks;
+  if (sys.is_file(kPathHook)) {
+    hooks.push_back(kPathHook);
+  } else if (!env_value(env, kBlockedPathsVariable).empty()) {
+    sys.say(std::string("init-guard: the blocked-paths hook ") + kPathHook +
             " is missing from the image; refusing to run without it");
     return kExitGuardFailed;
   }
-  const std::vector<std::string> cmd_env = command_environment(env);
+  if (wants_hook(env)) {
+    if (!sys.is_file(kNetHook)) {
+      sys.say(std::string("init-guard: the connect() hook ") + kNetHook +
+              " is missing from the image; refusing to run without it");
+      return kExitGuardFailed;
+    }
+    hooks.push_back(kNetHook);
+  }
+  const std::vector<std::string> cmd_env = command_environment(env, hooks);
 
-  if (options.enter || sys.getpid() != 1) {
+  if (!pid1) {
     const int err = sys.exec(options.command, cmd_env);
     sys.say("init-guard: cannot run " + options.command[0] + ": " + std::strerror(err));
     return err == ENOENT ? kExitNotFound : kExitCannotRun;
@@ -148,7 +199,7 @@ int run(GuardSystem& sys, const Options& options, const std::vector<std::string>
     sys.say("init-guard: cannot start " + options.command[0] + ": " + child.error().message);
     return kExitGuardFailed;
   }
-  return supervise(sys, *child);
+  return supervise(sys, *child, daemon);
 }
 
 }  // namespace acctl::guard

@@ -2,9 +2,12 @@
 //
 //   init-guard [--enter] -- COMMAND [ARG...]
 //
-// Becomes the agent (uid/gid 1000, no supplementary groups) when started as root, and checks
-// that there is no way back (fails closed otherwise); gives the command the hooks (LD_PRELOAD)
-// when the sandbox has a gate; then, as PID 1, runs the command as its child, forwards it
+// Started as root in a sandbox with credentials (acctl mounts its secrets), it first does the
+// vault's root duties (vault_setup.h); token variables never reach the command. Becomes the
+// agent (uid/gid 1000, no supplementary groups) when started as root, and checks that there is
+// no way back (fails closed otherwise); gives the command the hooks (LD_PRELOAD): the
+// blocked-paths hook when the image has it (it must, when there are blocked paths), the connect()
+// hook when the sandbox has a gate; then, as PID 1, runs the command as its child, forwards it
 // SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1 and SIGUSR2, reaps every orphan, and exits
 // with the command's status (128 + N for signal N). With --enter, or when not PID 1, it execs
 // the command itself. Its own failures exit 125 before the command runs; 126 and 127 are a
@@ -29,7 +32,9 @@ namespace acctl::guard {
 inline constexpr uid_t kAgentUid = 1000;
 inline constexpr gid_t kAgentGid = 1000;
 inline constexpr const char* kNetHook = "/opt/acctl/lib/ac_net_hook.so";
+inline constexpr const char* kPathHook = "/opt/acctl/lib/ac_path_hook.so";
 inline constexpr const char* kGateVariable = "ACCTL_GATE_ADDR";
+inline constexpr const char* kBlockedPathsVariable = "ACCTL_BLOCKED_PATHS";
 
 inline constexpr int kExitGuardFailed = 125;
 inline constexpr int kExitCannotRun = 126;
@@ -42,11 +47,11 @@ struct Options {
 // Errors: a usage message.
 Result<Options> parse_args(const std::vector<std::string>& args);
 
-// The command's environment: `env` (NAME=VALUE entries) with the hook first in LD_PRELOAD when
-// the sandbox has a gate (kGateVariable set), once.
+// The command's environment: `env` (NAME=VALUE entries) with `hooks` first in LD_PRELOAD, in
+// that order, each once, before whatever else it preloads.
 std::vector<std::string> command_environment(const std::vector<std::string>& env,
-                                             const std::string& hook = kNetHook);
-// Whether `env` names a gate, so the hook must be there.
+                                             const std::vector<std::string>& hooks);
+// Whether `env` names a gate, so the connect() hook must be there.
 bool wants_hook(const std::vector<std::string>& env);
 
 // The exit status a shell would report for a wait(2) status.
@@ -64,6 +69,16 @@ class GuardSystem {
   // setresuid(0, 0, 0) fails.
   virtual Status check_dropped(uid_t uid, gid_t gid) = 0;
   virtual bool is_file(const std::string& path) = 0;
+  virtual bool is_dir(const std::string& path) = 0;  // a folder, not a symlink to one
+  // Creates `path` (it must not exist; a symlink is not followed) with `content` and `mode`.
+  virtual Status write_new_file(const std::string& path, const std::string& content,
+                                mode_t mode) = 0;
+  // Gives the folder `path` to uid/gid, refusing a symlink (the folder itself only).
+  virtual Status chown_dir(const std::string& path, uid_t uid, gid_t gid) = 0;
+  // Starts a long-running helper with a pipe as its fd 3 and waits up to `timeout_ms` for it to
+  // write "ready\n" there. -> its pid; on failure it is killed and the error says why.
+  virtual Result<pid_t> start_daemon(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& env, int timeout_ms) = 0;
   // Blocks the forwarded signals and SIGCHLD, so they wait for wait_signal().
   virtual Status block_signals() = 0;
   // fork; the child unblocks every signal and execs. -> the child's pid.

@@ -5,9 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <map>
+#include <set>
+
+#include "init-guard/vault_setup.h"
 
 namespace acctl::guard {
 namespace {
@@ -36,7 +41,31 @@ struct FakeSystem : GuardSystem {
     if (still_root || euid == 0) return Error{0, "setresuid(0) still succeeds"};
     return ok_status();
   }
-  bool is_file(const std::string&) override { return hook_present; }
+  std::set<std::string> missing, dirs;  // files that are not there; folders that are
+  std::map<std::string, std::string> written;
+  bool daemon_fails = false;
+  std::vector<std::string> daemon_argv, daemon_env;
+  bool is_file(const std::string& p) override {
+    return written.count(p) || (hook_present && !missing.count(p));
+  }
+  bool is_dir(const std::string& p) override { return dirs.count(p) > 0; }
+  Status write_new_file(const std::string& p, const std::string& content, mode_t) override {
+    calls.push_back("write " + p);
+    written[p] = content;
+    return ok_status();
+  }
+  Status chown_dir(const std::string& p, uid_t uid, gid_t gid) override {
+    calls.push_back("chown " + p + " " + std::to_string(uid) + ":" + std::to_string(gid));
+    return ok_status();
+  }
+  Result<pid_t> start_daemon(const std::vector<std::string>& a, const std::vector<std::string>& e,
+                             int) override {
+    calls.push_back("daemon");
+    daemon_argv = a;
+    daemon_env = e;
+    if (daemon_fails) return Error{0, "it exited before it listened"};
+    return 9;
+  }
   Status block_signals() override {
     calls.push_back("block");
     return ok_status();
@@ -90,16 +119,17 @@ TEST(GuardArgs, NeedACommandAfterTheDashes) {
   EXPECT_EQ(o.command, (std::vector<std::string>{"bash", "-l"}));
 }
 
-TEST(GuardEnvironment, TheHookComesFirstInLdPreloadOnceAndOnlyWithAGate) {
-  const std::string hook = kNetHook;
-  EXPECT_EQ(command_environment({"PATH=/bin"}), (std::vector<std::string>{"PATH=/bin"}));
+TEST(GuardEnvironment, TheHooksComeFirstInLdPreloadInOrderOnce) {
+  const std::string net = kNetHook, path = kPathHook;
+  EXPECT_EQ(command_environment({"PATH=/bin"}, {}), (std::vector<std::string>{"PATH=/bin"}));
+  EXPECT_EQ(command_environment({"PATH=/bin", "ACCTL_GATE_ADDR=172.20.0.53"}, {path, net}),
+            (std::vector<std::string>{"PATH=/bin", "ACCTL_GATE_ADDR=172.20.0.53",
+                                      "LD_PRELOAD=" + path + ":" + net}));
   EXPECT_EQ(
-      command_environment({"PATH=/bin", "ACCTL_GATE_ADDR=172.20.0.53"}),
-      (std::vector<std::string>{"PATH=/bin", "ACCTL_GATE_ADDR=172.20.0.53", "LD_PRELOAD=" + hook}));
-  EXPECT_EQ(
-      command_environment({"LD_PRELOAD=/x.so " + hook + ":/y.so", "ACCTL_GATE_ADDR=1.2.3.4",
-                           "LD_PRELOAD=/evil.so"}),
-      (std::vector<std::string>{"LD_PRELOAD=" + hook + ":/x.so:/y.so", "ACCTL_GATE_ADDR=1.2.3.4"}));
+      command_environment(
+          {"LD_PRELOAD=/x.so " + net + ":/y.so", "ACCTL_GATE_ADDR=1.2.3.4", "LD_PRELOAD=/evil.so"},
+          {net}),
+      (std::vector<std::string>{"LD_PRELOAD=" + net + ":/x.so:/y.so", "ACCTL_GATE_ADDR=1.2.3.4"}));
   EXPECT_FALSE(wants_hook({"ACCTL_GATE_ADDR="}));
 }
 
@@ -114,7 +144,7 @@ TEST(Guard, AsPid1ItDropsFirstThenRunsTheCommandAsItsChildAndForwardsSignals) {
                                                  "send 42 " + std::to_string(SIGWINCH),
                                                  "send 42 " + std::to_string(SIGTERM)}));
   EXPECT_EQ(sys.argv, (std::vector<std::string>{"bash", "run.sh"}));
-  EXPECT_EQ(sys.env.back(), std::string("LD_PRELOAD=") + kNetHook);
+  EXPECT_EQ(sys.env.back(), std::string("LD_PRELOAD=") + kPathHook + ":" + kNetHook);
 }
 
 TEST(Guard, ExitsWithTheCommandsStatus) {
@@ -153,19 +183,91 @@ TEST(Guard, EnterExecsWithoutSupervising) {
   EXPECT_EQ(run(sys, opts({"--enter", "--", "bash", "-l"}), {"ACCTL_GATE_ADDR=1.2.3.4"}),
             kExitCannotRun);
   EXPECT_EQ(sys.calls, (std::vector<std::string>{"drop 1000:1000", "check", "exec"}));
-  EXPECT_EQ(sys.env.back(), std::string("LD_PRELOAD=") + kNetHook);
+  EXPECT_EQ(sys.env.back(), std::string("LD_PRELOAD=") + kPathHook + ":" + kNetHook);
 }
 
-TEST(Guard, AMissingHookIsRefusedWhenTheSandboxHasAGate) {
+TEST(Guard, AMissingHookIsRefusedWhereItHasSomethingToEnforce) {
   FakeSystem sys;
-  sys.hook_present = false;
+  sys.missing = {kNetHook};
   EXPECT_EQ(run(sys, opts({"--", "bash"}), {"ACCTL_GATE_ADDR=1.2.3.4"}), kExitGuardFailed);
   EXPECT_EQ(sys.calls, (std::vector<std::string>{"drop 1000:1000", "check"}));
+  FakeSystem blocked;
+  blocked.missing = {kPathHook};
+  EXPECT_EQ(run(blocked, opts({"--", "bash"}), {"ACCTL_BLOCKED_PATHS=/workspace/.env"}),
+            kExitGuardFailed);
+  ASSERT_FALSE(blocked.said.empty());
+  EXPECT_NE(blocked.said[0].find("blocked-paths hook"), std::string::npos);
   FakeSystem without_gate;
   without_gate.hook_present = false;
   without_gate.signals = {SIGCHLD};
   without_gate.finished = {{42, exited(0)}};
   EXPECT_EQ(run(without_gate, opts({"--", "bash"}), {}), 0);
+}
+
+// With the secrets mounted: tokens dropped before anything forks, git config written, daemon
+// started and listening, home given to the agent — all before the drop; the command gets the
+// config and never a token.
+TEST(GuardVault, AsPid1TheVaultIsSetUpBeforeTheDropAndNoTokenReachesAnything) {
+  FakeSystem sys;
+  sys.dirs = {kSecretsDir};
+  sys.signals = {SIGCHLD, SIGCHLD};
+  sys.finished = {{9, exited(1)}, {42, exited(0)}};  // the daemon ends first: said, not fatal
+  const std::vector<std::string> env = {"GITHUB_TOKEN=ghp_secret", "PATH=/bin",
+                                        "ACCTL_VAULT_GITHUB_HOSTS=github.com,api.github.com",
+                                        "ACCTL_VAULT_ALLOW_PUSH=0"};
+  EXPECT_EQ(run(sys, opts({"--", "bash"}), env), 0);
+  EXPECT_EQ(sys.calls, (std::vector<std::string>{"write /run/acctl/gitconfig", "daemon",
+                                                 "chown /home/agent 1000:1000", "drop 1000:1000",
+                                                 "check", "block", "spawn"}));
+  for (const auto* e : {&sys.env, &sys.daemon_env}) {
+    for (const std::string& v : *e) EXPECT_EQ(v.find("ghp_secret"), std::string::npos) << v;
+  }
+  EXPECT_NE(std::find(sys.env.begin(), sys.env.end(), "GIT_CONFIG_SYSTEM=/run/acctl/gitconfig"),
+            sys.env.end());
+  EXPECT_NE(std::find(sys.env.begin(), sys.env.end(), "PATH=/opt/acctl/vault-bin:/bin"),
+            sys.env.end());
+  EXPECT_EQ(sys.daemon_argv,
+            (std::vector<std::string>{kVaultDaemon, "--secrets", kSecretsDir, "--ready-fd", "3",
+                                      "--github-hosts", "github.com,api.github.com",
+                                      "--allow-prefix", "/usr/local/lib/node_modules/"}));
+  const std::string config = sys.written[kGitConfig];
+  EXPECT_NE(config.find("[credential \"https://api.github.com\"]\n\thelper =\n\thelper = "
+                        "/opt/acctl/bin/ac-vault git-credential\n"),
+            std::string::npos)
+      << config;
+  bool said_token = false, said_daemon = false;
+  for (const std::string& l : sys.said) {
+    said_token = said_token || l.find("GITHUB_TOKEN is not passed on") != std::string::npos;
+    said_daemon = said_daemon || l.find("the vault daemon ended") != std::string::npos;
+  }
+  EXPECT_TRUE(said_token);
+  EXPECT_TRUE(said_daemon);
+}
+
+TEST(GuardVault, ADaemonThatDoesNotStartMeansNoAgent) {
+  FakeSystem sys;
+  sys.dirs = {kSecretsDir};
+  sys.daemon_fails = true;
+  EXPECT_EQ(run(sys, opts({"--", "bash"}), {}), kExitGuardFailed);
+  EXPECT_EQ(sys.calls, (std::vector<std::string>{"write /run/acctl/gitconfig", "daemon"}));
+  ASSERT_FALSE(sys.said.empty());
+  EXPECT_NE(sys.said.back().find("starting the vault daemon"), std::string::npos);
+}
+
+TEST(GuardVault, EnteringDropsTokensAndUsesTheConfigButStartsNothing) {
+  FakeSystem sys;
+  sys.dirs = {kSecretsDir};
+  sys.written[kGitConfig] = "x";
+  EXPECT_EQ(run(sys, opts({"--enter", "--", "bash"}), {"GH_TOKEN=t"}), kExitNotFound);
+  EXPECT_EQ(sys.calls, (std::vector<std::string>{"drop 1000:1000", "check", "exec"}));
+  for (const std::string& v : sys.env) EXPECT_NE(v, "GH_TOKEN=t");
+}
+
+TEST(GuardVault, TheGitConfigNamesOnlyPlainHosts) {
+  const std::string c = git_config_text({"github.com", "evil\"]\n[core]"}, {"gitlab.com:8443"});
+  EXPECT_NE(c.find("https://github.com"), std::string::npos);
+  EXPECT_NE(c.find("https://gitlab.com:8443"), std::string::npos);
+  EXPECT_EQ(c.find("[core]"), std::string::npos);
 }
 
 TEST(Guard, ExitStatusIsAShells) {

@@ -1,12 +1,15 @@
 // GuardSystem's system calls: see real_system.h.
 #include "init-guard/real_system.h"
 
+#include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 
@@ -73,6 +76,78 @@ Status RealSystem::check_dropped(uid_t uid, gid_t gid) {
 bool RealSystem::is_file(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool RealSystem::is_dir(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Status RealSystem::write_new_file(const std::string& path, const std::string& content,
+                                  mode_t mode) {
+  auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+  if (!fd) return fd.error();
+  if (auto w = write_all(fd->get(), content); !w) return w.error().within(path);
+  if (auto c = check(::fchmod(fd->get(), mode), "fchmod " + path); !c) return c;
+  return fd->close();
+}
+
+Status RealSystem::chown_dir(const std::string& path, uid_t uid, gid_t gid) {
+  auto fd = open_file(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!fd) return fd.error();
+  return check(::fchown(fd->get(), uid, gid), "fchown " + path);
+}
+
+Result<pid_t> RealSystem::start_daemon(const std::vector<std::string>& argv,
+                                       const std::vector<std::string>& env, int timeout_ms) {
+  auto ready = make_pipe();
+  if (!ready) return ready.error();
+  std::vector<char*> a = c_strings(argv), e = c_strings(env);
+  const int write_end = ready->write.get();
+  const pid_t pid = ::fork();
+  if (pid < 0) return sys_error("fork", errno);
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // fd 3 is the ready pipe (dup2 clears close-on-exec); nothing else is inherited.
+    if (::dup2(write_end, 3) < 0) ::_exit(kExitGuardFailed);
+    ::execve(a[0], a.data(), e.data());
+    const std::string line =
+        "init-guard: cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
+    (void)!::write(2, line.data(), line.size());
+    ::_exit(kExitCannotRun);
+  }
+  ready->write.reset();
+  auto fail = [&](const std::string& why) -> Result<pid_t> {
+    ::kill(pid, SIGKILL);
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return Error{0, why};
+  };
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (got.find('\n') == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return fail("it did not say it listens within " + std::to_string(timeout_ms / 1000) + " s");
+    struct pollfd p = {ready->read.get(), POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(std::string("poll: ") + std::strerror(errno));
+    if (n == 0) continue;
+    char buf[64];
+    const ssize_t r = ::read(ready->read.get(), buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return fail(std::string("read: ") + std::strerror(errno));
+    if (r == 0) return fail("it exited before it listened (its message is above)");
+    got.append(buf, static_cast<size_t>(r));
+    if (got.size() > 32) break;
+  }
+  if (got != "ready\n") return fail("it said something other than ready");
+  return pid;
 }
 
 Status RealSystem::block_signals() {

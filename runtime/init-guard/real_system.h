@@ -12,6 +12,11 @@ class RealSystem : public GuardSystem {
   Status drop_to(uid_t uid, gid_t gid) override;
   Status check_dropped(uid_t uid, gid_t gid) override;
   bool is_file(const std::string& path) override;
+  bool is_dir(const std::string& path) override;
+  Status write_new_file(const std::string& path, const std::string& content, mode_t mode) override;
+  Status chown_dir(const std::string& path, uid_t uid, gid_t gid) override;
+  Result<pid_t> start_daemon(const std::vector<std::string>& argv,
+                             const std::vector<std::string>& env, int timeout_ms) override;
   Status block_signals() override;
   Result<pid_t> spawn(const std::vector<std::string>& argv,
                       const std::vector<std::string>& env) override;
