@@ -330,6 +330,11 @@ Decision check_caller(const Message& request, const Peer& peer, const CallerPoli
     if (!is_git_family(p.exe) || is_remote_helper(p.exe)) continue;
     if (!is_git(p.exe))
       return refuse(d, describe(p) + " is not a git command that may have a credential");
+    // `git remote-https …` is how git starts a remote helper (it waits for the dashed program
+    // as its child): part of the helper, not the command; the git above it decides.
+    if (is_remote_helper(chain[i - 1].exe) &&
+        judge_git_argv(p.argv, false).subcommand.starts_with("remote-"))
+      continue;
     git = &p;
   }
   if (!git) return refuse(d, "no git command asked for the credential");

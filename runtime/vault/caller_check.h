@@ -2,10 +2,12 @@
 //
 // The socket is open to every process in the sandbox; this is the boundary. A request is
 // granted only when all of these hold, and refused (with one sentence saying why) otherwise:
-//  - the peer (SO_PEERCRED at accept) is the agent's uid, real and effective, and its exe is
-//    exactly the wrapper (ac-vault); op=ping alone is answered to anyone;
-//  - it started no later than the accept (a process that took the pid of a caller that exited
-//    started after it), and every ancestor started no later than its child;
+//  - the peer (the SCM_CREDENTIALS its request came with, which the kernel does not let a
+//    process forge; this gVisor's SO_PEERCRED names the listener, not the peer) is the agent's
+//    uid, real and effective, and its exe is exactly the wrapper (ac-vault); op=ping alone is
+//    answered to anyone;
+//  - it started no later than its request arrived (a process that took the pid of a caller
+//    that exited started after it), and every ancestor started no later than its child;
 //  - every ancestor up to pid 1 (or one whose parent is 0, a `docker exec`) runs a binary on the
 //    allowlist, none under a directory the agent can write; pid 1 is init-guard; the whole chain,
 //    read twice, has the same start times and parents both times;
@@ -59,7 +61,7 @@ bool allowed_ancestor(const CallerPolicy& policy, std::string_view exe);
 struct Peer {
   pid_t pid = 0;
   uid_t uid = 0;
-  uint64_t accepted_at = 0;  // boot ticks
+  uint64_t accepted_at = 0;  // boot ticks when its request's credentials arrived
 };
 
 struct Decision {

@@ -92,6 +92,25 @@ TEST_F(CallerCheckTest, AllowsGitFetchThroughTheRemoteHelper) {
   EXPECT_EQ(d.host, "github.com");
 }
 
+// As git really runs a helper (measured in a sandbox): git clone -> `git remote-https` (the git
+// binary, waiting for the dashed program) -> git-remote-https -> sh -> ac-vault. The dispatcher
+// is not the deciding command; typed by hand with nothing above it, it is refused.
+TEST_F(CallerCheckTest, TheGitRemoteHelperDispatcherIsSkipped) {
+  proc.add(process(35, 30, 300, "/usr/bin/git",
+                   {"git", "remote-https", "origin", "https://github.com/o/r"}));
+  proc.at(40).ppid = 35;
+  proc.add(process(45, 40, 301, "/usr/bin/dash", {"/bin/sh", "-c", "ac-vault git-credential get"}));
+  proc.at(50).ppid = 45;
+  proc.at(30).argv = {"git", "clone", "https://github.com/o/r"};
+  Decision d = check(git_credential());
+  EXPECT_TRUE(d.allowed) << d.reason;
+  EXPECT_EQ(d.what, "git clone");
+  proc.at(35).ppid = 20;  // bash -> git remote-https, typed by hand
+  d = check(git_credential());
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "no git command asked for the credential");
+}
+
 TEST_F(CallerCheckTest, ReadsEveryProcessOfTheChainTwice) {
   ASSERT_TRUE(check(git_credential()).allowed);
   for (pid_t pid : {1, 10, 20, 30, 40, 50}) EXPECT_EQ(proc.reads[pid], 2) << pid;

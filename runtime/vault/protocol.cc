@@ -189,7 +189,22 @@ Status send_message(int fd, const Message& message) {
   const std::string frame = encode(message);
   std::string_view rest = frame;
   while (!rest.empty()) {
-    const ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+    // Each piece says who sends it: the daemon takes its caller from these credentials, which
+    // the kernel refuses to let a process forge.
+    ucred self{::getpid(), ::getuid(), ::getgid()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof self)] = {};
+    iovec iov{const_cast<char*>(rest.data()), rest.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof self);
+    std::memcpy(CMSG_DATA(cm), &self, sizeof self);
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return sys_error("send", errno);

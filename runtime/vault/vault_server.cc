@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "common/syscall.h"
 
@@ -92,6 +93,12 @@ Result<UniqueFd> listen_vault_socket(const std::string& path, uid_t owner) {
       !s)
     return s.error();
   if (auto s = check(::chmod(path.c_str(), 0666), "chmod " + path); !s) return s.error();
+  // Credentials on everything received, from the first byte (accepted sockets set it again).
+  const int one = 1;
+  if (auto s = check(::setsockopt(fd->get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof one),
+                     "SO_PASSCRED " + path);
+      !s)
+    return s.error();
   if (auto s = check(::listen(fd->get(), 64), "listen " + path); !s) return s.error();
   return fd;
 }
@@ -180,15 +187,14 @@ void VaultServer::accept_all() {
       continue;
     }
     auto c = std::make_unique<Client>();
-    c->peer.accepted_at = proc_.boot_ticks_now();
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid <= 0) {
-      log_("vault: refused a connection: its peer credentials cannot be read");
+    // Who sent the request comes with its bytes (SCM_CREDENTIALS, which the kernel checks
+    // against the sender), not from SO_PEERCRED: this gVisor answers SO_PEERCRED on an accepted
+    // socket with the listener's own pid and uid (measured: pid 1, uid 0 for a uid-1000 client).
+    const int one = 1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) {
+      log_(std::string("vault: refused a connection: SO_PASSCRED: ") + std::strerror(errno));
       continue;
     }
-    c->peer.pid = cred.pid;
-    c->peer.uid = cred.uid;
     c->deadline = Clock::now() + config_.deadline;
     c->fd = std::move(conn);
     clients_.push_back(std::move(c));
@@ -211,7 +217,14 @@ bool VaultServer::on_readable(Client& c) {
     }
     // Never more than the frame: what follows it is not ours to read.
     const size_t want = std::min(c.reader.wanted(), sizeof buffer);
-    const ssize_t n = ::recv(c.fd.get(), buffer, want, 0);
+    iovec iov{buffer, want};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(c.fd.get(), &msg, MSG_CMSG_CLOEXEC);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
@@ -221,6 +234,28 @@ bool VaultServer::on_readable(Client& c) {
       log_("vault: dropped pid " + std::to_string(c.peer.pid) +
            ": it closed the connection before a whole request");
       return false;
+    }
+    // Every piece of the request carries its sender, and it is one sender throughout (a
+    // connection handed to another process halfway is refused).
+    std::optional<ucred> sender;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+          cm->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+        ucred u;
+        std::memcpy(&u, CMSG_DATA(cm), sizeof u);
+        sender = u;
+      }
+    }
+    if (!sender || sender->pid <= 0 || (c.peer.pid != 0 && sender->pid != c.peer.pid) ||
+        (msg.msg_flags & MSG_CTRUNC)) {
+      log_("vault: refused a connection: its request came without its sender's credentials");
+      reply(c, refusal("the request must carry its sender's credentials (SCM_CREDENTIALS)"));
+      return on_writable(c);
+    }
+    if (c.peer.pid == 0) {
+      c.peer.pid = sender->pid;
+      c.peer.uid = sender->uid;
+      c.peer.accepted_at = proc_.boot_ticks_now();
     }
     c.reader.feed(std::string_view(buffer, static_cast<size_t>(n)));
   }
