@@ -63,6 +63,16 @@ int supervise(GuardSystem& sys, pid_t child, pid_t daemon) {
 
 }  // namespace
 
+std::vector<std::string> as_agent(const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  for (const std::string& e : env) {
+    if (!starts_with(e, "HOME=") && !starts_with(e, "USER=") && !starts_with(e, "LOGNAME="))
+      out.push_back(e);
+  }
+  out.insert(out.end(), {std::string("HOME=") + kHome, "USER=agent", "LOGNAME=agent"});
+  return out;
+}
+
 Result<Options> parse_args(const std::vector<std::string>& args) {
   Options o;
   size_t i = 0;
@@ -153,8 +163,10 @@ int run(GuardSystem& sys, const Options& options, const std::vector<std::string>
     if (sys.is_file(kGitConfig)) env.push_back(std::string("GIT_CONFIG_SYSTEM=") + kGitConfig);
     env = with_vault_path(env);
   }
-  // Become the agent: nothing below runs as root, and there must be no way back.
+  // Become the agent: nothing below runs as root, and there must be no way back. A root start
+  // (docker exec's defaults) leaves root's HOME and names behind: the agent's instead.
   if (sys.geteuid() == 0) {
+    env = as_agent(env);
     if (auto d = sys.drop_to(kAgentUid, kAgentGid); !d) {
       sys.say("init-guard: cannot become uid " + std::to_string(kAgentUid) + ": " +
               d.error().message);

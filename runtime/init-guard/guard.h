@@ -51,6 +51,10 @@ Result<Options> parse_args(const std::vector<std::string>& args);
 // that order, each once, before whatever else it preloads.
 std::vector<std::string> command_environment(const std::vector<std::string>& env,
                                              const std::vector<std::string>& hooks);
+// `env` with the agent's HOME (/home/agent), USER and LOGNAME in place of whatever a root
+// start left there.
+inline constexpr const char* kHome = "/home/agent";
+std::vector<std::string> as_agent(const std::vector<std::string>& env);
 // Whether `env` names a gate, so the connect() hook must be there.
 bool wants_hook(const std::vector<std::string>& env);
 

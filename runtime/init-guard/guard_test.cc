@@ -212,7 +212,7 @@ TEST(GuardVault, AsPid1TheVaultIsSetUpBeforeTheDropAndNoTokenReachesAnything) {
   sys.dirs = {kSecretsDir};
   sys.signals = {SIGCHLD, SIGCHLD};
   sys.finished = {{9, exited(1)}, {42, exited(0)}};  // the daemon ends first: said, not fatal
-  const std::vector<std::string> env = {"GITHUB_TOKEN=ghp_secret", "PATH=/bin",
+  const std::vector<std::string> env = {"GITHUB_TOKEN=ghp_secret", "PATH=/bin", "HOME=/root",
                                         "ACCTL_VAULT_GITHUB_HOSTS=github.com,api.github.com",
                                         "ACCTL_VAULT_ALLOW_PUSH=0"};
   EXPECT_EQ(run(sys, opts({"--", "bash"}), env), 0);
@@ -226,6 +226,7 @@ TEST(GuardVault, AsPid1TheVaultIsSetUpBeforeTheDropAndNoTokenReachesAnything) {
             sys.env.end());
   EXPECT_NE(std::find(sys.env.begin(), sys.env.end(), "PATH=/opt/acctl/vault-bin:/bin"),
             sys.env.end());
+  EXPECT_NE(std::find(sys.env.begin(), sys.env.end(), "HOME=/home/agent"), sys.env.end());
   EXPECT_EQ(sys.daemon_argv,
             (std::vector<std::string>{kVaultDaemon, "--secrets", kSecretsDir, "--ready-fd", "3",
                                       "--github-hosts", "github.com,api.github.com",

@@ -93,9 +93,12 @@ Status RealSystem::write_new_file(const std::string& path, const std::string& co
 }
 
 Status RealSystem::chown_dir(const std::string& path, uid_t uid, gid_t gid) {
-  auto fd = open_file(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  if (!fd) return fd.error();
-  return check(::fchown(fd->get(), uid, gid), "fchown " + path);
+  // Root here has no DAC_OVERRIDE, so it cannot open the agent's 0700 home to fchown it;
+  // AT_SYMLINK_NOFOLLOW changes a symlink planted in its place, never what it points to.
+  struct stat st;
+  if (auto c = check(::lstat(path.c_str(), &st), "lstat " + path); !c) return c;
+  if (!S_ISDIR(st.st_mode)) return Error{0, path + " is not a folder (a symlink is not followed)"};
+  return check(::fchownat(AT_FDCWD, path.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW), "chown " + path);
 }
 
 Result<pid_t> RealSystem::start_daemon(const std::vector<std::string>& argv,
