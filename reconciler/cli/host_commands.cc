@@ -169,6 +169,28 @@ std::optional<std::pair<uint64_t, uint64_t>> gate_audit_counters(engine::EngineA
   return std::make_pair(*suppressed, *errors);
 }
 
+// Whether a sandbox's vault daemon answers: its client's ping, run as root in the sandbox (the
+// ping carries no token). nullopt when the sandbox has no vault.
+std::optional<bool> vault_answers(engine::EngineApi& api, const engine::ContainerInfo& info) {
+  const std::string mount = std::string(":") + kSecretsMount + ":";
+  const bool has_vault =
+      std::any_of(info.host_config.binds.begin(), info.host_config.binds.end(),
+                  [&](const std::string& b) { return b.find(mount) != std::string::npos; });
+  if (!has_vault) return std::nullopt;
+  if (!info.state.running) return false;
+  engine::ExecSpec spec;
+  spec.cmd = {kVaultClient, "ping"};
+  spec.user = "0:0";
+  auto id = api.create_exec(info.id, spec);
+  if (!id) return false;
+  auto stream = api.start_exec(*id, false);
+  if (!stream) return false;
+  if (!(*stream)->read_to_end([](engine::LogStream, std::string_view) { return true; }))
+    return false;
+  auto done = api.inspect_exec(*id);
+  return done && done->exit_code && *done->exit_code == 0;
+}
+
 std::string bytes_text(int64_t n) {
   return human_size(n);
 }
@@ -479,6 +501,17 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
                                (health.empty() ? "" : ", " + health));
           }
         } else {
+          if (info) {
+            if (auto vault = vault_answers(napi, *info)) {
+              cj["vault"] = *vault ? "answering" : "not answering";
+              if (!*vault) {
+                healthy = false;
+                problems.push_back("Host/" + h.host + ": the vault of " + name +
+                                   " does not answer: git and gh in it get no credentials "
+                                   "until it is started again");
+              }
+            }
+          }
           hj["sandboxes"].push_back(cj);
         }
       }
@@ -546,7 +579,8 @@ int cmd_status(const std::vector<std::string>& args, CliEnv& env) {
     if (hj.contains("sandboxes")) {
       for (const json& s : hj["sandboxes"]) {
         env.out << "  sandbox         " << s["name"].get<std::string>() << "  "
-                << s["state"].get<std::string>() << "  " << usage_text(s["usage"]) << "\n";
+                << s["state"].get<std::string>() << "  " << usage_text(s["usage"])
+                << (s.contains("vault") ? "  vault " + s["vault"].get<std::string>() : "") << "\n";
       }
     }
     if (hj.contains("disk")) {

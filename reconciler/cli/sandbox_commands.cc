@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -30,8 +31,9 @@ using nlohmann::json;
 
 constexpr const char* kRunHelp =
     R"(Usage: acctl run [BLUEPRINT] NAME [--cpus N] [--memory|-m SIZE] [--gpus all|N|ID,ID]
-                 [--pids N] [--env K=V]... [--policy P] [--host H] [--build] [--wait]
-                 [--timeout D] [-- ARGS...]
+                 [--pids N] [--env K=V]... [--credential PROVIDER=env:VAR|file:PATH]...
+                 [--allow-push] [--block PATH]... [--policy P] [--host H] [--build]
+                 [--wait] [--timeout D] [-- ARGS...]
 
 Runs an agent headless in the sandbox instance NAME: writes its Sandbox manifest to
 instances/NAME/sandbox.yaml (beside its workspace/, home/ and secrets/, each 0700) and converges
@@ -47,7 +49,12 @@ base. Running an existing instance with other options changes it.
 Options:
   --cpus N, --memory SIZE, --pids N   the sandbox's limits (1.5, 1g, 256)
   --gpus all|N|ID,ID  GPUs, through gVisor's GPU proxy (the engine needs the NVIDIA runtime)
-  --env K=V           an environment variable for the agent (repeatable)
+  --env K=V           an environment variable for the agent (repeatable); the agent reads it
+  --credential github=env:GITHUB_TOKEN, gitlab=file:~/.config/glab/token
+                      a token for git, gh and glab through the vault, never in the agent's
+                      environment (paranoid Blueprints; read when converging, kept in secrets/)
+  --allow-push        let git push have the credentials too (default: clone and fetch only)
+  --block PATH        a path inside the sandbox the agent may not open (repeatable)
   --policy P          the EgressPolicy (default: default); --host H: the Host
   --build             build the Blueprint's image again, without the layer cache
   --wait              stay, print the agent's output, exit with its exit status
@@ -99,8 +106,10 @@ struct RunOptions {
   std::vector<std::string> words;  // [BLUEPRINT] NAME
   std::optional<std::string> cpus, memory, gpus, pids, policy, host;
   std::vector<std::string> env;
+  std::map<std::string, std::pair<std::string, std::string>> credentials;  // provider → kind, value
+  std::vector<std::string> blocked;
   std::optional<std::vector<std::string>> args;  // after "--"
-  bool build = false, wait = false, yes = false;
+  bool build = false, wait = false, yes = false, allow_push = false;
   Flags flags;  // --timeout, -o
 };
 
@@ -127,8 +136,13 @@ std::string parse_run_options(const std::vector<std::string>& args, bool run_fla
       if (i + 1 < args.size()) return args[++i];
       return std::nullopt;
     };
-    if (name == "--build" || name == "--wait" || name == "--yes") {
+    if (name == "--build" || name == "--wait" || name == "--yes" || name == "--allow-push") {
       if (inline_value) return "option " + name + " takes no value";
+      if (name == "--allow-push") {
+        if (!run_flags) return "unknown option " + a;
+        o.allow_push = true;
+        continue;
+      }
       if (name == "--yes") {
         o.yes = true;
         continue;
@@ -137,8 +151,9 @@ std::string parse_run_options(const std::vector<std::string>& args, bool run_fla
       (name == "--build" ? o.build : o.wait) = true;
       continue;
     }
-    static const std::set<std::string> kRunValued = {"--cpus", "--memory", "--gpus", "--pids",
-                                                     "--env",  "--policy", "--host"};
+    static const std::set<std::string> kRunValued = {"--cpus", "--memory",     "--gpus",
+                                                     "--pids", "--env",        "--policy",
+                                                     "--host", "--credential", "--block"};
     if (name == "--timeout" || name == "--output" || (run_flags && kRunValued.count(name))) {
       auto v = take();
       if (!v) return "option " + name + " needs a value";
@@ -150,6 +165,16 @@ std::string parse_run_options(const std::vector<std::string>& args, bool run_fla
       if (name == "--pids") o.pids = *v;
       if (name == "--policy") o.policy = *v;
       if (name == "--host") o.host = *v;
+      if (name == "--block") o.blocked.push_back(*v);
+      if (name == "--credential") {
+        const size_t eq = v->find('='), colon = v->find(':', eq == std::string::npos ? 0 : eq);
+        const std::string kind =
+            colon == std::string::npos ? "" : v->substr(eq + 1, colon - eq - 1);
+        if (eq == std::string::npos || eq == 0 || (kind != "env" && kind != "file") ||
+            colon + 1 == v->size())
+          return "--credential takes PROVIDER=env:VARIABLE or PROVIDER=file:PATH, not " + *v;
+        o.credentials[v->substr(0, eq)] = {kind, v->substr(colon + 1)};
+      }
       if (name == "--env") {
         if (v->find('=') == std::string::npos || v->front() == '=')
           return "--env takes K=V, not " + *v;
@@ -192,6 +217,11 @@ void apply_options(json& spec, const RunOptions& o) {
     if (!spec["env"].is_object()) spec["env"] = json::object();
     spec["env"][kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
   }
+  // Only where the token comes from: its value is read when converging, never written here.
+  for (const auto& [provider, source] : o.credentials)
+    spec["credentials"][provider] = {{source.first, source.second}};
+  if (o.allow_push) spec["git"]["allowPush"] = true;
+  if (!o.blocked.empty()) spec["blockedPaths"] = o.blocked;
   if (o.policy) spec["egressPolicy"] = *o.policy;
   if (o.host) spec["host"] = *o.host;
   if (o.args) spec["args"] = *o.args;

@@ -2,6 +2,8 @@
 // both engines, image transfer, the gate's policy file and its reload, start/stop/down/status.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -211,6 +213,78 @@ TEST_F(DindTest, ApplyBuildsHostThenConvergesTheNestedEngine) {
   EXPECT_TRUE(outer_->mutating_calls().empty()) << testing::PrintToString(outer_->mutating_calls());
   EXPECT_TRUE(nested_->mutating_calls().empty())
       << testing::PrintToString(nested_->mutating_calls());
+}
+
+// A paranoid Sandbox with credentials: the token goes to instances/NAME/secrets (0600) and
+// from there only through a root-only mount; the container starts as root with the vault's few
+// capabilities; nothing the engine holds or the plan prints carries the token; a changed token
+// replaces the sandbox. A blocked path is covered by a root-only empty file.
+TEST_F(DindTest, CredentialsGoToTheSecretsFolderAndNowhereElse) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the secrets folder is made root's)";
+  const std::string token = "ghp_unit_test_token_0123456789";
+  setenv("ACCTL_UNIT_TOKEN", token.c_str(), 1);
+  const std::string yaml = std::string(kHost) + policy("default", "example.com") +
+                           sandbox("v",
+                                   ", credentials: {github: {env: ACCTL_UNIT_TOKEN}}, "
+                                   "blockedPaths: [/workspace/.env]");
+  nested_engine_comes_up();
+  Out diff = run({"diff", "-f", "-"}, yaml);
+  EXPECT_EQ(diff.out.find(token), std::string::npos) << diff.out;
+  EXPECT_NE(diff.out.find("instances/v/secrets/github"), std::string::npos) << diff.out;
+  Out r = run({"apply", "-f", "-"}, yaml);
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_EQ(r.out.find(token), std::string::npos);
+  EXPECT_EQ(r.err.find(token), std::string::npos);
+
+  const fs::path secret = home_ / "instances/v/secrets/github";
+  std::ifstream in(secret);
+  std::string stored((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(stored, token);
+  EXPECT_EQ(fs::status(secret).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(secret.parent_path()).permissions() & fs::perms::all, fs::perms::owner_all);
+
+  auto sb = nested_->inspect_container("ac-sb-v");
+  ASSERT_TRUE(sb.ok());
+  EXPECT_EQ(sb->config.user, "0:0");
+  EXPECT_EQ(sb->host_config.cap_drop, std::vector<std::string>{"ALL"});
+  EXPECT_EQ(sb->host_config.cap_add,
+            (std::vector<std::string>{"CHOWN", "SETUID", "SETGID", "SYS_PTRACE"}));
+  auto has_bind = [&](const std::string& b) {
+    return std::find(sb->host_config.binds.begin(), sb->host_config.binds.end(), b) !=
+           sb->host_config.binds.end();
+  };
+  EXPECT_TRUE(has_bind((home_ / "instances/v/secrets").string() + ":/run/acctl/secrets:ro"));
+  EXPECT_TRUE(has_bind((home_ / "instances/v/blocked/empty").string() + ":/workspace/.env:ro"));
+  EXPECT_EQ(fs::status(home_ / "instances/v/blocked/empty").permissions() & fs::perms::all,
+            fs::perms::owner_read);
+  EXPECT_NE(std::find(sb->config.env.begin(), sb->config.env.end(),
+                      "ACCTL_BLOCKED_PATHS=/workspace/.env"),
+            sb->config.env.end());
+  json seen = {{"env", sb->config.env}, {"labels", sb->config.labels}, {"cmd", sb->config.cmd}};
+  EXPECT_EQ(seen.dump().find(token), std::string::npos) << seen.dump();
+
+  // In sync without the variable (the stored copy stands in); a new token is a replacement
+  // that says why without saying what.
+  unsetenv("ACCTL_UNIT_TOKEN");
+  EXPECT_EQ(run({"diff", "-f", "-"}, yaml).status, 0);
+  setenv("ACCTL_UNIT_TOKEN", "ghp_the_next_token_987654321", 1);
+  Out changed = run({"diff", "-f", "-"}, yaml);
+  EXPECT_EQ(changed.status, 1);
+  EXPECT_NE(changed.out.find("credentials"), std::string::npos) << changed.out;
+  EXPECT_EQ(changed.out.find("ghp_the_next_token"), std::string::npos) << changed.out;
+  unsetenv("ACCTL_UNIT_TOKEN");
+}
+
+TEST_F(DindTest, ACredentialWithNoSourceAndNoStoredCopyIsAnError) {
+  unsetenv("ACCTL_UNIT_TOKEN");
+  const std::string yaml = std::string(kHost) + policy("default", "example.com") +
+                           sandbox("v", ", credentials: {github: {env: ACCTL_UNIT_TOKEN}}");
+  Out r = run({"diff", "-f", "-"}, yaml);
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("Sandbox/v: credentials.github: $ACCTL_UNIT_TOKEN is not set"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(DindTest, GpuSandboxGivesTheHostContainerTheGpusOrIsRefusedAtThePlan) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "converge/addresses.h"
+#include "converge/credentials.h"
 #include "converge/image_objects.h"
 #include "converge/observed.h"
 #include "converge/sandbox_host.h"
@@ -64,8 +65,42 @@ DesiredObject render_network(const Host& h) {
   return o;
 }
 
-DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
-                             const RenderOptions& options) {
+std::string joined(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const std::string& i : items) out += (out.empty() ? "" : separator) + i;
+  return out;
+}
+
+// The host folder behind a path inside the sandbox, when it is in the workspace or the home
+// (the binds acctl makes); "" for a path of the image.
+std::string host_path_of(const std::string& inside, const DesiredObject& o) {
+  for (const auto& [mount, dir] :
+       {std::pair<std::string, std::string>{"/workspace", o.workspace_dir},
+        {kAgentHome, o.home_dir}}) {
+    if (inside == mount) return dir;
+    if (inside.starts_with(mount + "/")) return dir + inside.substr(mount.size());
+  }
+  return "";
+}
+
+// blockedPaths: each covered by something uid 1000 cannot open, whatever it does to the hooks
+// (the file boundary is modes, not LD_PRELOAD): a folder of the workspace or home by a root-only
+// tmpfs, anything else (a file, or a path not there yet) by a root-only empty file.
+void cover_blocked_paths(const Sandbox& s, DesiredObject& o, const std::string& empty_file) {
+  engine::HostConfig& hc = o.container.host_config;
+  for (const std::string& p : s.spec.blocked_paths) {
+    std::error_code ec;
+    const std::string host = host_path_of(p, o);
+    if (!host.empty() && fs::symlink_status(host, ec).type() == fs::file_type::directory) {
+      hc.tmpfs[p] = "ro,nosuid,nodev,noexec,size=4k,mode=0700";
+    } else {
+      hc.binds.push_back(empty_file + ":" + p + ":ro");
+    }
+  }
+}
+
+void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
+                    const RenderOptions& options, std::vector<DesiredObject>& out) {
   DesiredObject o;
   o.type = ObjectType::kContainer;
   o.name = sandbox_container_name(s.meta.name);
@@ -112,6 +147,21 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
   // The connect() hook sends other addresses to the gate (a dind Host's sandboxes have one).
   if (paranoid && host.spec.isolation == Isolation::kDind)
     env[kGateAddressVariable] = host.spec.gate_ip.str();
+  // The vault: the tokens go to the instance's secrets/ folder, never into the container's
+  // config; what it may do with them is not secret.
+  const std::map<std::string, std::string>* tokens = nullptr;
+  if (options.credentials) {
+    auto it = options.credentials->find(s.meta.name);
+    if (it != options.credentials->end() && !it->second.empty()) tokens = &it->second;
+  }
+  const bool vault = paranoid && tokens;
+  if (vault) {
+    env[kVaultGithubHostsVariable] = joined(s.spec.github_hosts, ",");
+    env[kVaultGitlabHostsVariable] = joined(s.spec.gitlab_hosts, ",");
+    env[kVaultAllowPushVariable] = s.spec.git_allow_push ? "1" : "0";
+  }
+  if (paranoid && !s.spec.blocked_paths.empty())
+    env[kBlockedPathsVariable] = joined(s.spec.blocked_paths, ":");
   for (const auto& [k, v] : env) c.env.push_back(k + "=" + v);
   c.labels = o.labels;
   c.working_dir = "/workspace";
@@ -130,6 +180,53 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
   hc.security_opt = {"no-new-privileges"};
   hc.readonly_rootfs = true;
   hc.tmpfs = {{"/tmp", "rw,nosuid,nodev,mode=1777"}, {"/var/tmp", "rw,nosuid,nodev,mode=1777"}};
+  json credential_digests = json::object();
+  std::vector<DesiredObject> files;  // written before the container is made
+  if (vault) {
+    // init-guard starts as root for the vault, with the few capabilities its duties need, and
+    // drops to the agent before the agent runs (no setuid file exists: the agent cannot regain
+    // them, and gVisor ignores setuid bits anyway).
+    c.user = "0:0";
+    for (const char* cap : kVaultCapabilities) hc.cap_add.push_back(cap);
+    hc.tmpfs[kInsideRunDir] = "rw,nosuid,nodev,noexec,size=1m,mode=0755";
+    const InstancePaths ip = instance_paths(options.state_dir, s.meta.name);
+    hc.binds.push_back(ip.secrets() + ":" + kSecretsMount + ":ro");
+    for (const auto& [provider, token] : *tokens) {
+      DesiredObject f;
+      f.type = ObjectType::kFile;
+      f.name = ip.secrets() + "/" + provider;
+      f.owner = o.owner;
+      f.host = o.host;
+      f.file.path = f.name;
+      f.file.label = "instances/" + s.meta.name + "/secrets/" + provider;
+      f.file.content = token;
+      f.file.mode = 0600;
+      f.file.private_base = options.state_dir;
+      f.file.private_folder = "instances/" + s.meta.name + "/secrets";
+      f.file.explain = [](const std::string&) {
+        return std::vector<std::string>{"the token changed"};
+      };
+      o.depends_on.push_back(f.name);
+      credential_digests[provider] = credential_digest(s.meta.name, provider, token);
+      files.push_back(std::move(f));
+    }
+  }
+  if (!s.spec.blocked_paths.empty()) {
+    DesiredObject empty;
+    empty.type = ObjectType::kFile;
+    // In the instance folder, which a dind Host's container mounts at the same path.
+    empty.file.private_folder = "instances/" + s.meta.name + "/blocked";
+    empty.name = (fs::path(options.state_dir) / empty.file.private_folder / "empty").string();
+    empty.owner = o.owner;
+    empty.host = o.host;
+    empty.file.path = empty.name;
+    empty.file.label = empty.file.private_folder + "/empty";
+    empty.file.mode = 0400;
+    empty.file.private_base = options.state_dir;
+    o.depends_on.push_back(empty.name);
+    cover_blocked_paths(s, o, empty.name);
+    files.push_back(std::move(empty));
+  }
   if (host.spec.isolation == Isolation::kDind) {
     // In the nested engine, after the gate; names resolve at the gate only (the engine's
     // embedded DNS would answer other containers' names and forward the rest).
@@ -181,9 +278,16 @@ DesiredObject render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& 
                  {"security", hc.security_opt},
                  {"readonly", hc.readonly_rootfs},
                  {"tmpfs", hc.tmpfs}};
+  // Only when used, so that sandboxes without them keep their spec hash.
+  if (!hc.cap_add.empty()) fields["capsAdded"] = hc.cap_add;
+  if (!credential_digests.empty()) fields["credentials"] = credential_digests;
   seal_spec(o, fields);
   c.labels = o.labels;
-  return o;
+  for (DesiredObject& f : files) {
+    f.engine = o.engine;
+    out.push_back(std::move(f));
+  }
+  out.push_back(std::move(o));
 }
 
 }  // namespace
@@ -278,7 +382,7 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
   for (const Sandbox& s : model.sandboxes) {
     const Host* h = model.find_host(s.spec.host);
     if (!h || !rendered.count(h->meta.name)) continue;
-    out.objects.push_back(render_sandbox(s, *model.find_blueprint(s.spec.blueprint), *h, options));
+    render_sandbox(s, *model.find_blueprint(s.spec.blueprint), *h, options, out.objects);
   }
   return out;
 }

@@ -66,6 +66,11 @@ struct DesiredFile {
   std::string reload_container;
   // What differs between the file's current text and `content`: "policy changed".
   std::function<std::vector<std::string>(const std::string& current)> explain;
+  int mode = 0644;
+  // When set: the file's folder is made first under this trusted base (root's, 0700, no symlink
+  // followed; make_private_dir), with the path relative to it in `private_folder`.
+  std::string private_base;
+  std::string private_folder;
 };
 
 // A nested engine (kEngine): answering, and its host container's entrypoint reported ready.
@@ -103,7 +108,7 @@ struct DesiredObject {
   LiveLimits live;                        // kContainer
   bool keep_running = false;              // kContainer: restart it when found stopped
   std::string workspace_dir;              // kContainer: host folder created (0700) before create
-  std::string home_dir;  // kContainer: the agent\'s home, made like the workspace
+  std::string home_dir;                   // kContainer: the agent\'s home, made like the workspace
   std::optional<AddressRequest> address;  // kContainer: acctl assigns container.ipv4_address
   DesiredImage image;                     // kImage
   DesiredFile file;                       // kFile
@@ -135,6 +140,8 @@ struct RenderOptions {
   // What a dind Host's container may have; nullptr renders no dind Host (they are listed in
   // `unsupported`).
   const HostPrivileges* privileges = nullptr;
+  // The Sandboxes' tokens (read_credentials); nullptr renders Sandboxes without credentials.
+  const std::map<std::string, std::map<std::string, std::string>>* credentials = nullptr;
 };
 
 // Turns the model into desired objects on every engine: for a direct Host its network, the

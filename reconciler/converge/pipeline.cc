@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/files.h"
+#include "converge/credentials.h"
 #include "converge/desired.h"
 #include "converge/observe.h"
 #include "converge/sandbox_host.h"
@@ -265,7 +266,9 @@ Result<ConvergeResult> converge(const Model& model, const ConvergeOptions& opt,
   const System& sys = *env.system;
   const auto started = sys.now();
   const HostPrivileges privileges = sys.privileges();
-  RenderOptions ro{env.state_dir, env.project_root, &privileges};
+  auto credentials = read_credentials(model, sys, env.state_dir);
+  if (!credentials) return credentials.error();
+  RenderOptions ro{env.state_dir, env.project_root, &privileges, &*credentials};
   auto desired = render_desired(model, ro);
   if (!desired) return desired.error();
   ConvergeResult result;

@@ -217,7 +217,12 @@ Result<std::string> ConvergeSteps::run(const Action& a,
              " shared layers left out";
     }
     case ActionType::kWrite: {
-      auto w = write_file_atomically(a.desired->file.path, a.desired->file.content);
+      const DesiredFile& file = a.desired->file;
+      if (!file.private_base.empty()) {
+        auto dir = make_private_dir(file.private_base, file.private_folder, PrivateDirOwner{0, 0});
+        if (!dir) return dir.error();
+      }
+      auto w = write_file_atomically(file.path, file.content, file.mode);
       if (!w) return w.error();
       return std::string();
     }

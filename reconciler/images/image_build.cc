@@ -545,8 +545,9 @@ Result<ImageRecipe> gate_image_recipe(const std::string& project_root,
 }
 
 // The runtime/ folders init-guard and the hooks are built from (agent-base's first stage).
-static constexpr const char* kInsideRuntimeFolders[] = {"runtime/common", "runtime/netpolicy",
-                                                        "runtime/init-guard", "runtime/hooks"};
+static constexpr const char* kInsideRuntimeFolders[] = {
+    "runtime/common", "runtime/netpolicy", "runtime/init-guard",
+    "runtime/hooks",  "runtime/vault",     "runtime/vault-wrapper"};
 
 Result<ImageRecipe> agent_base_image_recipe(const std::string& project_root,
                                             const std::string& base_image,

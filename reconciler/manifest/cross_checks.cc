@@ -54,6 +54,20 @@ void check_across_documents(
       break;
     }
   }
+  // Only a paranoid Blueprint's sandbox has the vault (init-guard and the daemon are in the
+  // images acctl builds); elsewhere a token could only be a variable the agent reads.
+  for (const Sandbox& s : model.sandboxes) {
+    if (!s.spec.github && !s.spec.gitlab) continue;
+    const Blueprint* b = model.find_blueprint(s.spec.blueprint);
+    if (!b || (b->spec.hardening == Hardening::kParanoid && b->spec.image.empty())) continue;
+    report("Sandbox", s.meta.name, "/spec/credentials",
+           "credentials need the vault of a paranoid Blueprint, and Blueprint/" + b->meta.name +
+               (b->spec.hardening != Hardening::kParanoid
+                    ? std::string(" is hardening: standard")
+                    : " runs the prebuilt image " + b->spec.image) +
+               ", which has none; acctl never hands a token over as a plain variable (use a "
+               "paranoid Blueprint, or leave credentials out)");
+  }
   for (const Host& h : model.hosts) {
     if (h.spec.isolation != Isolation::kDind) continue;
     const std::string& name = h.meta.name;

@@ -71,6 +71,44 @@ std::optional<std::string> normalize_relative(const std::string& path) {
   return out;
 }
 
+// Why a blocked path (absolute, normal form) cannot be covered, or nullopt: it would hide a
+// folder acctl mounts or the sandbox needs to run (the workspace, the home, the scratch folders,
+// acctl's own files, the kernel's file systems) or sit inside one that is not a plain folder.
+std::optional<std::string> blocked_path_clash(const std::string& p) {
+  for (const char* mount : {"/workspace",
+                            "/home/agent",
+                            "/tmp",
+                            "/var/tmp",
+                            "/run/acctl",
+                            "/opt/acctl",
+                            "/etc/resolv.conf",
+                            "/usr",
+                            "/bin",
+                            "/lib",
+                            "/etc",
+                            "/sbin",
+                            "/home",
+                            "/run",
+                            "/var",
+                            "/opt",
+                            "/root",
+                            "/proc",
+                            "/sys",
+                            "/dev"}) {
+    const std::string m = mount;
+    if (p == m || m.starts_with(p + "/"))
+      return "would hide " + m + ", which the sandbox needs; block the files inside it instead";
+  }
+  for (const char* kernel : {"/proc", "/sys", "/dev", "/run/acctl", "/opt/acctl"}) {
+    const std::string k = kernel;
+    if (p.starts_with(k + "/"))
+      return "is inside " + k +
+             ", which acctl cannot cover; block paths of the workspace, "
+             "the home or the image";
+  }
+  return std::nullopt;
+}
+
 std::optional<Endpoint> parse_endpoint(const std::string& text, uint16_t default_port) {
   std::string host = text;
   std::string port;
@@ -407,20 +445,7 @@ class DocumentChecker {
               "workspace path " + q(path) + " has a ':' or ',', which a bind mount cannot carry");
       }
     }
-    // Accepted by the schema, enforced by nothing yet: refused, never silently ignored. The
-    // credential vault and gate injection, and the blocked-paths hook, are still to be built.
-    if (has("/spec/credentials") && !at("/spec/credentials").empty()) {
-      error("/spec/credentials",
-            "credentials are not supported yet: acctl has no credential vault or gate injection "
-            "to keep a token from the agent, and it never passes one as a plain variable; leave "
-            "credentials out (a token given with env or --env is the agent's to read)");
-    }
     const json& blocked = at("/spec/blockedPaths");
-    if (!blocked.empty()) {
-      error("/spec/blockedPaths",
-            "blockedPaths is not supported yet: nothing would stop the agent (uid 1000) reading "
-            "those paths; leave it out, and keep such files out of the workspace and home");
-    }
     for (size_t i = 0; i < blocked.size(); ++i) {
       const std::string p = blocked[i].get<std::string>();
       std::optional<std::string> rel;
@@ -437,6 +462,11 @@ class DocumentChecker {
       } else if ("/" + *rel != p) {
         error("/spec/blockedPaths/" + std::to_string(i),
               "blocked path " + q(p) + " is not in normal form (write \"/" + *rel + "\")");
+      } else if (p.find_first_of(":,") != std::string::npos) {
+        error("/spec/blockedPaths/" + std::to_string(i),
+              "blocked path " + q(p) + " has a ':' or ',', which a bind mount cannot carry");
+      } else if (auto clash = blocked_path_clash(p)) {
+        error("/spec/blockedPaths/" + std::to_string(i), "blocked path " + q(p) + " " + *clash);
       }
     }
   }

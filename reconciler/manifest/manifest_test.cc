@@ -62,8 +62,10 @@ TEST(Manifest, SandboxDefaultsAndTypedFields) {
   ManifestSet set;
   auto errors =
       check_text(sandbox("  resources: {cpus: \"1.5\", memory: 1.5g, gpus: [\"0\", \"1\"]}\n"
+                         "  credentials: {github: {env: GITHUB_TOKEN}, gitlab: {file: ~/.t}}\n"
                          "  git: {githubHosts: [\"ghe.example.com:8443\"]}\n"
-                         "  workspace: {path: instances/shared/./ws}\n"),
+                         "  workspace: {path: instances/shared/./ws}\n"
+                         "  blockedPaths: [/workspace/.env]\n"),
                  "t.yaml", &set);
   ASSERT_TRUE(errors.empty()) << joined(errors);
   const Sandbox& s = set.model.sandboxes.at(0);
@@ -73,20 +75,23 @@ TEST(Manifest, SandboxDefaultsAndTypedFields) {
   EXPECT_EQ(*s.spec.memory_bytes, 3LL << 29);
   EXPECT_EQ(s.spec.gpus.device_ids, (std::vector<std::string>{"0", "1"}));
   EXPECT_EQ(s.spec.pids, 1024);
+  EXPECT_EQ(s.spec.github->env, "GITHUB_TOKEN");
+  EXPECT_EQ(s.spec.gitlab->file, "~/.t");
+  EXPECT_EQ(s.spec.blocked_paths, (std::vector<std::string>{"/workspace/.env"}));
   EXPECT_EQ(s.spec.workspace, "instances/shared/ws");
   EXPECT_EQ(s.spec.host, "local");
 }
 
-// Accepted by the schema but enforced by nothing yet: refused at validate, never ignored.
-TEST(Manifest, CredentialsAndBlockedPathsAreRefusedUntilSomethingEnforcesThem) {
+// A blocked path is covered by a mount: one that would hide what the sandbox runs in, or that
+// a bind cannot carry, is refused.
+TEST(Manifest, BlockedPathsThatCannotBeCoveredAreRefused) {
   const std::string errors = joined(
-      check_text(sandbox("  credentials: {github: {env: GITHUB_TOKEN}, gitlab: {file: ~/.t}}\n"
-                         "  blockedPaths: [/workspace/.env]\n")));
-  EXPECT_NE(errors.find("Sandbox/dev: credentials are not supported yet"), std::string::npos)
-      << errors;
-  EXPECT_NE(errors.find("Sandbox/dev: blockedPaths is not supported yet"), std::string::npos)
-      << errors;
-  EXPECT_TRUE(check_text(sandbox("  credentials: {}\n  blockedPaths: []\n")).empty());
+      check_text(sandbox("  blockedPaths: [/home/agent, /proc/self/environ, /srv/a:b, /]\n")));
+  EXPECT_NE(errors.find("\"/home/agent\" would hide /home/agent"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("\"/proc/self/environ\" is inside /proc"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("\"/srv/a:b\" has a ':'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("blocking \"/\" would block everything"), std::string::npos) << errors;
+  EXPECT_TRUE(check_text(sandbox("  blockedPaths: [/workspace/.env, /etc/shadow]\n")).empty());
 }
 
 TEST(Manifest, GpusForms) {

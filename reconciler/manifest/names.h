@@ -51,6 +51,20 @@ inline constexpr const char* kAgentHome = "/home/agent";
 // gives the connect() hook the gate's address.
 inline constexpr const char* kInitGuard = "/opt/acctl/bin/init-guard";
 inline constexpr const char* kGateAddressVariable = "ACCTL_GATE_ADDR";
+// The credential vault of a paranoid Sandbox with credentials: the instance's secrets/ folder,
+// mounted read-only where only root (init-guard, the vault daemon) can enter it; the scratch
+// folder init-guard writes the system git config and the daemon its socket in; the blocked
+// paths, for the hook's messages. The container starts as root with only these capabilities:
+// CHOWN (the home), SETUID and SETGID (dropping to the agent), SYS_PTRACE (the daemon reads
+// /proc/<pid>/exe of its callers, which gVisor allows only with it).
+inline constexpr const char* kSecretsMount = "/run/acctl/secrets";
+inline constexpr const char* kInsideRunDir = "/run/acctl";
+inline constexpr const char* kVaultCapabilities[] = {"CHOWN", "SETUID", "SETGID", "SYS_PTRACE"};
+inline constexpr const char* kVaultGithubHostsVariable = "ACCTL_VAULT_GITHUB_HOSTS";
+inline constexpr const char* kVaultGitlabHostsVariable = "ACCTL_VAULT_GITLAB_HOSTS";
+inline constexpr const char* kVaultAllowPushVariable = "ACCTL_VAULT_ALLOW_PUSH";
+inline constexpr const char* kBlockedPathsVariable = "ACCTL_BLOCKED_PATHS";
+inline constexpr const char* kVaultClient = "/opt/acctl/bin/ac-vault";
 
 // Inside a dind Host's container.
 inline constexpr const char* kHostRunDir = "/run/acctl";       // the machine's run folder, mounted
