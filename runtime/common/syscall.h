@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/fd.h"
 #include "common/result.h"
@@ -44,5 +45,8 @@ Result<UniqueFd> open_socket(int domain, int type, int protocol = 0);
 
 // socketpair(2) (AF_UNIX) with SOCK_CLOEXEC added to `type`.
 Result<std::pair<UniqueFd, UniqueFd>> socket_pair(int type);
+
+// argv/envp for exec*(): pointers into `v` (which must outlive them), then a null.
+std::vector<char*> exec_strings(const std::vector<std::string>& v);
 
 }  // namespace acctl

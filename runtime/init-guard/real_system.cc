@@ -27,14 +27,6 @@ sigset_t guarded_signals() {
   return set;
 }
 
-std::vector<char*> c_strings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  out.reserve(v.size() + 1);
-  for (const std::string& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 }  // namespace
 
 pid_t RealSystem::getpid() {
@@ -105,7 +97,7 @@ Result<pid_t> RealSystem::start_daemon(const std::vector<std::string>& argv,
                                        const std::vector<std::string>& env, int timeout_ms) {
   auto ready = make_pipe();
   if (!ready) return ready.error();
-  std::vector<char*> a = c_strings(argv), e = c_strings(env);
+  std::vector<char*> a = exec_strings(argv), e = exec_strings(env);
   const int write_end = ready->write.get();
   const pid_t pid = ::fork();
   if (pid < 0) return sys_error("fork", errno);
@@ -162,7 +154,7 @@ Status RealSystem::block_signals() {
 Result<pid_t> RealSystem::spawn(const std::vector<std::string>& argv,
                                 const std::vector<std::string>& env) {
   // Built before fork: the child only makes system calls.
-  std::vector<char*> a = c_strings(argv), e = c_strings(env);
+  std::vector<char*> a = exec_strings(argv), e = exec_strings(env);
   const pid_t pid = ::fork();
   if (pid < 0) return sys_error("fork", errno);
   if (pid == 0) {
@@ -179,7 +171,7 @@ Result<pid_t> RealSystem::spawn(const std::vector<std::string>& argv,
 }
 
 int RealSystem::exec(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  std::vector<char*> a = c_strings(argv), e = c_strings(env);
+  std::vector<char*> a = exec_strings(argv), e = exec_strings(env);
   ::execvpe(a[0], a.data(), e.data());
   return errno;
 }

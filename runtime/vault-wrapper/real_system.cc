@@ -33,14 +33,6 @@ sigset_t supervised_signals() {
   return set;
 }
 
-std::vector<char*> c_strings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  out.reserve(v.size() + 1);
-  for (const std::string& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 }  // namespace
 
 Status RealSystem::connect(const std::string& socket) {
@@ -168,7 +160,7 @@ Status RealSystem::block_signals() {
 Result<pid_t> RealSystem::spawn(const std::vector<std::string>& argv,
                                 const std::vector<std::string>& env) {
   // Built before fork: the child only makes system calls.
-  std::vector<char*> a = c_strings(argv), e = c_strings(env);
+  std::vector<char*> a = exec_strings(argv), e = exec_strings(env);
   const std::string failed = "acctl vault: cannot run " + argv[0] + ": ";
   const pid_t pid = ::fork();
   if (pid < 0) return sys_error("fork", errno);
