@@ -161,7 +161,8 @@ void AuditLog::flush() {
   if (pending_.empty()) return;
   if (file_ != nullptr) {
     const size_t written = std::fwrite(pending_.data(), 1, pending_.size(), file_);
-    if (written != pending_.size() || std::fflush(file_) != 0) {
+    failing_ = written != pending_.size() || std::fflush(file_) != 0;
+    if (failing_) {
       ++write_errors_;
       std::clearerr(file_);
     }

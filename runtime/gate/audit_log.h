@@ -96,6 +96,8 @@ class AuditLog {
   size_t buffered() const { return pending_.size(); }
   // Lines the file refused (a full disk, a closed pipe): counted, shown in /metrics.
   uint64_t write_errors() const { return write_errors_; }
+  // The last write failed, and none has succeeded since (a full disk, a closed pipe).
+  bool failing() const { return failing_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -104,6 +106,7 @@ class AuditLog {
   std::string path_;
   std::string pending_;  // complete lines not yet handed to the file
   uint64_t write_errors_ = 0;
+  bool failing_ = false;
 };
 
 }  // namespace acctl::gate

@@ -193,6 +193,8 @@ std::string to_json_text(const GateConfigFile& file) {
       {"listen", listen},
       {"sandboxes", file.sandboxes},
       {"auditLog", file.audit_log}};
+  // Written only when set, so that configs without it keep their text.
+  if (file.audit_required) document["auditRequired"] = true;
   if (file.tuning) {
     const TuningFile& t = *file.tuning;
     json tuning = json::object();
@@ -224,8 +226,9 @@ std::optional<GateConfigFile> read_gate_config_file(std::string_view json_text,
     return std::nullopt;
   }
   GateConfigFile file;
-  r.refuse_unknown(document, "config",
-                   {"policy", "gateIP", "listen", "sandboxes", "auditLog", "tuning"});
+  r.refuse_unknown(
+      document, "config",
+      {"policy", "gateIP", "listen", "sandboxes", "auditLog", "auditRequired", "tuning"});
 
   if (const json* policy = r.object(document, "policy", "policy")) {
     read_policy(*policy, file.policy, r);
@@ -265,6 +268,14 @@ std::optional<GateConfigFile> read_gate_config_file(std::string_view json_text,
       r.add("auditLog", "must be a file path or \"-\"");
     } else {
       file.audit_log = audit->get<std::string>();
+    }
+  }
+
+  if (auto required = document.find("auditRequired"); required != document.end()) {
+    if (!required->is_boolean()) {
+      r.add("auditRequired", "must be true or false");
+    } else {
+      file.audit_required = required->get<bool>();
     }
   }
 

@@ -68,6 +68,8 @@ struct GateConfigFile {
   ListenFile listen;
   std::map<std::string, std::string> sandboxes;  // client IP → sandbox name
   std::string audit_log = "-";                   // "auditLog": a path, or "-" for stdout
+  // "auditRequired": refuse new connections and DNS answers while the log cannot be written.
+  bool audit_required = false;
   std::optional<TuningFile> tuning;
   friend bool operator==(const GateConfigFile&, const GateConfigFile&) = default;
 };

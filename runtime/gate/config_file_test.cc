@@ -24,6 +24,7 @@ GateConfigFile full_file() {
   f.listen.control = "127.0.0.1:9099";
   f.sandboxes = {{"172.20.0.7", "pi-1"}, {"172.20.0.8", "codex-2"}};
   f.audit_log = "/var/log/gate.jsonl";
+  f.audit_required = true;
   TuningFile t;
   t.head_timeout_ms = 500;
   t.https_port = 8443;
@@ -57,6 +58,9 @@ TEST(GateConfigFile, DefaultsRoundTripAndAbsentFieldsMeanTheDefaults) {
   EXPECT_TRUE(*minimal == f);
   EXPECT_EQ(minimal->policy.ports, (std::vector<int64_t>{80, 443}));
   EXPECT_EQ(minimal->audit_log, "-");
+  EXPECT_FALSE(minimal->audit_required);
+  // Best effort is not written, so configs from before the field keep their text.
+  EXPECT_EQ(to_json_text(*minimal).find("auditRequired"), std::string::npos);
   EXPECT_FALSE(minimal->tuning);
 }
 
@@ -127,13 +131,14 @@ TEST(GateConfigFile, ChecksTypesAndRequiredFieldsAndReportsThemAll) {
     "listen": {"dns": 53},
     "sandboxes": {"172.20.0.7": 1},
     "auditLog": 0,
+    "auditRequired": "yes",
     "tuning": {"httpPort": "80"}})");
   for (const char* needle :
        {"policy.allow[1]: must be a string", "policy.ports[1]: must be a port number",
         "policy.limits.dnsQPS: must be an integer", "policy.dns.records.x.test: must be a",
         "policy.dns.records.y.test[0]", "gateIP: required", "listen.dns: must be a string",
         "sandboxes.172.20.0.7: must be a sandbox name", "auditLog: must be",
-        "tuning.httpPort: must be an integer"}) {
+        "auditRequired: must be true or false", "tuning.httpPort: must be an integer"}) {
     EXPECT_NE(problems.find(needle), std::string::npos) << "no problem says " << needle;
   }
   EXPECT_NE(problems_of(R"({"gateIP": "10.0.0.1"})").find("policy: required"), std::string::npos);

@@ -184,6 +184,7 @@ GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::stri
   } else {
     config.audit_log = file.audit_log;
   }
+  config.audit_required = file.audit_required;
 
   if (file.tuning) compile_tuning(*file.tuning, config.tuning, problems);
   config.connections_per_client = config.tuning.connections_per_client != 0

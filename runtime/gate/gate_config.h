@@ -62,6 +62,8 @@ struct GateConfig {
   GateListen listen;
   std::map<std::string, std::string> sandboxes;  // canonical client IP → sandbox name
   std::string audit_log = "-";                   // path, or "-" for stdout
+  // While the audit log cannot be written, new connections and DNS answers are refused.
+  bool audit_required = false;
   GateTuning tuning;
 };
 

@@ -32,6 +32,9 @@ class GateContext {
   virtual Resolver& resolver() = 0;
   virtual GateMetrics& metrics() = 0;
   virtual void audit(const AuditRecord& record) = 0;
+  // audit: required, and the log's last write failed: new connections and DNS answers are
+  // refused (their refusals are still written, so the first that goes through ends it).
+  virtual bool audit_unwritable() const = 0;
 
   // Counts a connection of `client` against the global and per-client caps; false when
   // either is reached. Every true is matched by one release_slot.

@@ -696,6 +696,44 @@ TEST_F(GateTest, AFloodOfRefusalsIsCountedNotLoggedLineByLine) {
 
 // DNS over TCP: a query that trickles in a byte at a time does not keep the connection: it must
 // arrive whole within the head timeout, however often bytes come.
+// audit: required, with a log that takes no line (/dev/full: every write fails with ENOSPC):
+// once a write has failed, a new connection gets 503 audit-log-unwritable without reaching the
+// upstream and DNS answers REFUSED. Best effort (the default) keeps serving and counts.
+TEST_F(GateTest, AFullAuditLogRefusesNewConnectionsWhenAuditIsRequired) {
+  json config = base_config();
+  config["auditLog"] = "/dev/full";
+  config["auditRequired"] = true;
+  start_gate(config);
+  const std::string to_gate = " --connect-to ::127.0.0.1:" + std::to_string(http_port_) + " ";
+  curl(to_gate + plain_url("/first"));  // its decision is what finds the log full
+  bool failing = false;
+  for (int i = 0; i < 100 && !failing; ++i) {
+    failing = control("GET", "/metrics").output.find("acctl_gate_audit_write_errors_total 0") ==
+              std::string::npos;
+    if (!failing) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(failing) << control("GET", "/metrics").output;
+  const CommandResult refused = curl(to_gate + plain_url("/second"));
+  EXPECT_EQ(status_of(refused), "503") << refused.output;
+  EXPECT_EQ(refused.output.find("upstream-ok"), std::string::npos) << refused.output;
+  EXPECT_EQ(refusal_reason(to_gate + plain_url("/third")), "audit-log-unwritable");
+  EXPECT_NE(dig("plain.test").find("status: REFUSED"), std::string::npos);
+}
+
+TEST_F(GateTest, AFullAuditLogIsCountedButServedWhenAuditIsBestEffort) {
+  json config = base_config();
+  config["auditLog"] = "/dev/full";
+  start_gate(config);
+  const std::string to_gate = " --connect-to ::127.0.0.1:" + std::to_string(http_port_) + " ";
+  for (int i = 0; i < 3; ++i) {
+    const CommandResult ok = curl(to_gate + plain_url("/x"));
+    EXPECT_EQ(status_of(ok), "200") << ok.output;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(control("GET", "/metrics").output.find("acctl_gate_audit_write_errors_total 0"),
+            std::string::npos);
+}
+
 TEST_F(GateTest, ADnsTcpQueryTricklingInIsClosedAfterTheHeadTimeout) {
   start_gate(base_config());  // headTimeoutMs 700
   const int fd = connect_to(dns_port_);

@@ -37,7 +37,14 @@ class GateService final : public GateContext, public SocketWatcher {
         clock_(clock),
         ares_timer_(loop_->make_timer()),
         sweep_timer_(loop_->make_timer()),
-        audit_([this] { loop_->post([this] { audit_.flush(); }); }),
+        audit_([this] {
+          loop_->post([this] {
+            audit_.flush();
+            // A failed write is known only now: /metrics and status must not wait for the next
+            // decision to say so.
+            metrics_.audit_state(throttle_.suppressed_total(), audit_.write_errors());
+          });
+        }),
         dns_limiter_(config_->dns_qps) {}
 
   std::vector<std::string> start();
@@ -51,6 +58,7 @@ class GateService final : public GateContext, public SocketWatcher {
   GateMetrics& metrics() override { return metrics_; }
   void audit(const AuditRecord& record) override;
   bool acquire_slot(const std::string& client) override;
+  bool audit_unwritable() const override { return config_->audit_required && audit_.failing(); }
   void release_slot(const std::string& client) override;
   // Remembers the last one: connections come from a few clients in runs.
   const std::string& client_name(const sockaddr_storage& peer, socklen_t length) override;
@@ -168,6 +176,23 @@ std::vector<std::string> GateService::start() {
 std::optional<std::vector<uint8_t>> GateService::answer_dns(std::span<const uint8_t> message,
                                                             const std::string& client) {
   const bool limited = !dns_limiter_.allow(client, clock_.now());
+  if (audit_unwritable()) {
+    // REFUSED (silence for what does not parse), as for a rate limit; but audited, so that the
+    // first line the log takes again ends the refusals.
+    const DnsOutcome refused = answer_dns_query(
+        message, *config_->policy, {config_->gate_ip, config_->tuning.dns_answer_ttl}, true);
+    metrics_.dns_query("refused");
+    metrics_.decision("dns", false, "audit-log-unwritable");
+    AuditRecord record;
+    record.sandbox = sandbox_of(*config_, client);
+    record.client = client;
+    record.protocol = "dns";
+    record.name = refused.name;
+    record.qtype = refused.qtype;
+    record.reason = "audit-log-unwritable";
+    audit(record);
+    return refused.response;
+  }
   const DnsOutcome outcome = answer_dns_query(
       message, *config_->policy, {config_->gate_ip, config_->tuning.dns_answer_ttl}, limited);
   metrics_.dns_query(outcome.result);

@@ -69,6 +69,10 @@ class ProxyConnection final : public PollTarget,
   void start(bool has_slot) {
     gate_.poller().adopt(shared_from_this());
     slot_ = has_slot;
+    if (has_slot && gate_.audit_unwritable()) {
+      refuse(503, "audit-log-unwritable");
+      return;
+    }
     if (!has_slot) {
       refuse(503, "connection-limit");
       return;
