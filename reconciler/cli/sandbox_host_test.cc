@@ -276,6 +276,31 @@ TEST_F(DindTest, CredentialsGoToTheSecretsFolderAndNowhereElse) {
   unsetenv("ACCTL_UNIT_TOKEN");
 }
 
+// The Host says what the gate does with a log it cannot write and how much log the nested
+// engine keeps: the config file says auditRequired, the gate container has the rotation.
+TEST_F(DindTest, TheHostSetsTheGatesAuditModeAndLogRotation) {
+  std::string host = kHost;
+  host += "  gate: {audit: required, logSize: 50m, logFiles: 5}\n";
+  nested_engine_comes_up();
+  Out r = run({"apply", "-f", "-"}, host + policy("default", "example.com"));
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_EQ(gate_config()["auditRequired"], true);
+  auto gate = nested_->inspect_container("ac-gate-local");
+  ASSERT_TRUE(gate.ok());
+  EXPECT_EQ(gate->host_config.log_driver, "json-file");
+  EXPECT_EQ(gate->host_config.log_options,
+            (std::map<std::string, std::string>{{"max-file", "5"}, {"max-size", "50m"}}));
+  // Back to the defaults: the file no longer requires, and the diff says why.
+  Out d = run({"diff", "-f", "-"}, std::string(kHost) + policy("default", "example.com"));
+  EXPECT_NE(d.out.find("audit now best effort"), std::string::npos) << d.out;
+  Out bad = run({"validate", "-f", "-"},
+                std::string(kHost) + "  gate: {audit: always, logSize: 5x, logFiles: 1}\n");
+  EXPECT_EQ(bad.status, 1);
+  for (const char* needle :
+       {"must be one of: best-effort, required", "must be a size like", "must be >= 2"})
+    EXPECT_NE((bad.out + bad.err).find(needle), std::string::npos) << needle << bad.out << bad.err;
+}
+
 TEST_F(DindTest, ACredentialWithNoSourceAndNoStoredCopyIsAnError) {
   unsetenv("ACCTL_UNIT_TOKEN");
   const std::string yaml = std::string(kHost) + policy("default", "example.com") +

@@ -74,6 +74,7 @@ gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& gp,
   f.listen.control = kGateControl;
   f.sandboxes = sandboxes;
   f.audit_log = "-";
+  f.audit_required = host.spec.gate_audit_required;
   return f;
 }
 
@@ -92,6 +93,8 @@ std::vector<std::string> explain_gate_config_change(const std::string& current,
   if (have->listen != want->listen) out.push_back("listeners changed");
   if (have->gate_ip != want->gate_ip) out.push_back("gate address changed");
   if (have->sandboxes != want->sandboxes) out.push_back("sandboxes changed");
+  if (have->audit_required != want->audit_required)
+    out.push_back(want->audit_required ? "audit now required" : "audit now best effort");
   if (out.empty()) out.push_back("changed");
   return out;
 }

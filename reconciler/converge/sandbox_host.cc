@@ -273,14 +273,24 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
   hc.restart_policy.name = "unless-stopped";
   hc.pids_limit = 256;
   g.live.pids = 256;
+  // Its stdout is the audit log: how much of it the nested engine keeps is the Host's to say.
+  if (!h.spec.gate_log_size.empty() || h.spec.gate_log_files > 0) {
+    hc.log_driver = "json-file";
+    if (!h.spec.gate_log_size.empty()) hc.log_options["max-size"] = h.spec.gate_log_size;
+    if (h.spec.gate_log_files > 0)
+      hc.log_options["max-file"] = std::to_string(h.spec.gate_log_files);
+  }
   // The policy is not here: it is a file the gate reloads, so a change never restarts it.
-  seal_spec(g, {{"image", c.image},
-                {"ip", c.ipv4_address},
-                {"networks", {net.name, egress.name}},
-                {"caps", hc.cap_add},
-                {"readonly", true},
-                {"binds", hc.binds},
-                {"restart", hc.restart_policy.name}});
+  json fields = {{"image", c.image},
+                 {"ip", c.ipv4_address},
+                 {"networks", {net.name, egress.name}},
+                 {"caps", hc.cap_add},
+                 {"readonly", true},
+                 {"binds", hc.binds},
+                 {"restart", hc.restart_policy.name}};
+  if (!hc.log_driver.empty())
+    fields["log"] = {{"driver", hc.log_driver}, {"options", hc.log_options}};
+  seal_spec(g, fields);
   c.labels = g.labels;
   out.push_back(g);
   return out;

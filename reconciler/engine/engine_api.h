@@ -78,6 +78,10 @@ struct HostConfig {
   std::map<std::string, std::string> tmpfs;  // path -> mount options
   bool privileged = false;
   std::string cgroupns_mode;  // "host", "private", "" = engine default
+  // LogConfig: the log driver ("" = the engine's default, and then no options) and its options
+  // (json-file: max-size, max-file).
+  std::string log_driver;
+  std::map<std::string, std::string> log_options;
   bool operator==(const HostConfig&) const = default;
 };
 
@@ -102,7 +106,7 @@ struct ContainerState {
   std::string error;
   std::string started_at;   // RFC 3339, engine's zero time when never started
   std::string finished_at;  // RFC 3339
-  std::string health;       // the image's HEALTHCHECK: "starting", "healthy", "unhealthy", "" = none
+  std::string health;  // the image's HEALTHCHECK: "starting", "healthy", "unhealthy", "" = none
 };
 
 struct EndpointInfo {
@@ -225,7 +229,7 @@ struct ContainerStats {
 
 // What the engine's objects take on disk (GET /system/df).
 struct DiskUsage {
-  int64_t images = 0;  // bytes of every image layer, shared layers once
+  int64_t images = 0;      // bytes of every image layer, shared layers once
   int64_t containers = 0;  // writable layers
   int64_t volumes = 0;
   int64_t build_cache = 0;
@@ -270,7 +274,7 @@ enum class LogStream { kStdin = 0, kStdout = 1, kStderr = 2, kRaw = 3 };
 
 struct LogOptions {
   bool follow = false;
-  int64_t since = 0;  // unix seconds; 0 = from the start
+  int64_t since = 0;     // unix seconds; 0 = from the start
   int64_t since_ns = 0;  // unix nanoseconds, finer than since (which it overrides when set)
   std::string tail = "all";
   bool stdout = true;

@@ -122,6 +122,10 @@ HostConfig host_config(const json& h) {
   c.tmpfs = string_map(h, "Tmpfs");
   c.privileged = flag(h, "Privileged");
   c.cgroupns_mode = str(h, "CgroupnsMode");
+  if (h.contains("LogConfig") && h["LogConfig"].is_object()) {
+    c.log_driver = str(h["LogConfig"], "Type");
+    c.log_options = string_map(h["LogConfig"], "Config");
+  }
   return c;
 }
 
@@ -154,6 +158,9 @@ json host_config_json(const HostConfig& c) {
   if (c.privileged) h["Privileged"] = true;
   if (!c.cgroupns_mode.empty()) h["CgroupnsMode"] = c.cgroupns_mode;
   if (!c.tmpfs.empty()) h["Tmpfs"] = c.tmpfs;
+  if (!c.log_driver.empty()) {
+    h["LogConfig"] = {{"Type", c.log_driver}, {"Config", json(c.log_options)}};
+  }
   return h;
 }
 
@@ -334,9 +341,14 @@ Result<ContainerInfo> parse_container_inspect(std::string_view body) {
     c.created = str(j, "Created");
     c.restart_count = static_cast<int>(num(j, "RestartCount"));
     const json& st = sub(j, "State");
-    c.state = {str(st, "Status"),     flag(st, "Running"), static_cast<int>(num(st, "ExitCode")),
-               flag(st, "OOMKilled"), str(st, "Error"),    str(st, "StartedAt"),
-               str(st, "FinishedAt"), str(sub(st, "Health"), "Status")};
+    c.state = {str(st, "Status"),
+               flag(st, "Running"),
+               static_cast<int>(num(st, "ExitCode")),
+               flag(st, "OOMKilled"),
+               str(st, "Error"),
+               str(st, "StartedAt"),
+               str(st, "FinishedAt"),
+               str(sub(st, "Health"), "Status")};
     const json& cf = sub(j, "Config");
     c.config.image = str(cf, "Image");
     c.config.env = strings(cf, "Env");

@@ -536,6 +536,10 @@ void add_to_model(const Document& doc, Model& model) {
                                                  {"sandbox", RunscNetwork::kSandbox},
                                                  {"host", RunscNetwork::kHost}});
     h.spec.runsc_debug = runsc["debug"];
+    const json& gate = spec["gate"];
+    h.spec.gate_audit_required = gate.value("audit", "best-effort") == "required";
+    h.spec.gate_log_size = gate.value("logSize", "");
+    h.spec.gate_log_files = gate.value("logFiles", 0);
     h.spec.subnet = cidr_of(spec["network"]["subnet"]);
     h.spec.gate_ip = *netpolicy::parse_ip(spec["network"]["gateIP"].get<std::string>());
     if (spec.contains("resources")) {

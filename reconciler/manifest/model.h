@@ -35,6 +35,11 @@ struct HostSpec {
   RunscPlatform runsc_platform = RunscPlatform::kPtrace;
   RunscNetwork runsc_network = RunscNetwork::kAuto;
   bool runsc_debug = false;
+  // gate: audit required (the gate refuses traffic it cannot log), and the nested engine's
+  // rotation of its log ("" / 0: the engine's default).
+  bool gate_audit_required = false;
+  std::string gate_log_size;
+  int gate_log_files = 0;
   netpolicy::Cidr subnet;
   netpolicy::IpAddress gate_ip;
   std::optional<double> cpus;
