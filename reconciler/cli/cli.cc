@@ -42,6 +42,8 @@ Sandboxes by name (instances/NAME: a Sandbox manifest beside its workspace, home
   clean NAME            remove the container and credentials; keep home and workspace
   destroy NAME [--yes]  remove the container, credentials, home and workspace
 
+  policy check SANDBOX NAME[:PORT]|URL
+                        whether the sandbox's gate would allow it, and the rule that decided
   schema [KIND]         print the JSON Schema of a kind, or of any document
   version               print the version
   help [COMMAND]        show help for a command
@@ -73,6 +75,7 @@ const std::map<std::string, Command>& commands() {
       {"status", kStatus},     {"run", kRun},       {"shell", kShell},
       {"list", kList},         {"clean", kClean},   {"destroy", kDestroy},
       {"logs", kLogs},         {"schema", kSchema}, {"version", {cmd_version, kVersionHelp}},
+      {"policy", kPolicy},
   };
   return all;
 }

@@ -91,5 +91,6 @@ extern const Command kValidate, kDiff, kApply, kDelete, kGet, kSchema;
 extern const Command kStart, kStop, kDown, kStatus, kLogs;
 extern const Command kBuild;
 extern const Command kRun, kShell, kList, kClean, kDestroy;
+extern const Command kPolicy;
 
 }  // namespace acctl::cli

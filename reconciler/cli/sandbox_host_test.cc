@@ -301,6 +301,40 @@ TEST_F(DindTest, TheHostSetsTheGatesAuditModeAndLogRotation) {
     EXPECT_NE((bad.out + bad.err).find(needle), std::string::npos) << needle << bad.out << bad.err;
 }
 
+// policy check answers from the gate's own compiled policy, naming the rule and what would
+// allow a refusal; exit 0 allow, 1 deny.
+TEST_F(DindTest, PolicyCheckAnswersFromTheGatesCompiledPolicy) {
+  const std::string manifests = (home_ / "m.yaml").string();
+  std::ofstream(manifests) << std::string(kHost) << policy("default", "example.com, intercept.test")
+                           << "---\napiVersion: acctl/v1alpha1\nkind: EgressPolicy\nmetadata: "
+                              "{name: unused}\nspec: {}\n"
+                           << sandbox("a", ", egressPolicy: default");
+  setenv("ACCTL_MANIFESTS", manifests.c_str(), 1);
+  Out ok = run({"policy", "check", "a", "https://example.com/x"});
+  EXPECT_EQ(ok.status, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("allow example.com:443 for Sandbox/a (EgressPolicy/default)"),
+            std::string::npos)
+      << ok.out;
+  EXPECT_NE(ok.out.find("allow example.com"), std::string::npos);
+  // A record inside allowCIDRs passes the deny list.
+  Out rec = run({"policy", "check", "a", "intercept.test:443"});
+  EXPECT_EQ(rec.status, 0) << rec.out;
+  EXPECT_NE(rec.out.find("dns.records 10.9.0.5"), std::string::npos) << rec.out;
+  Out name = run({"policy", "check", "a", "evil.test"});
+  EXPECT_EQ(name.status, 1);
+  EXPECT_NE(name.out.find("add evil.test (or a *. pattern) to EgressPolicy/default spec.allow"),
+            std::string::npos)
+      << name.out;
+  Out port = run({"policy", "check", "a", "example.com:22", "-o", "json"});
+  EXPECT_EQ(port.status, 1);
+  json j = json::parse(port.out);
+  EXPECT_EQ(j["allowed"], false);
+  EXPECT_EQ(j["toAllow"], "add 22 to EgressPolicy/default spec.ports");
+  EXPECT_EQ(run({"policy", "check", "nobody", "example.com"}).status, 2);
+  EXPECT_EQ(run({"policy", "check", "a", "ftp://example.com"}).status, 2);
+  unsetenv("ACCTL_MANIFESTS");
+}
+
 TEST_F(DindTest, ACredentialWithNoSourceAndNoStoredCopyIsAnError) {
   unsetenv("ACCTL_UNIT_TOKEN");
   const std::string yaml = std::string(kHost) + policy("default", "example.com") +
