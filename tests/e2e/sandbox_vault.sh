@@ -116,7 +116,11 @@ $docker run -d --name "$server" --network "$egress" --user 0:0 -v "$home/srv:/sr
 server_ip=$($docker inspect -f "{{(index .NetworkSettings.Networks \"$egress\").IPAddress}}" "$server")
 echo "    git server at $server_ip on $egress"
 write_manifest "$server_ip"
-"$acctl" start >"$home/start2.out" 2>&1 || { bad "start with the server's address"; show "$home/start2.out"; }
+# run again: the same instance, in sync; the gate reloads the new policy and keeps knowing the
+# sandbox by its address (acctl start alone would write the gate's config without it).
+E2E_GITHUB_TOKEN=$token run_vault1 >"$home/start2.out" 2>&1 ||
+  { bad "run with the server's address"; show "$home/start2.out"; }
+grep -q "replace.*ac-sb-vault1" "$home/start2.out" && bad "a policy change replaced the sandbox"
 E2E_GITHUB_TOKEN=other_token_value "$acctl" diff -f "$ACCTL_MANIFESTS" -f "$instance" >"$home/diff-changed.out" 2>&1
 grep -q "replace.*ac-sb-vault1.*credentials" "$home/diff-changed.out" && ! grep -q other_token_value "$home/diff-changed.out" &&
   ok "a changed token replaces the sandbox, and diff says so without a value" ||
@@ -222,6 +226,17 @@ EOF
   grep -q "blocked in this sandbox" "$home/blocked.err" &&
   ok "blockedPaths: /workspace/.env unreadable, with the hook's message and without the hook" ||
   { bad "blockedPaths"; show "$home/blocked.out" "$home/blocked.err"; }
+
+# --- the operator's view: policy check and policy log for this sandbox ---------------------------
+"$acctl" policy check vault1 github.com >"$home/pcheck.out" 2>&1 &&
+  grep -q "allow github.com:443 for Sandbox/vault1 (EgressPolicy/default)" "$home/pcheck.out" &&
+  ok "policy check: github.com:443 allowed, with the rule" || { bad "policy check allow"; show "$home/pcheck.out"; }
+"$acctl" policy check vault1 http://192.0.2.2/ >"$home/pdeny.out" 2>&1; rc=$?
+((rc == 1)) && grep -q "ip-literal" "$home/pdeny.out" &&
+  ok "policy check: an IP literal is refused, exit 1, saying why" || { bad "policy check deny ($rc)"; show "$home/pdeny.out"; }
+"$acctl" policy log vault1 >"$home/plog.out" 2>&1
+grep -q '"name":"github.com"' "$home/plog.out" && ! grep -v '"sandbox":"vault1"' "$home/plog.out" | grep -q . &&
+  ok "policy log: the sandbox's own decisions, and only those" || { bad "policy log"; show "$home/plog.out"; }
 
 # --- measured: what a hostile agent can still do to a token handed to its own git -------------
 agent steal <<'EOF'
