@@ -11,6 +11,7 @@
 #include "cli/instances.h"
 #include "converge/gate_policy.h"
 #include "gate/gate_config.h"
+#include "gate/policy_check.h"
 #include "manifest/names.h"
 #include "netpolicy/address.h"
 
@@ -24,9 +25,9 @@ constexpr const char* kPolicyHelp =
        acctl policy log SANDBOX [-f]
 
 Says whether the gate of SANDBOX's Host would let SANDBOX reach NAME on PORT (default 443; a
-URL's scheme gives 80 or 443), and which rule decided: the gate's own compiled policy (the
-Sandboxes' EgressPolicy with their Blueprints' egress names, the deny lists, the ports, the
-dns.records addresses), built from the manifests ($ACCTL_MANIFESTS, else
+URL's scheme gives 80 or 443), and which rule decided: the gate's own compiled policy for
+SANDBOX (its EgressPolicy with its own Blueprint's egress names, the deny lists, the ports, the
+dns.records addresses; other sandboxes' policies play no part), built from the manifests ($ACCTL_MANIFESTS, else
 manifests/quickstart.yaml, and every instance) without sending any traffic. A name without
 dns.records is resolved by the gate when it connects; that address is checked then.
 
@@ -187,9 +188,10 @@ int cmd_policy(const std::vector<std::string>& args, CliEnv& env) {
       env.err << "acctl policy check: " << gp.error().message << "\n";
       return kExitUsage;
     }
-    out["policy"] = gp->policy ? gp->policy->meta.name : "";
-    const std::string policy_ref = "EgressPolicy/" + out["policy"].get<std::string>();
-    auto compiled = gate::parse_gate_config(gate_config_text(*host, *gp, {}));
+    // The sandbox is compiled at a stand-in address: only its policy matters here.
+    const std::string address = "192.0.2.1";
+    auto compiled =
+        gate::parse_gate_config(gate_config_text(*host, *gp, {{address, sandbox_name}}));
     if (auto* problems = std::get_if<std::vector<std::string>>(&compiled)) {
       env.err << "acctl policy check: the gate's config does not compile:";
       for (const std::string& p : *problems) env.err << " " << p << ";";
@@ -197,40 +199,14 @@ int cmd_policy(const std::vector<std::string>& args, CliEnv& env) {
       return kExitUsage;
     }
     const gate::GateConfig& config = std::get<gate::GateConfig>(compiled);
-    const gate::Decision name = config.policy->decide_name(target->name);
-    const gate::Decision port = config.policy->decide_port(target->port);
-    rules.push_back(name.reason);
-    rules.push_back(port.allowed ? "port " + std::to_string(target->port) + " allowed"
-                                 : port.reason);
-    allowed = name.allowed && port.allowed;
-    std::string lowered = target->name;
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (auto r = config.records.find(lowered); r != config.records.end()) {
-      for (const netpolicy::IpAddress& ip : r->second) {
-        const gate::Decision a = config.policy->decide_address(ip);
-        rules.push_back("dns.records " + ip.str() + ": " + a.reason);
-        allowed = allowed && a.allowed;
-        if (!a.allowed && hint.empty())
-          hint = "that address is denied; add it to " + policy_ref +
-                 " spec.allowCIDRs if it is meant to be reached";
-      }
-    } else if (allowed) {
-      rules.push_back("resolved by the gate when it connects; that address is checked then");
-    }
-    if (!name.allowed) {
-      if (name.reason == "ip-literal") {
-        hint =
-            "the gate judges names: connect by name (an address is reached through "
-            "dns.records and allowCIDRs)";
-      } else if (name.reason == "not-allowed") {
-        hint = "add " + lowered + " (or a *. pattern) to " + policy_ref + " spec.allow";
-      } else {
-        hint = "it is denied by " + policy_ref + " spec.deny";
-      }
-    } else if (!port.allowed) {
-      hint = "add " + std::to_string(target->port) + " to " + policy_ref + " spec.ports";
-    }
+    const gate::SandboxEntry* entry = config.sandbox(address);
+    const gate::PolicySource source{entry->egress_policy, entry->blueprint};
+    out["policy"] = source.egress_policy;
+    if (!source.blueprint.empty()) out["blueprint"] = source.blueprint;
+    const gate::EgressCheck check = gate::check_egress(config, address, target->name, target->port);
+    allowed = check.allowed;
+    rules = check.rules;
+    hint = check.to_allow;
   }
   out["allowed"] = allowed;
   out["rules"] = rules;
@@ -240,8 +216,12 @@ int cmd_policy(const std::vector<std::string>& args, CliEnv& env) {
   } else {
     env.out << (allowed ? "allow " : "deny ") << target->name << ":" << target->port
             << " for Sandbox/" << sandbox_name;
-    if (out.contains("policy"))
-      env.out << " (EgressPolicy/" << out["policy"].get<std::string>() << ")";
+    if (out.contains("policy")) {
+      env.out << " (EgressPolicy/" << out["policy"].get<std::string>();
+      if (out.contains("blueprint"))
+        env.out << " with Blueprint/" << out["blueprint"].get<std::string>() << "'s egress";
+      env.out << ")";
+    }
     env.out << "\n";
     for (const std::string& r : rules) env.out << "  " << r << "\n";
     if (!hint.empty()) env.out << "  to allow it: " << hint << "\n";

@@ -193,9 +193,12 @@ TEST_F(DindTest, ApplyBuildsHostThenConvergesTheNestedEngine) {
   // The gate's config: the policy, listeners on gateIP, control on loopback, sandbox map.
   json c = gate_config();
   ASSERT_TRUE(c.is_object());
-  EXPECT_EQ(c["policy"]["allow"], json({"example.com"}));
-  EXPECT_EQ(c["policy"]["allowCIDRs"], json({"10.9.0.0/24"}));
-  EXPECT_EQ(c["policy"]["dns"]["records"]["intercept.test"], json({"10.9.0.5"}));
+  // Its sandbox's own policy; any other client gets the top-level one, which allows nothing.
+  const std::string key = c["sandboxes"].begin().value()["policy"];
+  EXPECT_EQ(c["policies"][key]["allow"], json({"example.com"}));
+  EXPECT_EQ(c["policies"][key]["allowCIDRs"], json({"10.9.0.0/24"}));
+  EXPECT_EQ(c["policies"][key]["dns"]["records"]["intercept.test"], json({"10.9.0.5"}));
+  EXPECT_EQ(c["policy"]["allow"], json::array());
   EXPECT_EQ(c["listen"]["dns"], "172.20.0.53:53");
   EXPECT_EQ(c["listen"]["control"], "127.0.0.1:9099");
   EXPECT_EQ(c["gateIP"], "172.20.0.53");
@@ -387,8 +390,9 @@ TEST_F(DindTest, PolicyChangeReloadsTheGateWithoutRestartingAnything) {
       std::string(kHost) + policy("default", "example.com, \"*.example.org\"") + sandbox("a");
   Out d = run({"diff", "-f", "-"}, changed);
   EXPECT_EQ(d.status, 1);
-  EXPECT_NE(d.out.find("~   reload  gate      ac-gate-local (Host/local): policy changed"),
-            std::string::npos)
+  EXPECT_NE(
+      d.out.find("~   reload  gate      ac-gate-local (Host/local): policy of sandbox a changed"),
+      std::string::npos)
       << d.out;
   nested_->clear_calls();
   Out r = run({"apply", "-f", "-"}, changed);
@@ -397,18 +401,30 @@ TEST_F(DindTest, PolicyChangeReloadsTheGateWithoutRestartingAnything) {
   EXPECT_EQ(nested_->inspect_container("ac-gate-local")->id, gate_id);
   EXPECT_TRUE(nested_->inspect_container("ac-gate-local")->state.running);
   EXPECT_EQ(nested_->inspect_container("ac-sb-a")->id, sb_id);
-  EXPECT_EQ(gate_config()["policy"]["allow"], json({"*.example.org", "example.com"}));
+  EXPECT_EQ(gate_config()["policies"]["default"]["allow"], json({"*.example.org", "example.com"}));
 }
 
-TEST_F(DindTest, SandboxesOfOneHostMustShareAnEgressPolicy) {
-  Out r = run({"diff", "-f", "-"}, std::string(kHost) + policy("default", "example.com") +
-                                       policy("other", "example.org") + sandbox("a") +
-                                       sandbox("b", ", egressPolicy: other"));
-  EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("Host/local has one gate, so its Sandboxes must share one EgressPolicy: "
-                       "Sandbox/a uses default, Sandbox/b uses other"),
+TEST_F(DindTest, SandboxesOfOneHostGetTheirOwnPolicies) {
+  nested_engine_comes_up();
+  const std::string two = std::string(kHost) + policy("default", "example.com") +
+                          policy("other", "example.org") + sandbox("a") +
+                          sandbox("b", ", egressPolicy: other");
+  Out r = run({"apply", "-f", "-"}, two);
+  ASSERT_EQ(r.status, 0) << r.err;
+  json c = gate_config();
+  EXPECT_EQ(c["policies"]["default"]["allow"], json({"example.com"}));
+  EXPECT_EQ(c["policies"]["other"]["allow"], json({"example.org"}));
+  EXPECT_EQ(c["sandboxes"]["172.20.0.2"]["policy"], "default");
+  EXPECT_EQ(c["sandboxes"]["172.20.0.3"]["policy"], "other");
+  // Changing one sandbox's policy names that sandbox only, and reloads the gate.
+  std::string changed = two;
+  changed.replace(changed.find("example.org"), 11, "example.net");
+  Out d = run({"diff", "-f", "-"}, changed);
+  EXPECT_EQ(d.status, 1);
+  EXPECT_NE(d.out.find("~   reload  gate      ac-gate-local (Host/local): policy of sandbox b "
+                       "changed\n"),
             std::string::npos)
-      << r.err;
+      << d.out;
 }
 
 TEST_F(DindTest, HostThatDiesBeforeItsEngineIsReadyFailsWithItsLastLines) {
@@ -575,21 +591,23 @@ TEST_F(DindTest, NewSandboxGetsTheNextAddressAndTheGateLearnsItFirst) {
   ASSERT_EQ(run({"apply", "-f", "-"}, one).status, 0);
   EXPECT_EQ(nested_->inspect_container("ac-sb-a")->networks.at("ac-net-local").ipam_ipv4,
             "172.20.0.2");
-  EXPECT_EQ(gate_config()["sandboxes"], json({{"172.20.0.2", "a"}}));
+  const json a = {{"name", "a"}, {"policy", "default"}, {"egressPolicy", "default"}};
+  EXPECT_EQ(gate_config()["sandboxes"], json({{"172.20.0.2", a}}));
 
   Out d = run({"diff", "-f", "-"}, one + sandbox("b"));
   EXPECT_EQ(d.status, 1);
-  EXPECT_NE(d.out.find("~   write   file      gate/config.json (Host/local): sandboxes changed"),
+  EXPECT_NE(d.out.find("~   write   file      gate/config.json (Host/local): sandbox b added"),
             std::string::npos)
       << d.out;
-  EXPECT_NE(d.out.find("~   reload  gate      ac-gate-local (Host/local): sandboxes changed"),
+  EXPECT_NE(d.out.find("~   reload  gate      ac-gate-local (Host/local): sandbox b added"),
             std::string::npos)
       << d.out;
   nested_->clear_calls();
   ASSERT_EQ(run({"apply", "-f", "-"}, one + sandbox("b")).status, 0);
   EXPECT_EQ(nested_->inspect_container("ac-sb-b")->networks.at("ac-net-local").ipam_ipv4,
             "172.20.0.3");
-  EXPECT_EQ(gate_config()["sandboxes"], json({{"172.20.0.2", "a"}, {"172.20.0.3", "b"}}));
+  const json b = {{"name", "b"}, {"policy", "default"}, {"egressPolicy", "default"}};
+  EXPECT_EQ(gate_config()["sandboxes"], json({{"172.20.0.2", a}, {"172.20.0.3", b}}));
   // The gate re-read its config before the new sandbox started.
   auto calls = nested_->mutating_calls();
   auto at = [&](const std::string& c) {

@@ -1,6 +1,7 @@
 // The gate's policy for a Host, the text of its config file and of the sandboxes' resolver.
 #include "converge/gate_policy.h"
 
+#include <algorithm>
 #include <set>
 
 #include "manifest/names.h"
@@ -17,54 +18,98 @@ std::string endpoint_text(const Endpoint& e) {
 
 Result<GatePolicy> gate_policy_for(const Model& model, const Host& host) {
   GatePolicy out;
-  std::set<std::string> allow;
+  const Sandbox* upstreams_from = nullptr;
+  std::vector<std::string> upstream_texts;
+  bool any = false;
   for (const Sandbox& s : model.sandboxes) {
     if (s.spec.host != host.meta.name) continue;
     const EgressPolicy* p = model.find_policy(s.spec.egress_policy);
     if (!p) return Error{0, "Sandbox/" + s.meta.name + ": no EgressPolicy " + s.spec.egress_policy};
-    if (out.policy && out.policy != p) {
-      return Error{0, "Host/" + host.meta.name + " has one gate, so its Sandboxes must share one " +
-                          "EgressPolicy: Sandbox/" + out.first_sandbox + " uses " +
-                          out.policy->meta.name + ", Sandbox/" + s.meta.name + " uses " +
-                          p->meta.name};
-    }
-    if (!out.policy) out.first_sandbox = s.meta.name;
-    out.policy = p;
-    if (const Blueprint* b = model.find_blueprint(s.spec.blueprint)) {
+    SandboxPolicy sp;
+    sp.policy = p;
+    std::set<std::string> allow(p->spec.allow.begin(), p->spec.allow.end());
+    if (const Blueprint* b = model.find_blueprint(s.spec.blueprint); b && !b->spec.egress.empty()) {
+      sp.blueprint = b->meta.name;
       allow.insert(b->spec.egress.begin(), b->spec.egress.end());
     }
+    sp.allow.assign(allow.begin(), allow.end());
+    sp.key = p->meta.name + (sp.blueprint.empty() ? "" : "+" + sp.blueprint);
+    std::vector<std::string> texts;
+    for (const Endpoint& e : p->spec.dns_upstreams) texts.push_back(endpoint_text(e));
+    if (!upstreams_from) {
+      upstreams_from = &s;
+      upstream_texts = texts;
+      out.upstreams = p->spec.dns_upstreams;
+    } else if (texts != upstream_texts) {
+      return Error{0, "Host/" + host.meta.name + "'s gate has one resolver, so its Sandboxes' " +
+                          "EgressPolicies must agree on dns.upstreams: Sandbox/" +
+                          upstreams_from->meta.name + " uses " +
+                          upstreams_from->spec.egress_policy + ", Sandbox/" + s.meta.name +
+                          " uses " + p->meta.name};
+    }
+    const int64_t cap = p->spec.connections;
+    out.connections = any ? std::max(out.connections, cap) : cap;
+    any = true;
+    out.sandboxes[s.meta.name] = std::move(sp);
   }
-  if (!out.policy) out.policy = model.find_policy("default");
-  if (!out.policy && model.policies.size() == 1) out.policy = &model.policies.front();
-  if (!out.policy) {
-    return Error{0, "Host/" + host.meta.name +
-                        " needs an EgressPolicy for its gate: define one named \"default\""};
+  if (!any) {
+    const EgressPolicy* p = model.find_policy("default");
+    if (!p && model.policies.size() == 1) p = &model.policies.front();
+    if (p) {
+      out.upstreams = p->spec.dns_upstreams;
+      out.connections = p->spec.connections;
+    }
   }
-  allow.insert(out.policy->spec.allow.begin(), out.policy->spec.allow.end());
-  out.allow.assign(allow.begin(), allow.end());
   return out;
 }
 
-gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& gp,
-                                      const std::map<std::string, std::string>& sandboxes) {
-  const EgressPolicySpec& p = gp.policy->spec;
-  gate::GateConfigFile f;
-  f.policy.allow = gp.allow;
-  f.policy.deny = p.deny;
-  f.policy.ports.assign(p.ports.begin(), p.ports.end());
-  for (const auto& c : p.allow_cidrs) f.policy.allow_cidrs.push_back(c.str());
-  for (const auto& c : p.deny_cidrs) f.policy.deny_cidrs.push_back(c.str());
+namespace {
+
+// The policy file of one EgressPolicy as a sandbox gets it: its names plus `allow`.
+gate::PolicyFile sandbox_policy_file(const Host& host, const SandboxPolicy& sp) {
+  const EgressPolicySpec& p = sp.policy->spec;
+  gate::PolicyFile f;
+  f.allow = sp.allow;
+  f.deny = p.deny;
+  f.ports.assign(p.ports.begin(), p.ports.end());
+  for (const auto& c : p.allow_cidrs) f.allow_cidrs.push_back(c.str());
+  for (const auto& c : p.deny_cidrs) f.deny_cidrs.push_back(c.str());
   // Never the sandbox network or the gate itself, whatever allowCIDRs says (validate refuses an
   // allowCIDRs entry that overlaps them): deny entries win over allow entries.
-  f.policy.deny_cidrs.push_back(host.spec.subnet.str());
-  f.policy.deny_cidrs.push_back(host.spec.gate_ip.str() + "/32");
-  for (const auto& u : p.dns_upstreams) f.policy.dns.upstreams.push_back(endpoint_text(u));
+  f.deny_cidrs.push_back(host.spec.subnet.str());
+  f.deny_cidrs.push_back(host.spec.gate_ip.str() + "/32");
   for (const auto& [name, ips] : p.dns_records) {
-    auto& list = f.policy.dns.records[name];
+    auto& list = f.dns.records[name];
     for (const auto& ip : ips) list.push_back(ip.str());
   }
-  f.policy.limits.dns_qps = p.dns_qps;
-  f.policy.limits.connections = p.connections;
+  f.limits.dns_qps = p.dns_qps;
+  f.limits.connections = p.connections;
+  return f;
+}
+
+}  // namespace
+
+gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& gp,
+                                      const std::map<std::string, std::string>& sandboxes) {
+  gate::GateConfigFile f;
+  // The top-level policy: for any client that is not one of these sandboxes, nothing (an empty
+  // allow list); it carries the gate's own resolver and connection cap.
+  f.policy.allow.clear();
+  f.policy.deny_cidrs = {host.spec.subnet.str(), host.spec.gate_ip.str() + "/32"};
+  for (const auto& u : gp.upstreams) f.policy.dns.upstreams.push_back(endpoint_text(u));
+  f.policy.limits.connections = gp.connections;
+  for (const auto& [address, name] : sandboxes) {
+    gate::SandboxFile entry;
+    entry.name = name;
+    if (auto it = gp.sandboxes.find(name); it != gp.sandboxes.end()) {
+      const SandboxPolicy& sp = it->second;
+      entry.policy = sp.key;
+      entry.egress_policy = sp.policy->meta.name;
+      entry.blueprint = sp.blueprint;
+      if (!f.policies.count(sp.key)) f.policies[sp.key] = sandbox_policy_file(host, sp);
+    }
+    f.sandboxes[address] = std::move(entry);
+  }
   const std::string gate = host.spec.gate_ip.str();
   f.gate_ip = gate;
   f.listen.dns = gate + ":53";
@@ -72,7 +117,6 @@ gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& gp,
   f.listen.https = gate + ":443";
   f.listen.proxy = gate + ":3128";
   f.listen.control = kGateControl;
-  f.sandboxes = sandboxes;
   f.audit_log = "-";
   f.audit_required = host.spec.gate_audit_required;
   return f;
@@ -89,10 +133,32 @@ std::vector<std::string> explain_gate_config_change(const std::string& current,
   auto want = gate::parse_gate_config_file(wanted);
   if (!have || !want) return {current.empty() ? "not written yet" : "unreadable"};
   std::vector<std::string> out;
-  if (have->policy != want->policy) out.push_back("policy changed");
+  if (have->policy != want->policy) out.push_back("gate-wide policy changed");
+  // Per sandbox, by name: one line per sandbox whose policy, address or presence changed.
+  auto by_name = [](const gate::GateConfigFile& f) {
+    std::map<std::string, std::pair<std::string, const gate::PolicyFile*>> out;
+    for (const auto& [ip, s] : f.sandboxes) {
+      auto p = f.policies.find(s.policy);
+      out[s.name] = {ip, p == f.policies.end() ? nullptr : &p->second};
+    }
+    return out;
+  };
+  const auto before = by_name(*have), after = by_name(*want);
+  for (const auto& [name, now] : after) {
+    auto was = before.find(name);
+    if (was == before.end()) {
+      out.push_back("sandbox " + name + " added");
+    } else if (was->second.first != now.first) {
+      out.push_back("sandbox " + name + " moved to " + now.first);
+    } else if (!(was->second.second && now.second ? *was->second.second == *now.second
+                                                  : was->second.second == now.second)) {
+      out.push_back("policy of sandbox " + name + " changed");
+    }
+  }
+  for (const auto& [name, was] : before)
+    if (!after.count(name)) out.push_back("sandbox " + name + " removed");
   if (have->listen != want->listen) out.push_back("listeners changed");
   if (have->gate_ip != want->gate_ip) out.push_back("gate address changed");
-  if (have->sandboxes != want->sandboxes) out.push_back("sandboxes changed");
   if (have->audit_required != want->audit_required)
     out.push_back(want->audit_required ? "audit now required" : "audit now best effort");
   if (out.empty()) out.push_back("changed");

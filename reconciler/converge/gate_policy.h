@@ -12,27 +12,39 @@
 
 namespace acctl {
 
-// The policy one Host's gate enforces: the EgressPolicy its Sandboxes name (they must agree: one
-// gate, one policy) with every egress name of their Blueprints added. Without Sandboxes: the
-// policy named "default", else the only one. Errors name the disagreeing Sandboxes.
-struct GatePolicy {
+// One sandbox's policy at its Host's gate: its EgressPolicy with its own Blueprint's egress
+// names added (never another Blueprint's: a sandbox reaches only what it and its agent need).
+struct SandboxPolicy {
   const EgressPolicy* policy = nullptr;
-  std::vector<std::string> allow;  // policy.allow + Blueprint egress, sorted, unique
-  // The Sandbox whose EgressPolicy decided, for messages.
-  std::string first_sandbox;
+  std::string blueprint;           // whose egress names were added; "" when it adds none
+  std::vector<std::string> allow;  // policy.allow + that egress, sorted, unique
+  std::string key;                 // its key in the config's "policies": POLICY[+BLUEPRINT]
 };
+
+// What one Host's gate enforces: a policy per sandbox, and what the gate has once for all of
+// them. Clients the config does not name get a policy that allows nothing.
+struct GatePolicy {
+  std::map<std::string, SandboxPolicy> sandboxes;  // Sandbox name → its policy
+  // The gate's one resolver: the dns.upstreams its sandboxes' policies agree on (without
+  // sandboxes: those of the EgressPolicy named "default", else of the only one).
+  std::vector<Endpoint> upstreams;
+  int64_t connections = 1024;  // the gate's cap: the largest limits.connections among them
+};
+// Errors name the Sandboxes whose policies disagree on dns.upstreams, or a missing policy.
 Result<GatePolicy> gate_policy_for(const Model& model, const Host& host);
 
 // The ac-gate config file (runtime/gate/config_file.h, the one definition ac-gate reads too)
-// for a Host: its policy, the gate's listeners, and `sandboxes`, each sandbox's address on the
-// internal network → its name.
+// for a Host: the policies, the gate's listeners, and `sandboxes`, each sandbox's address on
+// the internal network → its name. A name without a policy in `policy` (a sandbox the manifests
+// no longer have) is listed under the policy that allows nothing.
 gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& policy,
                                       const std::map<std::string, std::string>& sandboxes);
 std::string gate_config_text(const Host& host, const GatePolicy& policy,
                              const std::map<std::string, std::string>& sandboxes);
 
-// What differs between a gate config file's text and the one acctl wants: "policy changed",
-// "listeners changed", "sandboxes changed"; "not written yet" for an unreadable one.
+// What differs between a gate config file's text and the one acctl wants: "policy of dev
+// changed", "sandbox dev added", "listeners changed", ...; "not written yet" for an unreadable
+// one.
 std::vector<std::string> explain_gate_config_change(const std::string& current,
                                                     const std::string& wanted);
 

@@ -32,6 +32,19 @@ apiVersion: acctl/v1alpha1
 kind: Sandbox
 metadata: {name: dev}
 spec: {blueprint: pi}
+---
+apiVersion: acctl/v1alpha1
+kind: EgressPolicy
+metadata: {name: web}
+spec:
+  allow: [example.com]
+  limits: {connections: 2000}
+  dns: {upstreams: ["192.0.2.1:5353", "[2001:db8::1]:53"]}
+---
+apiVersion: acctl/v1alpha1
+kind: Sandbox
+metadata: {name: shell}
+spec: {blueprint: base, egressPolicy: web}
 )";
 
 TEST(GateConfig, WhatAcctlWritesIsWhatTheGateReads) {
@@ -40,42 +53,63 @@ TEST(GateConfig, WhatAcctlWritesIsWhatTheGateReads) {
   const Host& host = set.model.hosts.front();
   auto policy = gate_policy_for(set.model, host);
   ASSERT_TRUE(policy.ok()) << policy.error().message;
-  const std::string text = gate_config_text(host, *policy, {{"10.77.0.2", "dev"}});
+  const std::map<std::string, std::string> addresses = {
+      {"10.77.0.2", "dev"}, {"10.77.0.3", "shell"}, {"10.77.0.4", "gone"}};
+  const std::string text = gate_config_text(host, *policy, addresses);
 
   auto parsed = gate::parse_gate_config(text);
   ASSERT_TRUE(std::holds_alternative<gate::GateConfig>(parsed))
       << testing::joined(std::get<std::vector<std::string>>(parsed));
   const gate::GateConfig& g = std::get<gate::GateConfig>(parsed);
+  const gate::ClientPolicy& dev = g.policy_for("10.77.0.2");
+  const gate::ClientPolicy& shell = g.policy_for("10.77.0.3");
+  EXPECT_EQ(dev.key, "default+pi");
+  EXPECT_EQ(shell.key, "web");
   // The Blueprint's egress names joined the policy's own.
-  EXPECT_TRUE(g.policy->decide_name("pi.dev").allowed);
-  EXPECT_TRUE(g.policy->decide_name("github.com").allowed);
-  EXPECT_TRUE(g.policy->decide_name("raw.githubusercontent.com").allowed);
-  EXPECT_FALSE(g.policy->decide_name("a.evil.example").allowed);
-  EXPECT_FALSE(g.policy->decide_name("example.org").allowed);
-  EXPECT_TRUE(g.policy->decide_port(8443).allowed);
-  EXPECT_FALSE(g.policy->decide_port(80).allowed);
-  EXPECT_TRUE(g.policy->decide_address(*netpolicy::parse_ip("10.9.0.7")).allowed);
-  EXPECT_FALSE(g.policy->decide_address(*netpolicy::parse_ip("203.0.113.9")).allowed);
+  EXPECT_TRUE(dev.rules->decide_name("pi.dev").allowed);
+  EXPECT_TRUE(dev.rules->decide_name("github.com").allowed);
+  EXPECT_TRUE(dev.rules->decide_name("raw.githubusercontent.com").allowed);
+  EXPECT_FALSE(dev.rules->decide_name("a.evil.example").allowed);
+  EXPECT_FALSE(dev.rules->decide_name("example.org").allowed);
+  EXPECT_TRUE(dev.rules->decide_port(8443).allowed);
+  EXPECT_FALSE(dev.rules->decide_port(80).allowed);
+  EXPECT_TRUE(dev.rules->decide_address(*netpolicy::parse_ip("10.9.0.7")).allowed);
+  EXPECT_FALSE(dev.rules->decide_address(*netpolicy::parse_ip("203.0.113.9")).allowed);
   // The sandbox network and the gate itself are never dialled.
-  EXPECT_FALSE(g.policy->decide_address(*netpolicy::parse_ip("10.77.0.2")).allowed);
-  EXPECT_FALSE(g.policy->decide_address(*netpolicy::parse_ip("::ffff:10.77.0.53")).allowed);
-  EXPECT_EQ(g.records.at("intercept.test").front().str(), "10.9.0.5");
-  ASSERT_EQ(g.upstreams.size(), 2u);
+  EXPECT_FALSE(dev.rules->decide_address(*netpolicy::parse_ip("10.77.0.2")).allowed);
+  EXPECT_FALSE(dev.rules->decide_address(*netpolicy::parse_ip("::ffff:10.77.0.53")).allowed);
+  // The other sandbox has its own: not the other's names, Blueprint egress or records.
+  EXPECT_TRUE(shell.rules->decide_name("example.com").allowed);
+  EXPECT_FALSE(shell.rules->decide_name("github.com").allowed);
+  EXPECT_FALSE(shell.rules->decide_name("pi.dev").allowed);
+  EXPECT_TRUE(shell.rules->decide_port(80).allowed);
+  EXPECT_FALSE(shell.rules->decide_address(*netpolicy::parse_ip("10.77.0.2")).allowed);
+  EXPECT_FALSE(shell.records.contains("intercept.test"));
+  // A name the manifests do not have, and any other client: nothing.
+  EXPECT_EQ(&g.policy_for("10.77.0.4"), g.fallback.get());
+  EXPECT_EQ(g.sandbox("10.77.0.4")->name, "gone");
+  EXPECT_FALSE(g.policy_for("10.77.0.99").rules->decide_name("github.com").allowed);
+  EXPECT_FALSE(g.policy_for("10.77.0.99").rules->decide_name("example.com").allowed);
+  EXPECT_EQ(dev.records.at("intercept.test").front().str(), "10.9.0.5");
+  ASSERT_EQ(g.upstreams.size(), 2u);  // both policies name the same resolver
   EXPECT_EQ(g.upstreams[0].str(), "192.0.2.1:5353");
   EXPECT_EQ(g.upstreams[1].str(), "[2001:db8::1]:53");
-  EXPECT_EQ(g.dns_qps, 50u);
-  EXPECT_EQ(g.connections, 300u);
+  EXPECT_EQ(dev.dns_qps, 50u);
+  EXPECT_EQ(dev.connections, 300u);
+  EXPECT_EQ(g.connections, 2000u);  // the largest of the sandboxes' limits
   EXPECT_EQ(g.listen.dns->str(), "10.77.0.53:53");
   EXPECT_EQ(g.listen.https->str(), "10.77.0.53:443");
   EXPECT_EQ(g.listen.proxy->str(), "10.77.0.53:3128");
   EXPECT_EQ(g.listen.control->str(), "127.0.0.1:9099");
-  EXPECT_EQ(g.sandboxes.at("10.77.0.2"), "dev");
+  EXPECT_EQ(g.sandboxes.at("10.77.0.2").name, "dev");
+  EXPECT_EQ(g.sandboxes.at("10.77.0.2").egress_policy, "default");
+  EXPECT_EQ(g.sandboxes.at("10.77.0.2").blueprint, "pi");
   EXPECT_EQ(g.gate_ip, (std::array<uint8_t, 4>{10, 77, 0, 53}));
 
   // The same struct back, byte for byte: equal configs are equal files, so nothing reloads.
   auto file = gate::parse_gate_config_file(text);
   ASSERT_TRUE(file.ok()) << file.error().message;
-  EXPECT_EQ(*file, gate_config_file(host, *policy, {{"10.77.0.2", "dev"}}));
+  EXPECT_EQ(*file, gate_config_file(host, *policy, addresses));
   EXPECT_EQ(gate::to_json_text(*file), text);
 }
 
@@ -85,15 +119,18 @@ TEST(GateConfig, ChangesAreNamedBySection) {
   const Host& host = set.model.hosts.front();
   auto policy = gate_policy_for(set.model, host);
   ASSERT_TRUE(policy.ok());
-  const std::string before = gate_config_text(host, *policy, {});
-  const std::string more_sandboxes = gate_config_text(host, *policy, {{"10.77.0.2", "dev"}});
+  const std::string before = gate_config_text(host, *policy, {{"10.77.0.2", "dev"}});
+  const std::string more_sandboxes =
+      gate_config_text(host, *policy, {{"10.77.0.2", "dev"}, {"10.77.0.3", "shell"}});
   GatePolicy wider = *policy;
-  wider.allow.push_back("example.org");
-  const std::string wider_text = gate_config_text(host, wider, {});
+  wider.sandboxes.at("dev").allow.push_back("example.org");
+  const std::string wider_text = gate_config_text(host, wider, {{"10.77.0.2", "dev"}});
   EXPECT_EQ(explain_gate_config_change(before, more_sandboxes),
-            std::vector<std::string>{"sandboxes changed"});
+            std::vector<std::string>{"sandbox shell added"});
+  EXPECT_EQ(explain_gate_config_change(more_sandboxes, before),
+            std::vector<std::string>{"sandbox shell removed"});
   EXPECT_EQ(explain_gate_config_change(before, wider_text),
-            std::vector<std::string>{"policy changed"});
+            std::vector<std::string>{"policy of sandbox dev changed"});
   EXPECT_EQ(explain_gate_config_change("", before), std::vector<std::string>{"not written yet"});
 }
 

@@ -109,25 +109,31 @@ void check_across_documents(
         }
       }
     }
-    // One gate per Host, so one EgressPolicy for all its Sandboxes.
+    // Each Sandbox has its own policy at the gate, but the gate has one resolver: the
+    // EgressPolicies of one Host's Sandboxes must agree on dns.upstreams.
     const Sandbox* first = nullptr;
+    std::vector<std::string> first_upstreams;
+    auto upstreams_of = [&](const Sandbox& s) {
+      std::vector<std::string> out;
+      if (const EgressPolicy* p = model.find_policy(s.spec.egress_policy))
+        for (const Endpoint& e : p->spec.dns_upstreams)
+          out.push_back(e.ip.str() + "#" + std::to_string(e.port));
+      return out;
+    };
     for (const Sandbox& s : model.sandboxes) {
-      if (s.spec.host != name) continue;
+      if (s.spec.host != name || !model.find_policy(s.spec.egress_policy)) continue;
       if (!first) {
         first = &s;
+        first_upstreams = upstreams_of(s);
         continue;
       }
-      if (s.spec.egress_policy != first->spec.egress_policy) {
+      if (upstreams_of(s) != first_upstreams) {
         report("Sandbox", s.meta.name, "/spec/egressPolicy",
-               "Host/" + name + " has one gate, so its Sandboxes must share one EgressPolicy: " +
-                   "Sandbox/" + first->meta.name + " uses " + first->spec.egress_policy +
-                   ", Sandbox/" + s.meta.name + " uses " + s.spec.egress_policy);
+               "Host/" + name + "'s gate has one resolver, so its Sandboxes' EgressPolicies " +
+                   "must agree on dns.upstreams: Sandbox/" + first->meta.name + " uses " +
+                   first->spec.egress_policy + ", Sandbox/" + s.meta.name + " uses " +
+                   s.spec.egress_policy + " (give them the same dns.upstreams)");
       }
-    }
-    if (!first && !model.find_policy("default") && model.policies.size() != 1) {
-      report("Host", name, "/metadata/name",
-             "Host/" + name + " needs an EgressPolicy for its gate: define one named \"default\"" +
-                 (model.policies.empty() ? "" : " (there are several, and none is)"));
     }
   }
 }

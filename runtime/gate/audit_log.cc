@@ -95,6 +95,10 @@ void append_audit_line(const AuditRecord& record, std::chrono::system_clock::tim
   append_rfc3339_utc(out, time);
   out += "\",\"sandbox\":";
   append_string(out, record.sandbox);
+  if (!record.policy.empty()) {
+    out += ",\"policy\":";
+    append_string(out, record.policy);
+  }
   out += ",\"client\":";
   append_string(out, record.client);
   out += ",\"protocol\":";
@@ -112,6 +116,10 @@ void append_audit_line(const AuditRecord& record, std::chrono::system_clock::tim
   out +=
       record.allowed ? ",\"decision\":\"allow\",\"reason\":" : ",\"decision\":\"deny\",\"reason\":";
   append_capped(out, record.reason, kAuditMaxReason);
+  if (!record.to_allow.empty()) {
+    out += ",\"toAllow\":";
+    append_capped(out, record.to_allow, kAuditMaxReason);
+  }
   out += ",\"bytesUp\":";
   append_number(out, record.bytes_up);
   out += ",\"bytesDown\":";

@@ -20,6 +20,7 @@ inline constexpr size_t kAuditMaxReason = 512;
 
 struct AuditRecord {
   std::string sandbox;   // from the config's sandboxes map, "" when unknown
+  std::string policy;    // the sandbox's EgressPolicy, "" when unknown
   std::string client;    // client IP
   std::string protocol;  // dns, http, tls, connect, proxy-http
   std::string name;      // as normalised for the decision; may be an IP literal as sent
@@ -27,6 +28,7 @@ struct AuditRecord {
   std::string resolved;  // the address dialled, "" when none
   bool allowed = false;
   std::string reason;
+  std::string to_allow;     // a refusal by policy: what would allow it ("" when nothing can)
   uint64_t bytes_up = 0;    // client → upstream
   uint64_t bytes_down = 0;  // upstream → client
   std::chrono::milliseconds duration{0};

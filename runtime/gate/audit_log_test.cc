@@ -21,6 +21,7 @@ std::string reference_line(const AuditRecord& record, std::chrono::system_clock:
   nlohmann::ordered_json line;
   line["time"] = rfc3339_utc(time);
   line["sandbox"] = record.sandbox;
+  if (!record.policy.empty()) line["policy"] = record.policy;
   line["client"] = record.client;
   line["protocol"] = record.protocol;
   line["name"] = record.name;
@@ -29,6 +30,7 @@ std::string reference_line(const AuditRecord& record, std::chrono::system_clock:
   line["resolved"] = record.resolved;
   line["decision"] = record.allowed ? "allow" : "deny";
   line["reason"] = record.reason;
+  if (!record.to_allow.empty()) line["toAllow"] = record.to_allow;
   line["bytesUp"] = record.bytes_up;
   line["bytesDown"] = record.bytes_down;
   line["durationMs"] = record.duration.count();
@@ -56,6 +58,7 @@ TEST(GateAuditLog, FormatsRfc3339Utc) {
 
 TEST(GateAuditLog, OneJsonLinePerRecordWithEveryField) {
   AuditRecord record{"pi-1",
+                     "default",
                      "172.20.0.7",
                      "connect",
                      "github.com",
@@ -63,6 +66,7 @@ TEST(GateAuditLog, OneJsonLinePerRecordWithEveryField) {
                      "140.82.121.3",
                      true,
                      "allow github.com",
+                     "",
                      100,
                      2000,
                      std::chrono::milliseconds(1500)};
@@ -72,6 +76,7 @@ TEST(GateAuditLog, OneJsonLinePerRecordWithEveryField) {
   const auto json = nlohmann::json::parse(line);
   EXPECT_EQ(json["time"], "2025-11-30T12:00:00.123Z");
   EXPECT_EQ(json["sandbox"], "pi-1");
+  EXPECT_EQ(json["policy"], "default");
   EXPECT_EQ(json["client"], "172.20.0.7");
   EXPECT_EQ(json["protocol"], "connect");
   EXPECT_EQ(json["name"], "github.com");
@@ -130,6 +135,7 @@ TEST(GateAuditLog, LinesMatchNlohmannForHostileAndRandomText) {
   }
   for (const std::string& text : texts) {
     AuditRecord record{"sb " + text,
+                       "p " + text,
                        "10.0.0.1",
                        "http",
                        text,
@@ -137,6 +143,7 @@ TEST(GateAuditLog, LinesMatchNlohmannForHostileAndRandomText) {
                        "",
                        false,
                        "deny " + text,
+                       "add " + text,
                        1,
                        2,
                        std::chrono::milliseconds(-3)};

@@ -95,22 +95,23 @@ class ShapeReader {
   std::vector<std::string>& problems_;
 };
 
-void read_policy(const json& spec, PolicyFile& out, ShapeReader& r) {
-  r.refuse_unknown(spec, "policy",
+// `at` is the policy's path: "policy" or "policies.KEY".
+void read_policy(const json& spec, const std::string& at, PolicyFile& out, ShapeReader& r) {
+  r.refuse_unknown(spec, at,
                    {"allow", "deny", "ports", "allowCIDRs", "denyCIDRs", "dns", "limits"});
-  r.strings(spec, "allow", "policy.allow", out.allow);
-  r.strings(spec, "deny", "policy.deny", out.deny);
-  r.strings(spec, "allowCIDRs", "policy.allowCIDRs", out.allow_cidrs);
-  r.strings(spec, "denyCIDRs", "policy.denyCIDRs", out.deny_cidrs);
+  r.strings(spec, "allow", at + ".allow", out.allow);
+  r.strings(spec, "deny", at + ".deny", out.deny);
+  r.strings(spec, "allowCIDRs", at + ".allowCIDRs", out.allow_cidrs);
+  r.strings(spec, "denyCIDRs", at + ".denyCIDRs", out.deny_cidrs);
   if (const json* ports = ShapeReader::present(spec, "ports")) {
     out.ports.clear();
     if (!ports->is_array()) {
-      r.add("policy.ports", "must be an array of port numbers");
+      r.add(at + ".ports", "must be an array of port numbers");
     } else {
       for (size_t i = 0; i < ports->size(); ++i) {
         const json& item = (*ports)[i];
         if (!item.is_number_integer()) {
-          r.add("policy.ports[" + std::to_string(i) + "]",
+          r.add(at + ".ports[" + std::to_string(i) + "]",
                 "must be a port number between 1 and 65535");
           continue;
         }
@@ -118,12 +119,12 @@ void read_policy(const json& spec, PolicyFile& out, ShapeReader& r) {
       }
     }
   }
-  if (const json* dns = r.object(spec, "dns", "policy.dns")) {
-    r.refuse_unknown(*dns, "policy.dns", {"upstreams", "records"});
-    r.strings(*dns, "upstreams", "policy.dns.upstreams", out.dns.upstreams);
-    if (const json* records = r.object(*dns, "records", "policy.dns.records")) {
+  if (const json* dns = r.object(spec, "dns", at + ".dns")) {
+    r.refuse_unknown(*dns, at + ".dns", {"upstreams", "records"});
+    r.strings(*dns, "upstreams", at + ".dns.upstreams", out.dns.upstreams);
+    if (const json* records = r.object(*dns, "records", at + ".dns.records")) {
       for (const auto& [name, addresses] : records->items()) {
-        const std::string path = "policy.dns.records." + name;
+        const std::string path = at + ".dns.records." + name;
         if (!addresses.is_array()) {
           r.add(path, "must be a non-empty array of IP addresses");
           continue;
@@ -139,11 +140,57 @@ void read_policy(const json& spec, PolicyFile& out, ShapeReader& r) {
       }
     }
   }
-  if (const json* limits = r.object(spec, "limits", "policy.limits")) {
-    r.refuse_unknown(*limits, "policy.limits", {"dnsQPS", "connections"});
-    r.integer(*limits, "dnsQPS", "policy.limits.dnsQPS", out.limits.dns_qps);
-    r.integer(*limits, "connections", "policy.limits.connections", out.limits.connections);
+  if (const json* limits = r.object(spec, "limits", at + ".limits")) {
+    r.refuse_unknown(*limits, at + ".limits", {"dnsQPS", "connections"});
+    r.integer(*limits, "dnsQPS", at + ".limits.dnsQPS", out.limits.dns_qps);
+    r.integer(*limits, "connections", at + ".limits.connections", out.limits.connections);
   }
+}
+
+void read_sandbox(const json& value, const std::string& at, SandboxFile& out, ShapeReader& r) {
+  if (value.is_string()) {
+    out.name = value.get<std::string>();
+    return;
+  }
+  if (!value.is_object()) {
+    r.add(at, "must be a sandbox name or {name, policy, egressPolicy, blueprint}");
+    return;
+  }
+  r.refuse_unknown(value, at, {"name", "policy", "egressPolicy", "blueprint"});
+  const std::pair<const char*, std::string*> fields[] = {{"name", &out.name},
+                                                         {"policy", &out.policy},
+                                                         {"egressPolicy", &out.egress_policy},
+                                                         {"blueprint", &out.blueprint}};
+  for (const auto& [key, field] : fields) {
+    const json* v = ShapeReader::present(value, key);
+    if (!v) continue;
+    if (!v->is_string()) {
+      r.add(at + "." + key, "must be a string");
+      continue;
+    }
+    *field = v->get<std::string>();
+  }
+  if (out.name.empty()) r.add(at + ".name", "required");
+}
+
+json policy_json(const PolicyFile& p) {
+  json records = json::object();
+  for (const auto& [name, addresses] : p.dns.records) records[name] = addresses;
+  return {{"allow", p.allow},
+          {"deny", p.deny},
+          {"ports", p.ports},
+          {"allowCIDRs", p.allow_cidrs},
+          {"denyCIDRs", p.deny_cidrs},
+          {"dns", {{"upstreams", p.dns.upstreams}, {"records", records}}},
+          {"limits", {{"dnsQPS", p.limits.dns_qps}, {"connections", p.limits.connections}}}};
+}
+
+json sandbox_json(const SandboxFile& s) {
+  json out = {{"name", s.name}};
+  if (!s.policy.empty()) out["policy"] = s.policy;
+  if (!s.egress_policy.empty()) out["egressPolicy"] = s.egress_policy;
+  if (!s.blueprint.empty()) out["blueprint"] = s.blueprint;
+  return out;
 }
 
 void read_tuning(const json& tuning, TuningFile& out, ShapeReader& r) {
@@ -170,9 +217,6 @@ void put(json& object, const char* key, const std::optional<int64_t>& value) {
 }  // namespace
 
 std::string to_json_text(const GateConfigFile& file) {
-  const PolicyFile& p = file.policy;
-  json records = json::object();
-  for (const auto& [name, addresses] : p.dns.records) records[name] = addresses;
   json listen = json::object();
   put(listen, "dns", file.listen.dns);
   put(listen, "http", file.listen.http);
@@ -180,19 +224,19 @@ std::string to_json_text(const GateConfigFile& file) {
   put(listen, "proxy", file.listen.proxy);
   put(listen, "control", file.listen.control);
   // nlohmann's default object is a std::map: keys come out sorted, whatever the insertion order.
-  json document = {
-      {"policy",
-       {{"allow", p.allow},
-        {"deny", p.deny},
-        {"ports", p.ports},
-        {"allowCIDRs", p.allow_cidrs},
-        {"denyCIDRs", p.deny_cidrs},
-        {"dns", {{"upstreams", p.dns.upstreams}, {"records", records}}},
-        {"limits", {{"dnsQPS", p.limits.dns_qps}, {"connections", p.limits.connections}}}}},
-      {"gateIP", file.gate_ip},
-      {"listen", listen},
-      {"sandboxes", file.sandboxes},
-      {"auditLog", file.audit_log}};
+  json sandboxes = json::object();
+  for (const auto& [ip, sandbox] : file.sandboxes) sandboxes[ip] = sandbox_json(sandbox);
+  json document = {{"policy", policy_json(file.policy)},
+                   {"gateIP", file.gate_ip},
+                   {"listen", listen},
+                   {"sandboxes", sandboxes},
+                   {"auditLog", file.audit_log}};
+  // Written only when there are any, so that configs without them keep their text.
+  if (!file.policies.empty()) {
+    json policies = json::object();
+    for (const auto& [key, policy] : file.policies) policies[key] = policy_json(policy);
+    document["policies"] = policies;
+  }
   // Written only when set, so that configs without it keep their text.
   if (file.audit_required) document["auditRequired"] = true;
   if (file.tuning) {
@@ -226,14 +270,24 @@ std::optional<GateConfigFile> read_gate_config_file(std::string_view json_text,
     return std::nullopt;
   }
   GateConfigFile file;
-  r.refuse_unknown(
-      document, "config",
-      {"policy", "gateIP", "listen", "sandboxes", "auditLog", "auditRequired", "tuning"});
+  r.refuse_unknown(document, "config",
+                   {"policy", "policies", "gateIP", "listen", "sandboxes", "auditLog",
+                    "auditRequired", "tuning"});
 
   if (const json* policy = r.object(document, "policy", "policy")) {
-    read_policy(*policy, file.policy, r);
+    read_policy(*policy, "policy", file.policy, r);
   } else if (!ShapeReader::present(document, "policy")) {
     r.add("policy", "required");
+  }
+  if (const json* policies = r.object(document, "policies", "policies")) {
+    for (const auto& [key, spec] : policies->items()) {
+      const std::string at = "policies." + key;
+      if (!spec.is_object()) {
+        r.add(at, "must be an object");
+        continue;
+      }
+      read_policy(spec, at, file.policies[key], r);
+    }
   }
 
   if (auto gate_ip = document.find("gateIP"); gate_ip == document.end()) {
@@ -254,12 +308,8 @@ std::optional<GateConfigFile> read_gate_config_file(std::string_view json_text,
   }
 
   if (const json* sandboxes = r.object(document, "sandboxes", "sandboxes")) {
-    for (const auto& [ip, name] : sandboxes->items()) {
-      if (!name.is_string()) {
-        r.add("sandboxes." + ip, "must be a sandbox name");
-        continue;
-      }
-      file.sandboxes[ip] = name.get<std::string>();
+    for (const auto& [ip, value] : sandboxes->items()) {
+      read_sandbox(value, "sandboxes." + ip, file.sandboxes[ip], r);
     }
   }
 

@@ -28,7 +28,9 @@ struct LimitsFile {
   friend bool operator==(const LimitsFile&, const LimitsFile&) = default;
 };
 
-// The EgressPolicy the gate enforces ("policy"); field names follow the EgressPolicy spec.
+// A policy the gate enforces ("policy", and each of "policies"); field names follow the
+// EgressPolicy spec. dns.upstreams and limits.connections are the gate's own and belong to the
+// top-level "policy" only (compile refuses them elsewhere).
 struct PolicyFile {
   std::vector<std::string> allow;
   std::vector<std::string> deny;
@@ -62,11 +64,25 @@ struct TuningFile {
   friend bool operator==(const TuningFile&, const TuningFile&) = default;
 };
 
+// A sandbox, by its client IP: its name, the key of its policy in "policies" ("" or absent: the
+// top-level "policy"), and for messages where that policy came from. In the file either an
+// object or, for a sandbox under the top-level policy, just its name.
+struct SandboxFile {
+  std::string name;
+  std::string policy;
+  std::string egress_policy;  // "egressPolicy"
+  std::string blueprint;
+  friend bool operator==(const SandboxFile&, const SandboxFile&) = default;
+};
+
 struct GateConfigFile {
-  PolicyFile policy;    // required
-  std::string gate_ip;  // "gateIP", required
+  // Required: the policy of every client "sandboxes" does not name, and the gate-wide
+  // dns.upstreams and limits.connections.
+  PolicyFile policy;
+  std::map<std::string, PolicyFile> policies;  // key → a sandbox policy
+  std::string gate_ip;                         // "gateIP", required
   ListenFile listen;
-  std::map<std::string, std::string> sandboxes;  // client IP → sandbox name
+  std::map<std::string, SandboxFile> sandboxes;  // client IP → sandbox
   std::string audit_log = "-";                   // "auditLog": a path, or "-" for stdout
   // "auditRequired": refuse new connections and DNS answers while the log cannot be written.
   bool audit_required = false;

@@ -22,7 +22,13 @@ GateConfigFile full_file() {
   f.listen.dns = "172.20.0.53:53";
   f.listen.proxy = "172.20.0.53:3128";
   f.listen.control = "127.0.0.1:9099";
-  f.sandboxes = {{"172.20.0.7", "pi-1"}, {"172.20.0.8", "codex-2"}};
+  f.sandboxes = {{"172.20.0.7", {"pi-1", "", "", ""}},
+                 {"172.20.0.8", {"codex-2", "strict+codex", "strict", "codex"}}};
+  PolicyFile strict;
+  strict.allow = {"api.openai.com"};
+  strict.dns.records = {{"intercept.test", {"10.9.0.6"}}};
+  strict.limits = {20, 64};
+  f.policies = {{"strict+codex", strict}};
   f.audit_log = "/var/log/gate.jsonl";
   f.audit_required = true;
   TuningFile t;
@@ -69,16 +75,16 @@ TEST(GateConfigFile, TextIsDeterministicSortedAndIndented) {
   GateConfigFile b = full_file();
   // Built in another order: the same document.
   b.sandboxes.clear();
-  b.sandboxes["172.20.0.8"] = "codex-2";
-  b.sandboxes["172.20.0.7"] = "pi-1";
+  b.sandboxes["172.20.0.8"] = {"codex-2", "strict+codex", "strict", "codex"};
+  b.sandboxes["172.20.0.7"] = {"pi-1", "", "", ""};
   EXPECT_EQ(to_json_text(a), to_json_text(b));
-  b.sandboxes["172.20.0.9"] = "pi-3";
+  b.sandboxes["172.20.0.9"] = {"pi-3", "", "", ""};
   EXPECT_NE(to_json_text(a), to_json_text(b));
 
   GateConfigFile small;
   small.gate_ip = "172.20.0.53";
   small.listen.dns = "172.20.0.53:53";
-  small.sandboxes = {{"172.20.0.7", "pi-1"}};
+  small.sandboxes = {{"172.20.0.7", {"pi-1", "", "", ""}}};
   EXPECT_EQ(to_json_text(small), R"({
   "auditLog": "-",
   "gateIP": "172.20.0.53",
@@ -104,10 +110,29 @@ TEST(GateConfigFile, TextIsDeterministicSortedAndIndented) {
     ]
   },
   "sandboxes": {
-    "172.20.0.7": "pi-1"
+    "172.20.0.7": {
+      "name": "pi-1"
+    }
   }
 }
 )");
+}
+
+TEST(GateConfigFile, ASandboxMayBeJustItsNameAndPoliciesAreCheckedLikePolicy) {
+  auto plain = parse_gate_config_file(
+      R"({"policy": {}, "gateIP": "10.0.0.1", "sandboxes": {"10.0.0.7": "pi-1"}})");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->sandboxes.at("10.0.0.7"), (SandboxFile{"pi-1", "", "", ""}));
+  const std::string problems = problems_of(R"({
+    "policy": {}, "gateIP": "10.0.0.1",
+    "policies": {"p": {"allow": [3], "typo": 1}, "q": 7},
+    "sandboxes": {"10.0.0.7": {"policy": "p", "color": "red"}, "10.0.0.8": {"name": 5}}})");
+  for (const char* needle :
+       {"policies.p.allow[0]: must be a string", "policies.p.typo: unknown field",
+        "policies.q: must be an object", "sandboxes.10.0.0.7.color: unknown field",
+        "sandboxes.10.0.0.7.name: required", "sandboxes.10.0.0.8.name: must be a string"}) {
+    EXPECT_NE(problems.find(needle), std::string::npos) << "no problem says " << needle;
+  }
 }
 
 TEST(GateConfigFile, RefusesUnknownFieldsWithTheirPath) {

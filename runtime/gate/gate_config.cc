@@ -45,7 +45,13 @@ std::optional<SocketAddress> listen_address(const std::optional<std::string>& te
   return std::get<SocketAddress>(parsed);
 }
 
-void compile_policy(const PolicyFile& spec, GateConfig& config, Problems& problems) {
+// `at` is the policy's path ("policy" or "policies.KEY"); `top` is the top-level one, the only
+// place for the gate-wide dns.upstreams and limits.connections.
+std::shared_ptr<const ClientPolicy> compile_policy(const PolicyFile& spec, const std::string& at,
+                                                   bool top, GateConfig& config,
+                                                   Problems& problems) {
+  auto out = std::make_shared<ClientPolicy>();
+  out->key = top ? "" : at.substr(at.find('.') + 1);
   EgressRules rules;
   rules.allow = spec.allow;
   rules.deny = spec.deny;
@@ -54,7 +60,7 @@ void compile_policy(const PolicyFile& spec, GateConfig& config, Problems& proble
   rules.ports.clear();
   std::set<int64_t> seen;
   for (size_t i = 0; i < spec.ports.size(); ++i) {
-    const std::string path = "policy.ports[" + std::to_string(i) + "]";
+    const std::string path = at + ".ports[" + std::to_string(i) + "]";
     const int64_t port = spec.ports[i];
     if (port < 1 || port > 65535) {
       problems.add(path, "must be a port number between 1 and 65535");
@@ -66,22 +72,25 @@ void compile_policy(const PolicyFile& spec, GateConfig& config, Problems& proble
   }
   auto compiled = EgressPolicy::compile(rules);
   if (auto* errors = std::get_if<std::vector<std::string>>(&compiled)) {
-    for (const std::string& error : *errors) problems.add("policy", error);
+    for (const std::string& error : *errors) problems.add(at, error);
   } else {
-    config.policy =
-        std::make_shared<const EgressPolicy>(std::move(std::get<EgressPolicy>(compiled)));
+    out->rules = std::make_shared<const EgressPolicy>(std::move(std::get<EgressPolicy>(compiled)));
   }
 
-  for (size_t i = 0; i < spec.dns.upstreams.size(); ++i) {
+  if (!top && !spec.dns.upstreams.empty()) {
+    problems.add(at + ".dns.upstreams",
+                 "the gate has one resolver: set its upstreams in policy.dns.upstreams");
+  }
+  for (size_t i = 0; top && i < spec.dns.upstreams.size(); ++i) {
     auto parsed = parse_socket_address(spec.dns.upstreams[i], 53);
     if (auto* error = std::get_if<std::string>(&parsed)) {
-      problems.add("policy.dns.upstreams[" + std::to_string(i) + "]", *error);
+      problems.add(at + ".dns.upstreams[" + std::to_string(i) + "]", *error);
     } else {
       config.upstreams.push_back(std::get<SocketAddress>(parsed));
     }
   }
   for (const auto& [name, addresses] : spec.dns.records) {
-    const std::string path = "policy.dns.records." + name;
+    const std::string path = at + ".dns.records." + name;
     const std::optional<std::string> normalized = netpolicy::normalize_name(name);
     if (!normalized || is_ip_literal(name)) {
       problems.add(path, "not a host name");
@@ -99,12 +108,15 @@ void compile_policy(const PolicyFile& spec, GateConfig& config, Problems& proble
         problems.add(path + "[" + std::to_string(i) + "]", "not an IP address");
       }
     }
-    config.records[*normalized] = std::move(parsed);
+    out->records[*normalized] = std::move(parsed);
   }
-  config.dns_qps = static_cast<uint32_t>(
-      within(spec.limits.dns_qps, "policy.limits.dnsQPS", 1, 1'000'000, 200, problems));
-  config.connections = static_cast<uint32_t>(
-      within(spec.limits.connections, "policy.limits.connections", 1, 1'000'000, 1024, problems));
+  out->dns_qps = static_cast<uint32_t>(
+      within(spec.limits.dns_qps, at + ".limits.dnsQPS", 1, 1'000'000, 200, problems));
+  out->connections = static_cast<uint32_t>(
+      within(spec.limits.connections, at + ".limits.connections", 1, 1'000'000, 1024, problems));
+  // The top-level figure is the gate's global cap, so as a per-client limit it adds nothing.
+  if (top) config.connections = out->connections;
+  return out;
 }
 
 void compile_tuning(const TuningFile& tuning, GateTuning& out, Problems& problems) {
@@ -156,7 +168,15 @@ std::variant<SocketAddress, std::string> parse_socket_address(
 GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::string>& out) {
   Problems problems;
   GateConfig config;
-  compile_policy(file.policy, config, problems);
+  std::shared_ptr<const ClientPolicy> fallback =
+      compile_policy(file.policy, "policy", true, config, problems);
+  for (const auto& [key, spec] : file.policies) {
+    if (key.empty()) {
+      problems.add("policies", "a policy key must not be empty");
+      continue;
+    }
+    config.policies[key] = compile_policy(spec, "policies." + key, false, config, problems);
+  }
 
   std::optional<netpolicy::IpAddress> gate_ip = netpolicy::parse_ip(file.gate_ip);
   if (!gate_ip || !gate_ip->is_v4) {
@@ -171,11 +191,25 @@ GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::stri
   config.listen.proxy = listen_address(file.listen.proxy, "proxy", problems);
   config.listen.control = listen_address(file.listen.control, "control", problems);
 
-  for (const auto& [ip_text, name] : file.sandboxes) {
-    if (std::optional<netpolicy::IpAddress> ip = netpolicy::parse_ip(ip_text)) {
-      config.sandboxes[ip->str()] = name;
-    } else {
-      problems.add("sandboxes." + ip_text, "key must be a client IP address");
+  for (const auto& [ip_text, entry] : file.sandboxes) {
+    const std::string at = "sandboxes." + ip_text;
+    std::optional<netpolicy::IpAddress> ip = netpolicy::parse_ip(ip_text);
+    if (!ip) {
+      problems.add(at, "key must be a client IP address");
+      continue;
+    }
+    SandboxEntry sandbox{entry.name, entry.egress_policy, entry.blueprint, fallback};
+    if (!entry.policy.empty()) {
+      auto it = config.policies.find(entry.policy);
+      if (it == config.policies.end()) {
+        // Refused rather than left to the fallback: a typo must not change what a sandbox gets.
+        problems.add(at + ".policy", "no policy \"" + entry.policy + "\" in policies");
+        continue;
+      }
+      sandbox.policy = it->second;
+    }
+    if (!config.sandboxes.emplace(ip->str(), std::move(sandbox)).second) {
+      problems.add(at, "the same address as another entry");
     }
   }
 
@@ -190,6 +224,7 @@ GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::stri
   config.connections_per_client = config.tuning.connections_per_client != 0
                                       ? config.tuning.connections_per_client
                                       : std::max<uint32_t>(1, config.connections / 4);
+  config.fallback = std::move(fallback);
   for (std::string& problem : problems.list()) out.push_back(std::move(problem));
   return config;
 }

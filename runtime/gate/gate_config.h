@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -50,21 +51,50 @@ struct GateTuning {
   uint32_t connections_per_client = 0;
 };
 
-struct GateConfig {
-  std::shared_ptr<const EgressPolicy> policy;
+// One compiled policy and what belongs with it: the names it allows, its own dns.records (only its
+// sandboxes' connections dial them) and its per-client limits.
+struct ClientPolicy {
+  std::string key;  // its key in "policies"; "" for the top-level "policy"
+  std::shared_ptr<const EgressPolicy> rules;
   // dns.records with names normalised (lower case, no trailing dot).
   std::map<std::string, std::vector<netpolicy::IpAddress>> records;
+  uint32_t dns_qps = 200;       // per client IP
+  uint32_t connections = 1024;  // per client IP, within the gate's own per-client cap
+};
+
+// A sandbox the gate knows by its address on the internal network (acctl assigns it).
+struct SandboxEntry {
+  std::string name;
+  std::string egress_policy;  // for messages: the EgressPolicy and Blueprint its policy comes from
+  std::string blueprint;
+  std::shared_ptr<const ClientPolicy> policy;
+};
+
+struct GateConfig {
+  // "policy": for every client "sandboxes" does not name (acctl writes one that allows nothing).
+  std::shared_ptr<const ClientPolicy> fallback;
+  std::map<std::string, std::shared_ptr<const ClientPolicy>> policies;  // "policies", by key
   std::vector<SocketAddress> upstreams;   // empty: the system's resolvers
-  uint32_t dns_qps = 200;                 // per client IP
   uint32_t connections = 1024;            // global cap on proxied connections
   uint32_t connections_per_client = 256;  // resolved from tuning
   std::array<uint8_t, 4> gate_ip{};
   GateListen listen;
-  std::map<std::string, std::string> sandboxes;  // canonical client IP → sandbox name
-  std::string audit_log = "-";                   // path, or "-" for stdout
+  std::unordered_map<std::string, SandboxEntry> sandboxes;  // canonical client IP → sandbox
+  std::string audit_log = "-";                              // path, or "-" for stdout
   // While the audit log cannot be written, new connections and DNS answers are refused.
   bool audit_required = false;
   GateTuning tuning;
+
+  // The sandbox at `client` (canonical IP text), or nullptr for an unknown client.
+  const SandboxEntry* sandbox(const std::string& client) const {
+    auto it = sandboxes.find(client);
+    return it == sandboxes.end() ? nullptr : &it->second;
+  }
+  // The policy every decision about `client` is made by.
+  const ClientPolicy& policy_for(const std::string& client) const {
+    const SandboxEntry* s = sandbox(client);
+    return s && s->policy ? *s->policy : *fallback;
+  }
 };
 
 struct GateConfigFile;  // gate/config_file.h: the document as written

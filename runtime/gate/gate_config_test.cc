@@ -36,23 +36,24 @@ TEST(GateConfig, ParsesAFullConfig) {
   ASSERT_TRUE(std::holds_alternative<GateConfig>(result))
       << std::get<std::vector<std::string>>(result).front();
   const GateConfig& config = std::get<GateConfig>(result);
-  EXPECT_TRUE(config.policy->decide_name("api.github.com").allowed);
-  EXPECT_FALSE(config.policy->decide_name("gist.github.com").allowed);
-  EXPECT_TRUE(config.policy->decide_port(8443).allowed);
-  EXPECT_FALSE(config.policy->decide_port(80).allowed);
+  EXPECT_TRUE(config.fallback->rules->decide_name("api.github.com").allowed);
+  EXPECT_FALSE(config.fallback->rules->decide_name("gist.github.com").allowed);
+  EXPECT_TRUE(config.fallback->rules->decide_port(8443).allowed);
+  EXPECT_FALSE(config.fallback->rules->decide_port(80).allowed);
   ASSERT_EQ(config.upstreams.size(), 2u);
   EXPECT_EQ(config.upstreams[0].str(), "1.1.1.1:53");
   EXPECT_EQ(config.upstreams[1].str(), "[2606:4700::1111]:5353");
-  ASSERT_TRUE(config.records.contains("intercept.test"));  // normalised
-  EXPECT_EQ(config.records.at("intercept.test").size(), 2u);
-  EXPECT_EQ(config.dns_qps, 50u);
+  ASSERT_TRUE(config.fallback->records.contains("intercept.test"));  // normalised
+  EXPECT_EQ(config.fallback->records.at("intercept.test").size(), 2u);
+  EXPECT_EQ(config.fallback->dns_qps, 50u);
   EXPECT_EQ(config.connections, 100u);
   EXPECT_EQ(config.connections_per_client, 25u);  // a quarter by default
   EXPECT_EQ(config.gate_ip, (std::array<uint8_t, 4>{172, 20, 0, 53}));
   ASSERT_TRUE(config.listen.dns && config.listen.proxy && config.listen.control);
   EXPECT_FALSE(config.listen.http);
   EXPECT_EQ(config.listen.proxy->str(), "[::1]:3128");
-  EXPECT_EQ(config.sandboxes.at("172.20.0.7"), "pi-1");
+  EXPECT_EQ(config.sandboxes.at("172.20.0.7").name, "pi-1");
+  EXPECT_EQ(config.sandboxes.at("172.20.0.7").policy, config.fallback);
   EXPECT_EQ(config.audit_log, "/var/log/gate.jsonl");
   EXPECT_EQ(config.tuning.head_timeout, std::chrono::milliseconds(500));
   EXPECT_EQ(config.tuning.https_port, 8443);
@@ -63,12 +64,61 @@ TEST(GateConfig, DefaultsFollowTheEgressPolicySchema) {
   auto result = parse_gate_config(R"({"policy": {}, "gateIP": "10.0.0.1"})");
   ASSERT_TRUE(std::holds_alternative<GateConfig>(result));
   const GateConfig& config = std::get<GateConfig>(result);
-  EXPECT_TRUE(config.policy->decide_port(80).allowed);
-  EXPECT_TRUE(config.policy->decide_port(443).allowed);
-  EXPECT_FALSE(config.policy->decide_name("github.com").allowed);  // allow defaults to nothing
-  EXPECT_EQ(config.dns_qps, 200u);
+  EXPECT_TRUE(config.fallback->rules->decide_port(80).allowed);
+  EXPECT_TRUE(config.fallback->rules->decide_port(443).allowed);
+  EXPECT_FALSE(
+      config.fallback->rules->decide_name("github.com").allowed);  // allow defaults to nothing
+  EXPECT_EQ(config.fallback->dns_qps, 200u);
   EXPECT_EQ(config.connections, 1024u);
   EXPECT_EQ(config.audit_log, "-");
+}
+
+TEST(GateConfig, EachSandboxIsJudgedByItsOwnPolicy) {
+  auto result = parse_gate_config(R"({
+    "policy": {"allow": [], "dns": {"upstreams": ["10.0.0.9"]}, "limits": {"connections": 400}},
+    "policies": {
+      "web": {"allow": ["example.com"], "dns": {"records": {"pinned.test": ["10.9.0.5"]}},
+              "limits": {"dnsQPS": 20, "connections": 8}},
+      "git": {"allow": ["github.com"], "ports": [443]}},
+    "gateIP": "172.20.0.53",
+    "sandboxes": {"172.20.0.7": {"name": "a", "policy": "web", "egressPolicy": "web"},
+                  "172.20.0.8": {"name": "b", "policy": "git"},
+                  "172.20.0.9": "c"}})");
+  ASSERT_TRUE(std::holds_alternative<GateConfig>(result))
+      << std::get<std::vector<std::string>>(result).front();
+  const GateConfig& config = std::get<GateConfig>(result);
+  const ClientPolicy& a = config.policy_for("172.20.0.7");
+  const ClientPolicy& b = config.policy_for("172.20.0.8");
+  EXPECT_EQ(a.key, "web");
+  EXPECT_TRUE(a.rules->decide_name("example.com").allowed);
+  EXPECT_FALSE(a.rules->decide_name("github.com").allowed);
+  EXPECT_TRUE(b.rules->decide_name("github.com").allowed);
+  EXPECT_FALSE(b.rules->decide_name("example.com").allowed);
+  EXPECT_FALSE(b.rules->decide_port(80).allowed);
+  EXPECT_TRUE(a.records.contains("pinned.test"));
+  EXPECT_FALSE(b.records.contains("pinned.test"));
+  EXPECT_EQ(a.dns_qps, 20u);
+  EXPECT_EQ(a.connections, 8u);
+  EXPECT_EQ(config.connections, 400u);  // the gate's cap is the top-level policy's
+  ASSERT_EQ(config.upstreams.size(), 1u);
+  EXPECT_EQ(config.sandbox("172.20.0.7")->egress_policy, "web");
+  // A sandbox without a policy key, and an unknown client: the top-level policy (nothing).
+  EXPECT_EQ(&config.policy_for("172.20.0.9"), config.fallback.get());
+  EXPECT_EQ(&config.policy_for("172.20.0.99"), config.fallback.get());
+  EXPECT_EQ(config.sandbox("172.20.0.99"), nullptr);
+  EXPECT_FALSE(config.policy_for("172.20.0.99").rules->decide_name("example.com").allowed);
+}
+
+TEST(GateConfig, RefusesAMissingPolicyKeyAndAResolverPerPolicy) {
+  const auto problems = problems_of(R"({
+    "policy": {}, "gateIP": "10.0.0.1",
+    "policies": {"web": {"dns": {"upstreams": ["1.1.1.1"]}, "limits": {"dnsQPS": 0}}},
+    "sandboxes": {"10.0.0.7": {"name": "a", "policy": "wbe"}}})");
+  for (std::string_view needle :
+       {"policies.web.dns.upstreams: the gate has one resolver", "policies.web.limits.dnsQPS",
+        "sandboxes.10.0.0.7.policy: no policy \"wbe\""}) {
+    EXPECT_TRUE(mentions(problems, needle)) << "no problem mentions " << needle;
+  }
 }
 
 TEST(GateConfig, ReportsEveryProblemWithItsPath) {

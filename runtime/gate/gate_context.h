@@ -57,10 +57,4 @@ class GateContext {
   ~GateContext() = default;
 };
 
-// The sandbox `client` is, per the config; "" for an unknown client.
-inline std::string sandbox_of(const GateConfig& config, const std::string& client) {
-  auto it = config.sandboxes.find(client);
-  return it == config.sandboxes.end() ? "" : it->second;
-}
-
 }  // namespace acctl::gate

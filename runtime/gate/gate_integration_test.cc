@@ -23,12 +23,20 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
+
+#include "gate/gate_config.h"
+#include "gate/policy_check.h"
 
 namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using acctl::gate::check_egress;
+using acctl::gate::EgressCheck;
+using acctl::gate::GateConfig;
+using acctl::gate::parse_gate_config;
 
 struct CommandResult {
   int status = -1;
@@ -775,6 +783,170 @@ TEST_F(GateTest, AClientThatConnectsAndLeavesAtOnceStallsNothing) {
   EXPECT_EQ(
       sh("curl -s -m 3 http://127.0.0.1:" + std::to_string(control_port_) + "/healthz").output,
       "ok\n");
+}
+
+// A connection from `source` (a loopback address) to `port`; -1 on failure.
+int connect_from(const char* source, uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &local.sin_addr);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Two sandboxes at 127.0.0.2 and 127.0.0.3 with policies of their own; 127.0.0.1 is no sandbox.
+json two_sandbox_config(json config) {
+  json web = config["policy"];
+  web["allow"] = {"plain.test", "tls.test"};
+  json git = config["policy"];
+  git["allow"] = {"other.test"};
+  git["dns"]["records"] = {{"other.test", {"127.0.0.1"}}};
+  git["dns"]["upstreams"] = json::array();
+  web["dns"]["upstreams"] = json::array();
+  config["policies"] = {{"web+pi", web}, {"git", git}};
+  config["policy"]["allow"] = json::array();
+  config["sandboxes"] = {
+      {"127.0.0.2",
+       {{"name", "sb-a"}, {"policy", "web+pi"}, {"egressPolicy", "web"}, {"blueprint", "pi"}}},
+      {"127.0.0.3", {{"name", "sb-b"}, {"policy", "git"}, {"egressPolicy", "git"}}}};
+  return config;
+}
+
+TEST_F(GateTest, EachSandboxIsJudgedByItsOwnPolicyFromItsAddress) {
+  const json config = two_sandbox_config(base_config());
+  start_gate(config);
+  auto status_from = [&](const char* source, const std::string& url) {
+    return status_of(curl(std::string("--interface ") + source + " " + proxy() + " " + url));
+  };
+  const std::string other_url = "http://other.test:" + std::to_string(upstream_.port()) + "/";
+  EXPECT_EQ(status_from("127.0.0.2", plain_url()), "200");
+  EXPECT_EQ(status_from("127.0.0.2", other_url), "403");
+  EXPECT_EQ(status_from("127.0.0.3", other_url), "200");
+  EXPECT_EQ(status_from("127.0.0.3", plain_url()), "403");
+  EXPECT_EQ(status_from("127.0.0.1", plain_url()), "403");  // no sandbox: nothing
+  EXPECT_EQ(status_from("127.0.0.1", other_url), "403");
+
+  // The refusal says whose policy refused what, and what would allow it.
+  const CommandResult refused = curl("--interface 127.0.0.2 " + proxy() + " " + other_url);
+  EXPECT_NE(
+      refused.output.find("acctl gate: refused other.test:" + std::to_string(upstream_.port()) +
+                          " for Sandbox/sb-a (EgressPolicy/web): not-allowed\n"
+                          "to allow it: add other.test (or a *. pattern) to EgressPolicy/web "
+                          "spec.allow or Blueprint/pi spec.egress\n"),
+      std::string::npos)
+      << refused.output;
+  const CommandResult stranger = curl("--interface 127.0.0.1 " + proxy() + " " + plain_url());
+  EXPECT_NE(stranger.output.find("127.0.0.1 is no sandbox of this gate"), std::string::npos)
+      << stranger.output;
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    for (const json& line : audit_lines()) {
+      if (line["sandbox"] == "sb-a" && line["name"] == "other.test" && line["decision"] == "deny" &&
+          line.value("policy", "") == "web" &&
+          line.value("toAllow", "").find("add other.test") != std::string::npos)
+        logged = true;
+    }
+    if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(logged);
+
+  // DNS too: each client's names, nobody else's.
+  auto dig_from = [&](const char* source, const std::string& name) {
+    return sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " -b " + source +
+              " +time=2 +tries=1 " + name)
+        .output;
+  };
+  EXPECT_NE(dig_from("127.0.0.2", "plain.test").find("status: NOERROR"), std::string::npos);
+  EXPECT_NE(dig_from("127.0.0.2", "other.test").find("status: NXDOMAIN"), std::string::npos);
+  EXPECT_NE(dig_from("127.0.0.3", "other.test").find("status: NOERROR"), std::string::npos);
+  EXPECT_NE(dig_from("127.0.0.3", "plain.test").find("status: NXDOMAIN"), std::string::npos);
+  EXPECT_NE(dig_from("127.0.0.1", "plain.test").find("status: NXDOMAIN"), std::string::npos);
+}
+
+// `acctl policy check` answers with check_egress over the same compiled config: on every case
+// of this suite's policies it must say what the gate did.
+TEST_F(GateTest, PolicyCheckAgreesWithTheLiveGateOnEveryCase) {
+  json config = two_sandbox_config(base_config());
+  config["policies"]["web+pi"]["allow"] = {"plain.test", "tls.test", "meta.test", "*.wild.test"};
+  config["policies"]["web+pi"]["deny"] = {"bad.wild.test"};
+  config["policies"]["web+pi"]["dns"]["records"]["a.wild.test"] = {"127.0.0.1"};
+  config["policies"]["web+pi"]["dns"]["records"]["meta.test"] = {"169.254.169.254"};
+  config["policies"]["git"]["dns"]["records"]["lan.test"] = {"10.1.2.3"};
+  config["policies"]["git"]["allow"] = {"other.test", "lan.test"};
+  start_gate(config);
+  auto compiled = parse_gate_config(config.dump());
+  ASSERT_TRUE(std::holds_alternative<GateConfig>(compiled));
+  const GateConfig& gate = std::get<GateConfig>(compiled);
+  int cases = 0;
+  for (const char* client : {"127.0.0.1", "127.0.0.2", "127.0.0.3"}) {
+    for (const char* name : {"plain.test", "other.test", "tls.test", "a.wild.test", "bad.wild.test",
+                             "meta.test", "lan.test", "evil.test", "127.0.0.1"}) {
+      for (uint16_t p : {upstream_.port(), static_cast<uint16_t>(9)}) {
+        const EgressCheck check = check_egress(gate, client, name, p);
+        // Names the policy pins are answered outright; the rest here are unpinned refusals.
+        ASSERT_FALSE(check.allowed && check.resolved_later) << name;
+        const std::string url = "http://" + std::string(name) + ":" + std::to_string(p) + "/";
+        const std::string live =
+            status_of(curl(std::string("--interface ") + client + " " + proxy() + " " + url));
+        EXPECT_EQ(live == "200", check.allowed)
+            << client << " " << url << ": gate " << live << ", check " << check.rules.front();
+        ++cases;
+      }
+    }
+  }
+  EXPECT_EQ(cases, 54);
+}
+
+TEST_F(GateTest, ChangingOneSandboxsPolicyLeavesAnothersOpenConnectionAlone) {
+  RecordingUpstream keep_alive;  // answers every request on its one connection
+  json config = base_config();
+  config["policy"]["ports"].push_back(keep_alive.port());
+  config["tuning"]["httpPort"] = keep_alive.port();
+  config = two_sandbox_config(config);
+  start_gate(config);
+  const int fd = connect_from("127.0.0.2", http_port_);
+  ASSERT_GE(fd, 0);
+  const std::string request = "GET / HTTP/1.1\r\nHost: plain.test\r\n\r\n";
+  auto one_answer = [&]() {
+    std::string got;
+    char buffer[4096];
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (Clock::now() < deadline && got.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n > 0) got.append(buffer, static_cast<size_t>(n));
+      if (n == 0) break;
+      if (n < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    // The upstream's small body follows its head; give it a moment and drop it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) > 0) {
+    }
+    return got;
+  };
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  EXPECT_NE(one_answer().find("200"), std::string::npos);
+
+  // sb-b's policy changes (it may now reach plain.test); sb-a's connection is not touched.
+  config["policies"]["git"]["allow"] = {"other.test", "plain.test"};
+  config["policies"]["git"]["dns"]["records"]["plain.test"] = {"127.0.0.1"};
+  write_config(config);
+  const CommandResult reloaded = control("POST", "/reload");
+  ASSERT_EQ(status_of(reloaded), "200") << reloaded.output;
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  EXPECT_NE(one_answer().find("200"), std::string::npos) << "sb-a's keep-alive connection broke";
+  ::close(fd);
+  EXPECT_EQ(status_of(curl("--interface 127.0.0.3 " + proxy() + " " + plain_url())), "200");
+  EXPECT_EQ(status_of(curl("--interface 127.0.0.2 " + proxy() + " " + plain_url())), "200");
 }
 
 TEST_F(GateTest, ReloadSwitchesANameFromAllowedToDenied) {

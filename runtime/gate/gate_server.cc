@@ -2,6 +2,7 @@
 // drives c-ares, reloads and signals from the one event loop.
 #include "gate/gate_server.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <unordered_map>
@@ -45,7 +46,7 @@ class GateService final : public GateContext, public SocketWatcher {
             metrics_.audit_state(throttle_.suppressed_total(), audit_.write_errors());
           });
         }),
-        dns_limiter_(config_->dns_qps) {}
+        dns_limiter_() {}
 
   std::vector<std::string> start();
   void run() { loop_->run(); }
@@ -122,7 +123,6 @@ std::vector<std::string> GateService::start() {
   } else {
     ares_ = std::move(std::get<std::unique_ptr<AresResolver>>(ares));
     resolver_ = std::make_unique<CachingResolver>(*ares_, clock_);
-    resolver_->set_records(config_->records);
   }
 
   const GateListen& listen = config_->listen;
@@ -175,32 +175,26 @@ std::vector<std::string> GateService::start() {
 
 std::optional<std::vector<uint8_t>> GateService::answer_dns(std::span<const uint8_t> message,
                                                             const std::string& client) {
-  const bool limited = !dns_limiter_.allow(client, clock_.now());
-  if (audit_unwritable()) {
-    // REFUSED (silence for what does not parse), as for a rate limit; but audited, so that the
-    // first line the log takes again ends the refusals.
-    const DnsOutcome refused = answer_dns_query(
-        message, *config_->policy, {config_->gate_ip, config_->tuning.dns_answer_ttl}, true);
-    metrics_.dns_query("refused");
-    metrics_.decision("dns", false, "audit-log-unwritable");
-    AuditRecord record;
-    record.sandbox = sandbox_of(*config_, client);
-    record.client = client;
-    record.protocol = "dns";
-    record.name = refused.name;
-    record.qtype = refused.qtype;
-    record.reason = "audit-log-unwritable";
-    audit(record);
-    return refused.response;
+  const ClientPolicy& policy = config_->policy_for(client);
+  const bool limited = !dns_limiter_.allow(client, clock_.now(), policy.dns_qps);
+  // audit: required and the log failing: REFUSED (silence for what does not parse), as for a
+  // rate limit, but audited, so that the first line the log takes again ends the refusals.
+  const bool unwritable = audit_unwritable();
+  DnsOutcome outcome =
+      answer_dns_query(message, *policy.rules, {config_->gate_ip, config_->tuning.dns_answer_ttl},
+                       limited || unwritable);
+  if (unwritable) {
+    outcome.result = "refused";
+    outcome.allowed = false;
+    outcome.reason = "audit-log-unwritable";
   }
-  const DnsOutcome outcome = answer_dns_query(
-      message, *config_->policy, {config_->gate_ip, config_->tuning.dns_answer_ttl}, limited);
   metrics_.dns_query(outcome.result);
   // Rate-limited queries are counted, not logged: a flood must not become a flood of lines.
   if (outcome.result != "rate-limited") {
     metrics_.decision("dns", outcome.allowed, outcome.reason);
     AuditRecord record;
-    record.sandbox = sandbox_of(*config_, client);
+    const SandboxEntry* sandbox = config_->sandbox(client);
+    record.sandbox = sandbox ? sandbox->name : "";
     record.client = client;
     record.protocol = "dns";
     record.name = outcome.name;
@@ -228,7 +222,9 @@ void GateService::audit(const AuditRecord& record) {
 
 bool GateService::acquire_slot(const std::string& client) {
   uint32_t& mine = per_client_[client];
-  if (active_ >= config_->connections || mine >= config_->connections_per_client) {
+  const uint32_t cap =
+      std::min(config_->connections_per_client, config_->policy_for(client).connections);
+  if (active_ >= config_->connections || mine >= cap) {
     if (mine == 0) per_client_.erase(client);
     return false;
   }
@@ -278,14 +274,13 @@ std::optional<std::string> GateService::reload() {
       metrics_.reload(false);
       return "reload failed, keeping the current config: " + *error + "\n";
     }
+    resolver_->forget();
   }
   if (!(next.listen == config_->listen)) {
     log_warn("reload: listen addresses changed; they take effect on restart");
   }
   // Reopening on every reload also follows a rotated file.
   if (auto error = audit_.open(next.audit_log)) log_error("reload: " + *error);
-  resolver_->set_records(next.records);
-  dns_limiter_.set_rate(next.dns_qps);
   // Connections already open keep the config they were judged by; new ones see this one.
   config_ = std::make_shared<const GateConfig>(std::move(next));
   metrics_.reload(true);

@@ -127,4 +127,33 @@ Decision EgressPolicy::decide_address(const netpolicy::IpAddress& address) const
   return {decision.allowed, std::move(decision.reason)};
 }
 
+std::string what_would_allow(const Decision& refused, std::string_view subject,
+                             const PolicySource& from) {
+  if (refused.allowed || from.egress_policy.empty()) return "";
+  const std::string policy = "EgressPolicy/" + from.egress_policy;
+  const std::string_view reason = refused.reason;
+  const std::string what(subject);
+  if (reason == "ip-literal")
+    return "connect by name (an address is reached through " + policy +
+           " spec.dns.records and spec.allowCIDRs)";
+  if (reason == "not-allowed") {
+    return "add " + what + " (or a *. pattern) to " + policy + " spec.allow" +
+           (from.blueprint.empty() ? "" : " or Blueprint/" + from.blueprint + " spec.egress");
+  }
+  if (reason.starts_with("deny ")) {
+    return "it matches " + std::string(reason.substr(5)) + " in " + policy +
+           " spec.deny, which wins over allow";
+  }
+  if (reason.starts_with("port-not-allowed"))
+    return "add " + what + " to " + policy + " spec.ports";
+  if (reason.starts_with("deny-cidr")) {
+    return "the address is in a denied range (" + policy +
+           " spec.denyCIDRs, or the sandbox network or gate, which are never reached)";
+  }
+  if (reason == "invalid-name") return "";
+  // A built-in range (private, loopback, link-local, ...).
+  return "add a range holding " + what + " to " + policy +
+         " spec.allowCIDRs if it is meant to be reached";
+}
+
 }  // namespace acctl::gate

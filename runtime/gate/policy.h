@@ -28,6 +28,19 @@ struct Decision {
   std::string reason;  // "allow github.com", "deny *.evil.com", "ip-literal", "not-allowed", ...
 };
 
+// Where a sandbox's policy comes from, for messages that say what would change a decision.
+struct PolicySource {
+  std::string egress_policy;  // "web": EgressPolicy/web; "" when the client is no sandbox
+  std::string blueprint;      // the Blueprint whose egress names the policy adds, or ""
+};
+
+// What would allow what a decide_* call refused, for the agent and its operator: "add x.com (or
+// a *. pattern) to EgressPolicy/web spec.allow or Blueprint/pi spec.egress". `subject` is the
+// refused name, port or address as the reason is about it. "" when no manifest can (an invalid
+// name), or when the client is no sandbox.
+std::string what_would_allow(const Decision& refused, std::string_view subject,
+                             const PolicySource& from);
+
 // Whether `host` (as a client wrote it: DNS question, Host, SNI, CONNECT target) is an IP
 // address in any notation a resolver or socket library might accept: dotted, decimal
 // ("2130706433"), hex ("0x7f000001"), octal ("0177.0.0.1"), short ("127.1"), IPv6, bracketed.

@@ -56,7 +56,11 @@ class ProxyConnection final : public PollTarget,
     // is tried before waiting (and before registering, which would report the socket ready).
     client_.readable = true;
     record_.client = std::move(client_ip);
-    record_.sandbox = sandbox_of(*config_, record_.client);
+    // By the address it connects from: acctl assigned it and a sandbox cannot send from another.
+    sandbox_ = config_->sandbox(record_.client);
+    policy_ = &config_->policy_for(record_.client);
+    record_.sandbox = sandbox_ ? sandbox_->name : "";
+    record_.policy = sandbox_ ? sandbox_->egress_policy : "";
     record_.protocol = kind == ProxyKind::kHttp  ? "http"
                        : kind == ProxyKind::kTls ? "tls"
                                                  : "proxy-http";
@@ -323,14 +327,14 @@ class ProxyConnection final : public PollTarget,
   void decide(const std::string& host, uint16_t port) {
     record_.name = host;
     record_.port = port;
-    const Decision name = config_->policy->decide_name(host);
+    const Decision name = policy_->rules->decide_name(host);
     if (!name.allowed) {
-      refuse(403, name.reason);
+      refuse_by_policy(name, lower(host));
       return;
     }
-    const Decision port_ok = config_->policy->decide_port(port);
+    const Decision port_ok = policy_->rules->decide_port(port);
     if (!port_ok.allowed) {
-      refuse(403, port_ok.reason);
+      refuse_by_policy(port_ok, std::to_string(port));
       return;
     }
     // decide_name accepted it, so it normalises.
@@ -339,9 +343,10 @@ class ProxyConnection final : public PollTarget,
     allow_reason_ = name.reason;
     phase_ = Phase::kResolving;
     arm_timer(config_->tuning.connect_timeout);
-    gate_.resolver().resolve(name_, [self = shared_from_this()](ResolveResult result) {
-      self->on_resolved(std::move(result));
-    });
+    resolve_with_records(policy_->records, gate_.resolver(), name_,
+                         [self = shared_from_this()](ResolveResult result) {
+                           self->on_resolved(std::move(result));
+                         });
   }
 
   void on_resolved(ResolveResult result) {
@@ -351,21 +356,21 @@ class ProxyConnection final : public PollTarget,
       return;
     }
     // IPv4 first: the gate's network may have no IPv6 route, and a failed dial moves on.
-    std::string first_denial;
+    std::optional<Decision> first_denial;
     for (int pass = 0; pass < 2; ++pass) {
       for (const netpolicy::IpAddress& address : result.addresses) {
         if (address.is_v4 != (pass == 0)) continue;
-        const Decision decision = config_->policy->decide_address(address);
+        Decision decision = policy_->rules->decide_address(address);
         if (decision.allowed) {
           candidates_.push_back(address);
-        } else if (first_denial.empty()) {
-          first_denial = decision.reason;
+        } else if (!first_denial) {
+          first_denial = std::move(decision);
           record_.resolved = address.str();
         }
       }
     }
     if (candidates_.empty()) {
-      refuse(403, first_denial);
+      refuse_by_policy(*first_denial, record_.resolved);
       return;
     }
     phase_ = Phase::kConnecting;
@@ -764,8 +769,28 @@ class ProxyConnection final : public PollTarget,
     }
   }
 
-  // Logs the denial, answers HTTP clients (status != 0) and closes.
-  void refuse(int status, const std::string& reason) {
+  // A refusal by the client's policy: the answer and the audit line say whose policy refused
+  // what and what would allow it (`subject` is the refused name, port or address).
+  void refuse_by_policy(const Decision& refused, const std::string& subject) {
+    const PolicySource source =
+        sandbox_ ? PolicySource{sandbox_->egress_policy, sandbox_->blueprint} : PolicySource{};
+    record_.to_allow = what_would_allow(refused, subject, source);
+    std::string body =
+        "acctl gate: refused " + header_safe(record_.name) + ":" + std::to_string(record_.port);
+    if (sandbox_) {
+      body += " for Sandbox/" + header_safe(sandbox_->name) + " (EgressPolicy/" +
+              header_safe(sandbox_->egress_policy) + "): " + header_safe(refused.reason) + "\n";
+      if (!record_.to_allow.empty()) body += "to allow it: " + header_safe(record_.to_allow) + "\n";
+    } else {
+      body += ": " + header_safe(refused.reason) + " (" + header_safe(record_.client) +
+              " is no sandbox of this gate, so nothing is allowed)\n";
+    }
+    refuse(403, refused.reason, body);
+  }
+
+  // Logs the denial, answers HTTP clients (status != 0) and closes. `body` replaces the plain
+  // "acctl gate: REASON" answer.
+  void refuse(int status, const std::string& reason, const std::string& body = "") {
     if (finished_ || refusing_) return;
     refusing_ = true;
     record_.allowed = false;
@@ -778,7 +803,7 @@ class ProxyConnection final : public PollTarget,
       finish();
       return;
     }
-    out_ = http_response(status, "acctl gate: " + header_safe(reason) + "\n",
+    out_ = http_response(status, body.empty() ? "acctl gate: " + header_safe(reason) + "\n" : body,
                          "X-Acctl-Gate-Reason: " + header_safe(reason) + "\r\n");
     out_sent_ = 0;
     phase_ = Phase::kRefusing;
@@ -837,6 +862,9 @@ class ProxyConnection final : public PollTarget,
 
   GateContext& gate_;
   std::shared_ptr<const GateConfig> config_;  // the policy this connection was judged by
+  // In config_: the sandbox at the client's address (nullptr: unknown) and its policy.
+  const SandboxEntry* sandbox_ = nullptr;
+  const ClientPolicy* policy_ = nullptr;
   Peer client_;
   Peer upstream_;
   std::unique_ptr<Timer> timer_;

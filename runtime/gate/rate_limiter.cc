@@ -25,9 +25,13 @@ bool TokenBucket::full(TimePoint now) const {
   return tokens_ + seconds * rate_ >= burst_;
 }
 
-bool RateLimiter::allow(const std::string& key, TimePoint now) {
+bool RateLimiter::allow(const std::string& key, TimePoint now, double per_second) {
   auto it = buckets_.find(key);
-  if (it == buckets_.end()) it = buckets_.emplace(key, TokenBucket(rate_, rate_, now)).first;
+  if (it == buckets_.end()) {
+    it = buckets_.emplace(key, TokenBucket(per_second, per_second, now)).first;
+  } else if (it->second.rate() != per_second) {
+    it->second = TokenBucket(per_second, per_second, now);
+  }
   return it->second.take(now);
 }
 

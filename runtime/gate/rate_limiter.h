@@ -16,6 +16,7 @@ class TokenBucket {
   TokenBucket(double rate, double burst, TimePoint now)
       : rate_(rate), burst_(burst), tokens_(burst), last_(now) {}
 
+  double rate() const { return rate_; }
   // Takes one token if there is one.
   bool take(TimePoint now);
   // Whether the bucket has refilled completely (an entry that can be forgotten).
@@ -37,16 +38,13 @@ class RateLimiter {
   using TimePoint = TokenBucket::TimePoint;
 
   // The burst is one second's worth: a client may answer a page's burst of lookups at once.
-  explicit RateLimiter(double per_second) : rate_(per_second) {}
-
-  bool allow(const std::string& key, TimePoint now);
-  // New buckets use the new rate; existing ones keep theirs until swept.
-  void set_rate(double per_second) { rate_ = per_second; }
+  // `per_second` is the key's own rate (each sandbox's policy has one). A bucket whose rate
+  // changed (a reload) starts again, full, at the new rate.
+  bool allow(const std::string& key, TimePoint now, double per_second);
   void sweep(TimePoint now);
   size_t size() const { return buckets_.size(); }
 
  private:
-  double rate_;
   std::unordered_map<std::string, TokenBucket> buckets_;
 };
 

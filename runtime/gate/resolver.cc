@@ -1,15 +1,21 @@
-// The gate's resolution cache: record overrides, TTL expiry and coalescing of concurrent lookups.
+// The gate's resolution cache (TTL expiry, coalescing of concurrent lookups) and the record
+// overrides in front of it.
 #include "gate/resolver.h"
 
 #include <algorithm>
 
 namespace acctl::gate {
 
-void CachingResolver::resolve(const std::string& name, Done done) {
-  if (auto record = records_.find(name); record != records_.end()) {
+void resolve_with_records(const RecordMap& records, Resolver& resolver, const std::string& name,
+                          Resolver::Done done) {
+  if (auto record = records.find(name); record != records.end()) {
     done(ResolveResult{record->second, 0, "", "records"});
     return;
   }
+  resolver.resolve(name, std::move(done));
+}
+
+void CachingResolver::resolve(const std::string& name, Done done) {
   const auto now = clock_.now();
   if (auto entry = cache_.find(name); entry != cache_.end()) {
     if (entry->second.expires > now) {
@@ -49,9 +55,7 @@ void CachingResolver::finish(const std::string& name, uint64_t generation, Resol
   for (Done& done : waiting.mapped()) done(result);
 }
 
-void CachingResolver::set_records(
-    std::map<std::string, std::vector<netpolicy::IpAddress>> records) {
-  records_ = std::move(records);
+void CachingResolver::forget() {
   cache_.clear();
   ++generation_;
 }

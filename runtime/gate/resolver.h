@@ -1,5 +1,5 @@
-// How the gate resolves names it is about to dial: the interface, and a cache with record
-// overrides.
+// How the gate resolves names it is about to dial: the interface, a cache, and a policy's record
+// overrides in front of it.
 #pragma once
 
 #include <chrono>
@@ -32,7 +32,15 @@ class Resolver {
   virtual void resolve(const std::string& name, Done done) = 0;
 };
 
-// Answers from dns.records first, then from a TTL cache, then asks `upstream`. Concurrent
+// dns.records: normalised name → the addresses a policy pins it to.
+using RecordMap = std::map<std::string, std::vector<netpolicy::IpAddress>>;
+
+// Answers from `records` (the client's policy's own, so one sandbox's pins never redirect
+// another's connections) when they have the name, else asks `resolver`.
+void resolve_with_records(const RecordMap& records, Resolver& resolver, const std::string& name,
+                          Resolver::Done done);
+
+// Answers from a TTL cache, else asks `upstream`. Concurrent
 // lookups of one name share a single upstream query, so a burst of connections to a name costs
 // one round trip. Failures are not cached: the next connection asks again.
 class CachingResolver final : public Resolver {
@@ -46,8 +54,8 @@ class CachingResolver final : public Resolver {
 
   void resolve(const std::string& name, Done done) override;
 
-  // Replaces the overrides and forgets everything cached (a reload may change either).
-  void set_records(std::map<std::string, std::vector<netpolicy::IpAddress>> records);
+  // Forgets everything cached, answers in flight included (a reload changed the upstreams).
+  void forget();
   size_t cached() const { return cache_.size(); }
 
  private:
@@ -62,10 +70,9 @@ class CachingResolver final : public Resolver {
   Resolver& upstream_;
   const Clock& clock_;
   size_t max_entries_;
-  std::map<std::string, std::vector<netpolicy::IpAddress>> records_;
   std::unordered_map<std::string, Entry> cache_;
   std::unordered_map<std::string, std::vector<Done>> pending_;
-  // Bumped by set_records so answers to queries sent before a reload are not cached.
+  // Bumped by forget so answers to queries sent before a reload are not cached.
   uint64_t generation_ = 0;
 };
 

@@ -37,13 +37,16 @@ TEST(GateCachingResolver, RecordsOverrideUpstream) {
   FakeResolver upstream;
   FakeClock clock;
   CachingResolver resolver(upstream, clock);
-  resolver.set_records({{"intercept.test", {ip("10.9.0.5")}}});
+  const RecordMap records = {{"intercept.test", {ip("10.9.0.5")}}};
   Collected got;
-  resolver.resolve("intercept.test", got.sink());
+  resolve_with_records(records, resolver, "intercept.test", got.sink());
   ASSERT_EQ(got.results.size(), 1u);
   EXPECT_EQ(got.results[0].addresses, std::vector{ip("10.9.0.5")});
   EXPECT_EQ(got.results[0].source, "records");
   EXPECT_TRUE(upstream.asked.empty());
+  // Another policy's records do not have it: the name goes upstream.
+  resolve_with_records({}, resolver, "intercept.test", got.sink());
+  EXPECT_EQ(upstream.asked.size(), 1u);
 }
 
 TEST(GateCachingResolver, CachesForTheTtlThenAsksAgain) {
@@ -99,7 +102,7 @@ TEST(GateCachingResolver, ZeroTtlStillAbsorbsABurstAndReloadForgets) {
   upstream.answer({{ip("1.2.3.4")}, 0, "", ""});
   resolver.resolve("a.test", got.sink());
   EXPECT_EQ(upstream.asked.size(), 1u);  // kept for the minimum TTL
-  resolver.set_records({});
+  resolver.forget();
   resolver.resolve("a.test", got.sink());
   EXPECT_EQ(upstream.asked.size(), 2u);
 }
@@ -110,7 +113,7 @@ TEST(GateCachingResolver, AnswersToQueriesSentBeforeAReloadAreNotCached) {
   CachingResolver resolver(upstream, clock);
   Collected got;
   resolver.resolve("a.test", got.sink());
-  resolver.set_records({});
+  resolver.forget();
   upstream.answer({{ip("1.2.3.4")}, 60, "", ""});
   EXPECT_EQ(got.results.size(), 1u);
   EXPECT_EQ(resolver.cached(), 0u);
