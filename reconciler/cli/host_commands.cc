@@ -306,8 +306,8 @@ int cmd_start(const std::vector<std::string>& args, CliEnv& env) {
     env.err << "acctl start: the manifests define no Host\n";
     return kExitUsage;
   }
-  // Sandboxes are apply's: start brings up what they run on. The gate starts with the Host's
-  // EgressPolicy; apply adds the egress names of the Blueprints it runs (a reload, no restart).
+  // Sandboxes are apply's: start brings up what they run on. Sandboxes already running keep
+  // their entries and policies in the gate's config (finish_render carries them over).
   set->model.sandboxes.clear();
   int r = run_converge(set->model, ConvergeMode::kApply, f, env, "start", *timeout);
   // start returns once every gate answers its health check, or says why it does not.

@@ -453,6 +453,35 @@ TEST_F(DindTest, StatusAndLogsReadAHostFromItsOwnRunFolder) {
   setenv("ACCTL_HOME", home_.c_str(), 1);
 }
 
+// Every sandbox on the gate's network keeps its entry and policy when a converge does not name
+// it: an apply of another manifest, or start, which renders no sandboxes at all.
+TEST_F(DindTest, SandboxesOutsideAConvergeKeepTheirGatePolicy) {
+  nested_engine_comes_up();
+  const std::string base =
+      std::string(kHost) + policy("default", "example.com") + policy("other", "example.org");
+  ASSERT_EQ(run({"apply", "-f", "-"}, base + sandbox("a")).status, 0);
+  // Another manifest, another sandbox, and a change to a's EgressPolicy that a's apply did not
+  // bring: a keeps what it was given.
+  std::string next = std::string(kHost) + policy("default", "example.net") +
+                     policy("other", "example.org") + sandbox("b", ", egressPolicy: other");
+  Out r = run({"apply", "-f", "-"}, next);
+  ASSERT_EQ(r.status, 0) << r.err;
+  json c = gate_config();
+  ASSERT_TRUE(c["sandboxes"].contains("172.20.0.2")) << c.dump();
+  const std::string a_key = c["sandboxes"]["172.20.0.2"]["policy"];
+  EXPECT_EQ(c["sandboxes"]["172.20.0.2"]["name"], "a");
+  EXPECT_EQ(c["policies"][a_key]["allow"], json({"example.com"})) << c.dump();
+  EXPECT_EQ(c["sandboxes"]["172.20.0.3"]["policy"], "other");
+  EXPECT_EQ(c["policies"]["other"]["allow"], json({"example.org"}));
+
+  setenv("ACCTL_MANIFESTS", (home_ / "m.yaml").c_str(), 1);
+  std::ofstream(home_ / "m.yaml") << kHost << policy("default", "example.com");
+  Out s = run({"start"});
+  ASSERT_EQ(s.status, 0) << s.err << s.out;
+  EXPECT_EQ(gate_config()["sandboxes"], c["sandboxes"]) << "start dropped running sandboxes";
+  EXPECT_EQ(gate_config()["policies"], c["policies"]);
+}
+
 TEST_F(DindTest, StartStatusStopDown) {
   nested_engine_comes_up();
   setenv("ACCTL_MANIFESTS", (home_ / "m.yaml").c_str(), 1);

@@ -391,15 +391,35 @@ Status finish_render(DesiredState& desired, const ObservedState& observed) {
   if (auto a = assign_addresses(desired, observed); !a) return a;
   for (const auto& [host, gate] : desired.gates) {
     std::map<std::string, std::string> sandboxes;  // address → name
+    std::set<std::string> rendered;                // container names
     for (const DesiredObject& d : desired.objects) {
       if (d.type != ObjectType::kContainer || !d.address || d.address->network != gate.network ||
           d.container.ipv4_address.empty() || !d.labels.count(kLabelInstance))
         continue;
       sandboxes[d.container.ipv4_address] = d.labels.at(kLabelInstance);
+      rendered.insert(d.name);
+    }
+    // Sandboxes on the gate's network that this converge does not render (another manifest's,
+    // an instance's, or all of them for start): they keep their entries, or they would lose
+    // their policy at the next reload.
+    std::map<std::string, std::string> others;  // address → name
+    for (const ObservedObject& o : observed.objects) {
+      if (o.type != ObjectType::kContainer || rendered.count(o.name) ||
+          !o.labels.count(kLabelInstance))
+        continue;
+      auto a = o.addresses.find(gate.network);
+      if (a != o.addresses.end() && !sandboxes.count(a->second))
+        others[a->second] = o.labels.at(kLabelInstance);
+    }
+    std::optional<gate::GateConfigFile> current;
+    if (auto f = observed.files.find(gate.config_path); f != observed.files.end() && f->second) {
+      if (auto parsed = gate::parse_gate_config_file(*f->second)) current = std::move(*parsed);
     }
     for (DesiredObject& d : desired.objects) {
       if (d.type != ObjectType::kFile || d.file.path != gate.config_path) continue;
-      d.file.content = gate_config_text(*gate.host, gate.policy, sandboxes);
+      gate::GateConfigFile file = gate_config_file(*gate.host, gate.policy, sandboxes);
+      keep_gate_entries(file, current ? &*current : nullptr, others);
+      d.file.content = gate::to_json_text(file);
       const std::string wanted = d.file.content;
       d.file.explain = [wanted](const std::string& current) {
         return explain_gate_config_change(current, wanted);

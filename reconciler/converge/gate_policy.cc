@@ -127,6 +127,34 @@ std::string gate_config_text(const Host& host, const GatePolicy& gp,
   return gate::to_json_text(gate_config_file(host, gp, sandboxes));
 }
 
+void keep_gate_entries(gate::GateConfigFile& file, const gate::GateConfigFile* current,
+                       const std::map<std::string, std::string>& others) {
+  for (const auto& [address, name] : others) {
+    if (file.sandboxes.count(address)) continue;  // the rendered sandbox has it now
+    gate::SandboxFile entry;
+    entry.name = name;
+    const gate::SandboxFile* was = nullptr;
+    if (current) {
+      auto it = current->sandboxes.find(address);
+      if (it != current->sandboxes.end() && it->second.name == name) was = &it->second;
+    }
+    if (was) {
+      entry = *was;
+      auto policy = current->policies.find(was->policy);
+      if (policy == current->policies.end()) {
+        entry.policy.clear();  // the top-level policy: nothing
+      } else {
+        std::string key = policy->first;
+        auto taken = file.policies.find(key);
+        if (taken != file.policies.end() && taken->second != policy->second) key += "@" + name;
+        file.policies[key] = policy->second;
+        entry.policy = key;
+      }
+    }
+    file.sandboxes[address] = std::move(entry);
+  }
+}
+
 std::vector<std::string> explain_gate_config_change(const std::string& current,
                                                     const std::string& wanted) {
   auto have = gate::parse_gate_config_file(current);

@@ -42,6 +42,13 @@ gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& policy
 std::string gate_config_text(const Host& host, const GatePolicy& policy,
                              const std::map<std::string, std::string>& sandboxes);
 
+// Adds `others` (address → sandbox name: sandboxes running on the gate's network that this
+// converge does not render) to `file` with the entries and policies `current` (the config the
+// gate runs now) has for them; one `current` lacks, or names otherwise, gets no policy and so
+// reaches nothing. A kept policy whose key `file` uses for another content is renamed.
+void keep_gate_entries(gate::GateConfigFile& file, const gate::GateConfigFile* current,
+                       const std::map<std::string, std::string>& others);
+
 // What differs between a gate config file's text and the one acctl wants: "policy of dev
 // changed", "sandbox dev added", "listeners changed", ...; "not written yet" for an unreadable
 // one.
