@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gate.sh — ac-gate beside the tools it replaces, on loopback, in one run:
 #   1. DNS: queries/s (dnsperf, saturating) and p99 latency (dnsperf at a fixed rate) of ac-gate vs
-#      dnsmasq holding the same allowlist with the same answers (target gate/dnsmasq ≥ 1.0×);
+#      dnsmasq holding the same allowlist with the same answers (target gate/dnsmasq ≥ 1.0×); and
+#      queries/s of one client among 500 sandboxes with a policy each vs with one (target ≥ 0.9×);
 #   2. one large HTTPS transfer through the gate's https listener vs direct (target ≥ 0.8×);
 #   3. HTTP requests/s (wrk) through the gate vs direct to nginx vs through squid with the same
 #      allowlist (target gate/squid ≥ 2×);
@@ -12,7 +13,8 @@
 # connections were not all held), 2 when the setup failed. Everything listens on 127.0.0.1 with
 # ephemeral ports and is stopped at exit.
 # Usage: gate.sh [--smoke] [AC_GATE_BINARY]   (default: $ACCTL_GATE_BIN, else ./ac build's)
-#   --smoke: 1 s runs, 16 MiB once, 100 connects, 500 idle connections; the same checks.
+#   --smoke: 1 s runs, 16 MiB once, 100 connects, 500 idle connections, 50 sandbox policies; the
+#   same checks.
 #   Env: BENCH_DURATION (10, seconds per dnsperf/wrk run), BENCH_DNS_RATE (10000, queries/s of
 #   the latency runs), BENCH_MIB (512), BENCH_HTTPS_RUNS (3), BENCH_CONNECTS (2000),
 #   BENCH_IDLE (10000).
@@ -243,6 +245,54 @@ dnsmasq_dns_p99=$(dnsperf_p99_us "$p_dnsmasq")
 kill "$last_pid" 2>/dev/null || true  # dnsmasq is done
 : >"$work/audit.jsonl"  # several hundred MB of DNS lines by now
 
+# --- 1b. DNS with a policy per sandbox: 500 sandboxes' policies loaded vs one ---------------------
+# The querying client (127.0.0.1) is one sandbox among N, each with a policy of its own (the
+# allowlist plus a name of its own); the gate looks the client's policy up per query.
+policies_config() {  # N: a gate config on ports 9/10 with N sandboxes, 127.0.0.1 the middle one
+  local n=$1 i first=1
+  printf '{"policy": {"allow": [], "limits": {"dnsQPS": 1000000, "connections": 30000}},\n'
+  printf ' "gateIP": "%s", "auditLog": "%s",\n' "$gate_ip" "$work/audit-many.jsonl"
+  printf ' "listen": {"dns": "127.0.0.1:%s", "control": "127.0.0.1:%s"},\n' "${ports[9]}" "${ports[10]}"
+  printf ' "policies": {'
+  for ((i = 0; i < n; i++)); do
+    ((first)) || printf ','
+    first=0
+    printf '"p%d": {"allow": [%s,"own%d.test"], "limits": {"dnsQPS": 1000000}}' "$i" \
+      "$(json_list "${allowed[@]}")" "$i"
+  done
+  printf '},\n "sandboxes": {'
+  first=1
+  for ((i = 0; i < n; i++)); do
+    ((first)) || printf ','
+    first=0
+    local ip="127.0.$((1 + i / 250)).$((1 + i % 250))"
+    ((i == n / 2)) && ip=127.0.0.1
+    printf '"%s": {"name": "sb%d", "policy": "p%d"}' "$ip" "$i" "$i"
+  done
+  printf '}}\n'
+}
+many=500
+((smoke)) && many=50
+policies_config 1 >"$work/gate-one.json"
+policies_config "$many" >"$work/gate-many.json"
+policy_qps() {  # config: dnsperf queries/s of an ac-gate started with it
+  start ac-gate-policies "$gate_bin" --config "$1"
+  local pid=$last_pid
+  wait_tcp "${ports[10]}" || die "ac-gate ($1) did not start: $(cat "$work/ac-gate-policies.log")"
+  dnsperf_qps "${ports[9]}"
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+  : >"$work/audit-many.jsonl"
+}
+say "DNS: one sandbox's policy vs $many sandboxes' policies, alternating"
+one_qps=() many_qps=()
+for ((i = 0; i < (smoke ? 1 : 3); i++)); do
+  one_qps+=("$(policy_qps "$work/gate-one.json")")
+  many_qps+=("$(policy_qps "$work/gate-many.json")")
+done
+one_policy_qps=$(printf '%s\n' "${one_qps[@]}" | median)
+many_policy_qps=$(printf '%s\n' "${many_qps[@]}" | median)
+
 # --- 2. one large HTTPS transfer -------------------------------------------------------------------
 https_mbps() {  # port: MB/s of one transfer of big.bin from big.test:port (resolved to 127.0.0.1)
   local out
@@ -377,6 +427,10 @@ printf 'dns lost         gate %8s  dnsmasq %8s  (saturating runs, %ss each)\n' \
   "$(dnsperf_lost "$p_dns")" "$(dnsperf_lost "$p_dnsmasq")" "$duration"
 printf 'dns p99 µs       gate %8s  dnsmasq %8s  (at %s queries/s offered)\n' \
   "$gate_dns_p99" "$dnsmasq_dns_p99" "$dns_rate"
+policies_ratio=$(ratio "$many_policy_qps" "$one_policy_qps")
+printf 'dns qps policies %s sandboxes %8s  one %8s  ratio %5s× (target ≥ 0.9) %s  [median of %s; %s vs %s]\n' \
+  "$many" "$many_policy_qps" "$one_policy_qps" "$policies_ratio" "$(mark "$policies_ratio" 0.9)" \
+  "${#one_qps[@]}" "${many_qps[*]}" "${one_qps[*]}"
 printf 'https MB/s       gate %8s  direct  %8s  ratio %5s× (target ≥ 0.8) %s  [%s MiB, median of %s; gate %s direct %s]\n' \
   "$gate_tls_mbps" "$direct_tls_mbps" "$tls_ratio" "$(mark "$tls_ratio" 0.8)" "$mib" "$https_runs" \
   "${gate_tls[*]}" "${direct_tls[*]}"
@@ -384,8 +438,9 @@ printf 'http req/s close gate-http %8s  direct %8s  squid %8s  gate/direct %5s×
   "$gate_rps" "$direct_rps" "$squid_rps" "$http_direct_ratio" "$http_squid_ratio" "$(mark "$http_squid_ratio" 2)"
 printf 'http req/s close gate-proxy %7s  (absolute-form, like squid)         gate-proxy/squid %5s× (target ≥ 2) %s\n' \
   "$gate_proxy_rps" "$proxy_squid_ratio" "$(mark "$proxy_squid_ratio" 2)"
-printf 'http req/s k-a   gate-http %8s  direct %8s  squid %8s  gate/direct %5s×  gate/squid %5s×\n' \
-  "$gate_ka" "$direct_ka" "$squid_ka" "$(ratio "$gate_ka" "$direct_ka")" "$(ratio "$gate_ka" "$squid_ka")"
+ka_squid_ratio=$(ratio "$gate_ka" "$squid_ka")
+printf 'http req/s k-a   gate-http %8s  direct %8s  squid %8s  gate/direct %5s×  gate/squid %5s× (target ≥ 2, every request judged) %s\n' \
+  "$gate_ka" "$direct_ka" "$squid_ka" "$(ratio "$gate_ka" "$direct_ka")" "$ka_squid_ratio" "$(mark "$ka_squid_ratio" 2)"
 printf 'refusal check    evil.test via squid %s, via gate proxy %s\n' "$squid_denied" "$gate_denied"
 printf 'connect µs p50   gate %8s  direct %8s  added %6s\n' "$gate_p50" "$direct_p50" "$((gate_p50 - direct_p50))"
 printf 'connect µs p99   gate %8s  direct %8s  added %6s  (failures: gate %s, direct %s; %s sequential)\n' \
@@ -402,6 +457,8 @@ positive() { [[ ${2:-0} =~ ^[0-9]+$ && ${2:-0} -gt 0 ]] || failed+=("$1 measured
 ((differences == 0)) || failed+=("$differences DNS answers differ between ac-gate and dnsmasq")
 positive "dns qps of ac-gate" "$gate_qps"
 positive "dns qps of dnsmasq" "$dnsmasq_qps"
+positive "dns qps of ac-gate with one sandbox's policy" "$one_policy_qps"
+positive "dns qps of ac-gate with $many sandboxes' policies" "$many_policy_qps"
 positive "https MB/s through ac-gate (0: failed or short)" "$gate_tls_mbps"
 positive "https MB/s direct" "$direct_tls_mbps"
 positive "http req/s through ac-gate's http listener" "$gate_rps"
