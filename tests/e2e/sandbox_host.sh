@@ -32,14 +32,16 @@ check() { # check "what" command...
 }
 ms() { date +%s%3N; }
 
+server=acctl-e2e-web-$$
 cleanup() {
+  $docker rm -f "$server" >/dev/null 2>&1 || true
   "$acctl" down "$host" >/dev/null 2>&1 || true
   rm -rf "$home"
 }
 trap cleanup EXIT
 
-write_manifest() { # write_manifest "extra allow entries"
-  sed -e "s/@EXTRA_ALLOW@/$1/" "$here/e2e.yaml.in" >"$manifest"
+write_manifest() { # write_manifest "extra allow entries" (the server: $server_ip once it runs)
+  sed -e "s/@EXTRA_ALLOW@/$1/" -e "s/@SERVER@/${server_ip:-192.0.2.10}/g" "$here/e2e.yaml.in" >"$manifest"
 }
 write_manifest ""
 printf '#!/bin/bash\necho e2e-tools one > /opt/e2e-tools.txt\n' >"$home/install.sh"
@@ -86,6 +88,22 @@ check "acctl status reports all healthy" grep -qx healthy "$home/status.log"
 sed 's/^/    /' "$home/status.log"
 check "status names the runsc network mode" grep -q "network \(sandbox\|host\)" "$home/status.log"
 
+# A keep-alive HTTP server on the outer network of the Host's container, where the gate's traffic
+# leaves: it answers "hello HOST" to every request on a connection (perl: in the base image).
+egress=$($docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' \
+  "ac-dind-host-$host" | awk '{print $1}')
+$docker run -d --name "$server" --network "$egress" --entrypoint perl acctl/debian:bookworm \
+  -MIO::Socket::INET -e '$SIG{CHLD} = "IGNORE";
+    my $s = IO::Socket::INET->new(LocalPort => 80, Listen => 64, ReuseAddr => 1) or die "$!";
+    while (1) { my $c = $s->accept or next; if (fork == 0) { my $h = "";
+      while (defined(my $l = <$c>)) { $h .= $l; next unless $l eq "\r\n";
+        my ($n) = $h =~ /^Host: *([^\s:]+)/mi; my $b = "hello $n\n"; $h = "";
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b"; }
+      exit 0 } close $c }' >/dev/null || bad "cannot start the test web server"
+server_ip=$($docker inspect -f "{{(index .NetworkSettings.Networks \"$egress\").IPAddress}}" "$server")
+echo "    web server at $server_ip on $egress"
+write_manifest ""
+
 # --- sandboxes ----------------------------------------------------------------------------------
 if "$acctl" apply -f "$manifest" --wait >"$home/apply.log" 2>&1; then
   ok "apply creates two sandboxes in the nested engine"
@@ -130,6 +148,97 @@ rc=$?
 answer=$(in_sandbox a getent hosts also.test 2>&1)
 [[ -z $answer ]] && ok "also.test is not allowed yet" || bad "also.test resolved before it was allowed: $answer"
 
+# --- a policy per sandbox ------------------------------------------------------------------------
+# a runs under EgressPolicy/default, b under EgressPolicy/other: each resolves and reaches only
+# its own names, through one gate.
+web() { in_sandbox "$1" curl -sS -m 10 "${@:2}" 2>&1; }
+[[ $(web a http://allowed.test/) == "hello allowed.test" ]] && ok "a reaches allowed.test (its policy)" ||
+  bad "a reaches allowed.test: $(web a http://allowed.test/)"
+[[ $(web b http://other.test/) == "hello other.test" ]] && ok "b reaches other.test (its policy)" ||
+  bad "b reaches other.test: $(web b http://other.test/)"
+in_sandbox a getent hosts other.test >/dev/null 2>&1
+rc=$?
+((rc == 2)) && ok "b's name other.test does not resolve in a (NXDOMAIN)" || bad "other.test in a: getent exit $rc"
+in_sandbox b getent hosts allowed.test >/dev/null 2>&1
+rc=$?
+((rc == 2)) && ok "a's name allowed.test does not resolve in b (NXDOMAIN)" || bad "allowed.test in b: getent exit $rc"
+body=$(web a --resolve "other.test:80:$gate_ip" http://other.test/)
+if [[ $body == *"refused other.test:80 for Sandbox/a (EgressPolicy/default): not-allowed"* &&
+  $body == *"to allow it: add other.test (or a *. pattern) to EgressPolicy/default spec.allow"* ]]; then
+  ok "a asking the gate for b's name gets a 403 naming its sandbox, policy and what would allow it"
+else
+  bad "a's refusal for other.test: $body"
+fi
+body=$(web b --resolve "allowed.test:80:$gate_ip" http://allowed.test/)
+[[ $body == *"for Sandbox/b (EgressPolicy/other): not-allowed"* ]] &&
+  ok "b asking the gate for a's name (pinned in b's records too) is refused by b's policy" ||
+  bad "b's refusal for allowed.test: $body"
+ACCTL_MANIFESTS=$manifest "$acctl" policy check b allowed.test:80 >"$home/check-b.log" 2>&1
+rc=$?
+((rc == 1)) && grep -q "EgressPolicy/other" "$home/check-b.log" && ok "policy check b agrees: allowed.test is refused under EgressPolicy/other" ||
+  { bad "policy check b allowed.test (exit $rc)"; sed 's/^/    /' "$home/check-b.log"; }
+
+# Addresses are acctl's: a sandbox cannot send from another's (uid 1000, and root in it).
+for user in 1000 0; do
+  nested exec -i -u "$user" ac-sb-a python3 - "$b_ip" "$gate_ip" other.test \
+    <"$here/forge_probe.py" >"$home/forge-$user.log" 2>&1
+  if grep -q "^refused" "$home/forge-$user.log" && ! grep -qv "^refused" "$home/forge-$user.log"; then
+    ok "uid $user in a cannot send from b's address ($(wc -l <"$home/forge-$user.log") ways tried)"
+  else
+    bad "uid $user in a forging b's address"
+  fi
+  sed 's/^/    /' "$home/forge-$user.log"
+done
+# Nor learn b's address or decisions: names resolve only through the gate, which knows no
+# sandbox names; Docker's embedded DNS is not reachable under gVisor; the gate's control port
+# and audit log are not the sandboxes'.
+in_sandbox a getent hosts ac-sb-b >/dev/null 2>&1
+rc=$?
+((rc == 2)) && ok "a cannot resolve b's container name through the gate" || bad "ac-sb-b in a: getent exit $rc"
+embedded=$(in_sandbox a python3 -c '
+import socket, struct
+q = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\x07ac-sb-b\x00" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+try:
+    s.sendto(q, ("127.0.0.11", 53)); r = s.recv(512); print("answers", struct.unpack(">H", r[6:8])[0])
+except OSError as e:
+    print("no answer:", e)' 2>&1)
+# Measured: it answers (runsc runs with --network=host on this kernel, so the nested engine's
+# DNAT to its embedded resolver works inside the sandbox's namespace). A known gap, reported as
+# TAP's TODO (not counted): a sandbox can map another's container name to its address.
+if [[ $embedded == "no answer"* || $embedded == "answers 0" ]]; then
+  ok "Docker's embedded DNS gives a nothing for b ($embedded)"
+else
+  printf 'not ok - Docker'"'"'s embedded DNS (127.0.0.11) answers a for ac-sb-b (%s) # TODO known gap under runsc --network=host\n' "$embedded"
+fi
+tcp_connect a "$gate_ip" 9099
+rc=$?
+((rc != 0)) && ok "the gate's control port is unreachable from a (exit $rc)" || bad "a reaches the gate's control port"
+ACCTL_MANIFESTS=$manifest "$acctl" policy log a >"$home/log-a.log" 2>&1
+grep -q '"sandbox":"a"' "$home/log-a.log" && ! grep -q '"sandbox":"b"' "$home/log-a.log" &&
+  ok "policy log a has a's decisions and none of b's" || bad "policy log a: $(head -c 400 "$home/log-a.log")"
+
+# b holds a keep-alive connection through the gate while a's policy changes below.
+nested exec -d ac-sb-b python3 -c '
+import os, socket, time
+s = socket.create_connection(("'"$gate_ip"'", 80), timeout=120)
+def ask():
+    s.sendall(b"GET / HTTP/1.1\r\nHost: other.test\r\n\r\n")
+    d = b""
+    while b"\r\n\r\n" not in d:
+        d += s.recv(4096)
+    head, _, body = d.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < n:
+        body += s.recv(4096)
+    return head.split(b"\r\n")[0].decode() + " " + body.decode().strip()
+out = open("/workspace/keepalive.out", "w")
+out.write(ask() + "\n"); out.flush()
+while not os.path.exists("/workspace/keepalive.go"):
+    time.sleep(0.2)
+out.write(ask() + "\n"); out.close()'
+for _ in $(seq 1 50); do [[ -s $home/instances/b/workspace/keepalive.out ]] && break; sleep 0.2; done
+
 # --- a policy change reloads the gate ---------------------------------------------------------------
 gate_id=$(nested inspect -f '{{.Id}}' ac-gate-e2e)
 write_manifest ", also.test"
@@ -142,6 +251,16 @@ sleep 1
 answer=$(in_sandbox a getent hosts also.test 2>&1)
 [[ $answer == "$gate_ip"* ]] && ok "a newly allowed name resolves after the reload" || bad "also.test after reload: '$answer'"
 [[ $(nested inspect -f '{{.Id}}' ac-gate-e2e) == "$gate_id" ]] && ok "the gate was reloaded, not restarted" || bad "the gate container was replaced"
+in_sandbox b getent hosts also.test >/dev/null 2>&1
+rc=$?
+((rc == 2)) && ok "a's new name is not b's (b's policy did not change)" || bad "also.test in b after a's change: getent exit $rc"
+touch "$home/instances/b/workspace/keepalive.go"
+for _ in $(seq 1 50); do (($(wc -l <"$home/instances/b/workspace/keepalive.out") >= 2)) && break; sleep 0.2; done
+if [[ $(cat "$home/instances/b/workspace/keepalive.out") == $'HTTP/1.1 200 OK hello other.test\nHTTP/1.1 200 OK hello other.test' ]]; then
+  ok "b's open keep-alive connection kept working across the reload of a's policy"
+else
+  bad "b's keep-alive connection across the reload: $(cat "$home/instances/b/workspace/keepalive.out")"
+fi
 
 # --- a Blueprint's install.sh changes: diff shows the build and the copy, a dry run builds nothing
 image=acctl/blueprint-e2e-tools:latest
@@ -176,7 +295,8 @@ check "the sandbox runs the new install" bash -c "$(declare -f nested in_sandbox
 rc=$?
 ((rc == 0)) && ok "then diff is in sync again (exit 0)" || { bad "diff after apply (exit $rc)"; sed 's/^/    /' "$home/diff2.log"; }
 c_ip=$(nested inspect -f '{{(index .NetworkSettings.Networks "ac-net-e2e").IPAddress}}' ac-sb-c)
-grep -q "\"$c_ip\": \"c\"" "$home/run/hosts/$host/gate/config.json" &&
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); sys.exit(c["sandboxes"][sys.argv[2]]["name"] != "c")' \
+  "$home/run/hosts/$host/gate/config.json" "$c_ip" 2>/dev/null &&
   ok "the gate's config names sandbox c at the address acctl gave it ($c_ip)" || bad "sandbox c ($c_ip) is not in the gate's config"
 
 # --- logs -------------------------------------------------------------------------------------------
