@@ -85,6 +85,26 @@ class ShapeReader {
     out = value->get<std::string>();
   }
 
+  void text(const json& parent, const char* key, const std::string& path, std::string& out) {
+    const json* value = present(parent, key);
+    if (!value) return;
+    if (!value->is_string()) {
+      add(path, "must be a string");
+      return;
+    }
+    out = value->get<std::string>();
+  }
+
+  void boolean(const json& parent, const char* key, const std::string& path, bool& out) {
+    const json* value = present(parent, key);
+    if (!value) return;
+    if (!value->is_boolean()) {
+      add(path, "must be true or false");
+      return;
+    }
+    out = value->get<bool>();
+  }
+
   static const json* present(const json& parent, const char* key) {
     auto it = parent.find(key);
     if (it == parent.end() || it->is_null()) return nullptr;
@@ -97,8 +117,9 @@ class ShapeReader {
 
 // `at` is the policy's path: "policy" or "policies.KEY".
 void read_policy(const json& spec, const std::string& at, PolicyFile& out, ShapeReader& r) {
-  r.refuse_unknown(spec, at,
-                   {"allow", "deny", "ports", "allowCIDRs", "denyCIDRs", "dns", "limits"});
+  r.refuse_unknown(
+      spec, at,
+      {"allow", "deny", "ports", "allowCIDRs", "denyCIDRs", "dns", "limits", "credentials"});
   r.strings(spec, "allow", at + ".allow", out.allow);
   r.strings(spec, "deny", at + ".deny", out.deny);
   r.strings(spec, "allowCIDRs", at + ".allowCIDRs", out.allow_cidrs);
@@ -145,6 +166,42 @@ void read_policy(const json& spec, const std::string& at, PolicyFile& out, Shape
     r.integer(*limits, "dnsQPS", at + ".limits.dnsQPS", out.limits.dns_qps);
     r.integer(*limits, "connections", at + ".limits.connections", out.limits.connections);
   }
+  if (const json* credentials = ShapeReader::present(spec, "credentials")) {
+    if (!credentials->is_array()) {
+      r.add(at + ".credentials", "must be an array of credentials");
+      return;
+    }
+    for (size_t i = 0; i < credentials->size(); ++i) {
+      const std::string path = at + ".credentials[" + std::to_string(i) + "]";
+      const json& c = (*credentials)[i];
+      if (!c.is_object()) {
+        r.add(path, "must be an object");
+        continue;
+      }
+      r.refuse_unknown(
+          c, path, {"provider", "gitHosts", "apiHosts", "tokenFile", "allowPush", "repositories"});
+      CredentialFile& f = out.credentials.emplace_back();
+      r.text(c, "provider", path + ".provider", f.provider);
+      r.strings(c, "gitHosts", path + ".gitHosts", f.git_hosts);
+      r.strings(c, "apiHosts", path + ".apiHosts", f.api_hosts);
+      r.text(c, "tokenFile", path + ".tokenFile", f.token_file);
+      r.boolean(c, "allowPush", path + ".allowPush", f.allow_push);
+      r.strings(c, "repositories", path + ".repositories", f.repositories);
+    }
+  }
+}
+
+json credentials_json(const std::vector<CredentialFile>& list) {
+  json out = json::array();
+  for (const CredentialFile& c : list) {
+    out.push_back({{"provider", c.provider},
+                   {"gitHosts", c.git_hosts},
+                   {"apiHosts", c.api_hosts},
+                   {"tokenFile", c.token_file},
+                   {"allowPush", c.allow_push},
+                   {"repositories", c.repositories}});
+  }
+  return out;
 }
 
 void read_sandbox(const json& value, const std::string& at, SandboxFile& out, ShapeReader& r) {
@@ -176,13 +233,16 @@ void read_sandbox(const json& value, const std::string& at, SandboxFile& out, Sh
 json policy_json(const PolicyFile& p) {
   json records = json::object();
   for (const auto& [name, addresses] : p.dns.records) records[name] = addresses;
-  return {{"allow", p.allow},
-          {"deny", p.deny},
-          {"ports", p.ports},
-          {"allowCIDRs", p.allow_cidrs},
-          {"denyCIDRs", p.deny_cidrs},
-          {"dns", {{"upstreams", p.dns.upstreams}, {"records", records}}},
-          {"limits", {{"dnsQPS", p.limits.dns_qps}, {"connections", p.limits.connections}}}};
+  json out = {{"allow", p.allow},
+              {"deny", p.deny},
+              {"ports", p.ports},
+              {"allowCIDRs", p.allow_cidrs},
+              {"denyCIDRs", p.deny_cidrs},
+              {"dns", {{"upstreams", p.dns.upstreams}, {"records", records}}},
+              {"limits", {{"dnsQPS", p.limits.dns_qps}, {"connections", p.limits.connections}}}};
+  // Written only when there are any, so that policies without them keep their text.
+  if (!p.credentials.empty()) out["credentials"] = credentials_json(p.credentials);
+  return out;
 }
 
 json sandbox_json(const SandboxFile& s) {
@@ -251,6 +311,10 @@ std::string to_json_text(const GateConfigFile& file) {
     put(tuning, "connectionsPerClient", t.connections_per_client);
     document["tuning"] = tuning;
   }
+  if (file.tls) {
+    document["tls"] = {
+        {"caCert", file.tls->ca_cert}, {"caKey", file.tls->ca_key}, {"trust", file.tls->trust}};
+  }
   // Invalid UTF-8 (a name nobody checked) becomes U+FFFD instead of an exception.
   return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -272,7 +336,7 @@ std::optional<GateConfigFile> read_gate_config_file(std::string_view json_text,
   GateConfigFile file;
   r.refuse_unknown(document, "config",
                    {"policy", "policies", "gateIP", "listen", "sandboxes", "auditLog",
-                    "auditRequired", "tuning"});
+                    "auditRequired", "tuning", "tls"});
 
   if (const json* policy = r.object(document, "policy", "policy")) {
     read_policy(*policy, "policy", file.policy, r);
@@ -331,6 +395,15 @@ std::optional<GateConfigFile> read_gate_config_file(std::string_view json_text,
 
   if (const json* tuning = r.object(document, "tuning", "tuning")) {
     read_tuning(*tuning, file.tuning.emplace(), r);
+  }
+  if (const json* tls = r.object(document, "tls", "tls")) {
+    r.refuse_unknown(*tls, "tls", {"caCert", "caKey", "trust"});
+    TlsFile& t = file.tls.emplace();
+    r.text(*tls, "caCert", "tls.caCert", t.ca_cert);
+    r.text(*tls, "caKey", "tls.caKey", t.ca_key);
+    r.strings(*tls, "trust", "tls.trust", t.trust);
+    if (t.ca_cert.empty()) r.add("tls.caCert", "required");
+    if (t.ca_key.empty()) r.add("tls.caKey", "required");
   }
   return file;
 }

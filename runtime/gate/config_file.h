@@ -28,6 +28,28 @@ struct LimitsFile {
   friend bool operator==(const LimitsFile&, const LimitsFile&) = default;
 };
 
+// A credential the gate adds to a sandbox's requests ("credentials" of a policy): for its hosts
+// the gate terminates TLS, verifies the upstream, and adds the token to each request it lets
+// through (gate/credential_rules.h).
+struct CredentialFile {
+  std::string provider;                   // "github" or "gitlab"
+  std::vector<std::string> git_hosts;     // "gitHosts"
+  std::vector<std::string> api_hosts;     // "apiHosts"
+  std::string token_file;                 // "tokenFile": read by the gate at load and reload
+  bool allow_push = false;                // "allowPush"
+  std::vector<std::string> repositories;  // "owner/repo"; empty: any
+  friend bool operator==(const CredentialFile&, const CredentialFile&) = default;
+};
+
+// The gate's TLS termination ("tls"): its CA, whose leaves it mints for credential hosts, and
+// the CA files it trusts for upstreams beside the system store.
+struct TlsFile {
+  std::string ca_cert;             // "caCert": PEM path
+  std::string ca_key;              // "caKey": PEM path, readable by the gate only
+  std::vector<std::string> trust;  // "trust": more CA PEM files for upstream verification
+  friend bool operator==(const TlsFile&, const TlsFile&) = default;
+};
+
 // A policy the gate enforces ("policy", and each of "policies"); field names follow the
 // EgressPolicy spec. dns.upstreams and limits.connections are the gate's own and belong to the
 // top-level "policy" only (compile refuses them elsewhere).
@@ -39,6 +61,7 @@ struct PolicyFile {
   std::vector<std::string> deny_cidrs;   // "denyCIDRs"
   DnsFile dns;
   LimitsFile limits;
+  std::vector<CredentialFile> credentials;  // "policies" only: one sandbox's
   friend bool operator==(const PolicyFile&, const PolicyFile&) = default;
 };
 
@@ -87,6 +110,7 @@ struct GateConfigFile {
   // "auditRequired": refuse new connections and DNS answers while the log cannot be written.
   bool audit_required = false;
   std::optional<TuningFile> tuning;
+  std::optional<TlsFile> tls;  // absent: no credentials can be injected
   friend bool operator==(const GateConfigFile&, const GateConfigFile&) = default;
 };
 

@@ -28,7 +28,17 @@ GateConfigFile full_file() {
   strict.allow = {"api.openai.com"};
   strict.dns.records = {{"intercept.test", {"10.9.0.6"}}};
   strict.limits = {20, 64};
+  CredentialFile github;
+  github.provider = "github";
+  github.git_hosts = {"github.com"};
+  github.api_hosts = {"api.github.com"};
+  github.token_file = "/etc/ac-gate/secrets/codex-2/github";
+  github.allow_push = true;
+  github.repositories = {"o/r"};
+  strict.credentials = {github};
   f.policies = {{"strict+codex", strict}};
+  f.tls =
+      TlsFile{"/etc/ac-gate/tls/ca.pem", "/etc/ac-gate/tls/ca.key", {"/etc/ac-gate/trust/a.pem"}};
   f.audit_log = "/var/log/gate.jsonl";
   f.audit_required = true;
   TuningFile t;
@@ -116,6 +126,20 @@ TEST(GateConfigFile, TextIsDeterministicSortedAndIndented) {
   }
 }
 )");
+}
+
+TEST(GateConfigFile, CredentialsAndTlsAreCheckedWithTheirPaths) {
+  const std::string problems = problems_of(R"({
+    "policy": {}, "gateIP": "10.0.0.1",
+    "policies": {"p": {"credentials": [{"provider": 1, "allowPush": "no", "color": 2}, 3]}},
+    "tls": {"caCert": "/ca.pem", "extra": 1}})");
+  for (const char* needle :
+       {"policies.p.credentials[0].provider: must be a string",
+        "policies.p.credentials[0].allowPush: must be true or false",
+        "policies.p.credentials[0].color: unknown field", "policies.p.credentials[1]: must be an",
+        "tls.extra: unknown field", "tls.caKey: required"}) {
+    EXPECT_NE(problems.find(needle), std::string::npos) << "no problem says " << needle;
+  }
 }
 
 TEST(GateConfigFile, ASandboxMayBeJustItsNameAndPoliciesAreCheckedLikePolicy) {
