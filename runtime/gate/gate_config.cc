@@ -1,6 +1,8 @@
 // Compiles the config file into what ac-gate runs on, checking every value, reporting all problems.
 #include "gate/gate_config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -47,9 +49,70 @@ std::optional<SocketAddress> listen_address(const std::optional<std::string>& te
 
 // `at` is the policy's path ("policy" or "policies.KEY"); `top` is the top-level one, the only
 // place for the gate-wide dns.upstreams and limits.connections.
+// The credentials of a policy: their hosts checked, their tokens read when `read` is given.
+void compile_credentials(const PolicyFile& spec, const std::string& at, bool top,
+                         const ReadFile* read, ClientPolicy& out, Problems& problems) {
+  if (top && !spec.credentials.empty()) {
+    problems.add(at + ".credentials", "only a sandbox's policy (in policies) holds credentials");
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < spec.credentials.size(); ++i) {
+    const CredentialFile& c = spec.credentials[i];
+    const std::string path = at + ".credentials[" + std::to_string(i) + "]";
+    CredentialGrant grant;
+    if (c.provider == "github") {
+      grant.provider = Provider::kGithub;
+    } else if (c.provider == "gitlab") {
+      grant.provider = Provider::kGitlab;
+    } else {
+      problems.add(path + ".provider", "must be github or gitlab");
+    }
+    auto hosts = [&](const std::vector<std::string>& list, const char* key,
+                     std::vector<std::string>& into) {
+      for (size_t j = 0; j < list.size(); ++j) {
+        const std::string where = path + "." + key + "[" + std::to_string(j) + "]";
+        const std::optional<std::string> name = netpolicy::normalize_name(list[j]);
+        if (!name || is_ip_literal(list[j])) {
+          problems.add(where, "not a host name");
+        } else if (!seen.insert(*name).second) {
+          problems.add(where, *name + " is a host of another credential too");
+        } else {
+          into.push_back(*name);
+        }
+      }
+    };
+    hosts(c.git_hosts, "gitHosts", grant.git_hosts);
+    hosts(c.api_hosts, "apiHosts", grant.api_hosts);
+    if (grant.git_hosts.empty() && grant.api_hosts.empty())
+      problems.add(path, "names no host (gitHosts or apiHosts)");
+    grant.allow_push = c.allow_push;
+    for (const std::string& r : c.repositories) {
+      std::string lowered = r;
+      for (char& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      grant.repositories.push_back(lowered);
+    }
+    if (c.token_file.empty()) {
+      problems.add(path + ".tokenFile", "required");
+    } else if (read) {
+      std::optional<std::string> token = (*read)(c.token_file);
+      while (token && !token->empty() && (token->back() == '\n' || token->back() == '\r'))
+        token->pop_back();
+      if (!token) {
+        problems.add(path + ".tokenFile", "cannot read " + c.token_file);
+      } else if (token->empty()) {
+        problems.add(path + ".tokenFile", c.token_file + " is empty");
+      } else {
+        grant.token = std::move(*token);
+      }
+    }
+    out.credentials.push_back(std::move(grant));
+  }
+}
+
 std::shared_ptr<const ClientPolicy> compile_policy(const PolicyFile& spec, const std::string& at,
-                                                   bool top, GateConfig& config,
-                                                   Problems& problems) {
+                                                   bool top, GateConfig& config, Problems& problems,
+                                                   const ReadFile* read) {
   auto out = std::make_shared<ClientPolicy>();
   out->key = top ? "" : at.substr(at.find('.') + 1);
   EgressRules rules;
@@ -116,6 +179,17 @@ std::shared_ptr<const ClientPolicy> compile_policy(const PolicyFile& spec, const
       within(spec.limits.connections, at + ".limits.connections", 1, 1'000'000, 1024, problems));
   // The top-level figure is the gate's global cap, so as a per-client limit it adds nothing.
   if (top) config.connections = out->connections;
+  compile_credentials(spec, at, top, read, *out, problems);
+  // The gate decides the name before it terminates anything: a credential host the policy
+  // does not allow would never be reached.
+  for (const CredentialGrant& g : out->credentials) {
+    for (const auto* list : {&g.git_hosts, &g.api_hosts}) {
+      for (const std::string& host : *list) {
+        if (out->rules && !out->rules->decide_name(host).allowed)
+          problems.add(at + ".credentials", host + " is not allowed by the policy's names");
+      }
+    }
+  }
   return out;
 }
 
@@ -165,17 +239,64 @@ std::variant<SocketAddress, std::string> parse_socket_address(
   return SocketAddress{*ip, host_port.port};
 }
 
-GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::string>& out) {
+namespace {
+
+// The tls section's files, loaded: the CA for minting leaves, the upstream trust.
+std::shared_ptr<TlsTermination> load_tls(const TlsFile& tls, const ReadFile& read,
+                                         Problems& problems) {
+  const std::optional<std::string> cert = read(tls.ca_cert);
+  const std::optional<std::string> key = read(tls.ca_key);
+  if (!cert) problems.add("tls.caCert", "cannot read " + tls.ca_cert);
+  if (!key) problems.add("tls.caKey", "cannot read " + tls.ca_key);
+  if (!cert || !key) return nullptr;
+  auto minter = LeafMinter::load(*cert, *key);
+  if (!minter) {
+    problems.add("tls.caCert", minter.error().message);
+    return nullptr;
+  }
+  auto out = std::make_shared<TlsTermination>(std::move(*minter));
+  auto upstream = make_upstream_context(tls.trust);
+  if (!upstream) {
+    problems.add("tls.trust", upstream.error().message);
+    return nullptr;
+  }
+  out->upstream = std::move(*upstream);
+  return out;
+}
+
+}  // namespace
+
+const CredentialGrant* ClientPolicy::credential_for(std::string_view name) const {
+  for (const CredentialGrant& g : credentials) {
+    for (const auto* list : {&g.git_hosts, &g.api_hosts}) {
+      if (std::find(list->begin(), list->end(), name) != list->end()) return &g;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+bool any_credentials(const GateConfig& config) {
+  for (const auto& [key, policy] : config.policies)
+    if (!policy->credentials.empty()) return true;
+  return false;
+}
+
+}  // namespace
+
+GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::string>& out,
+                               const ReadFile* read) {
   Problems problems;
   GateConfig config;
   std::shared_ptr<const ClientPolicy> fallback =
-      compile_policy(file.policy, "policy", true, config, problems);
+      compile_policy(file.policy, "policy", true, config, problems, read);
   for (const auto& [key, spec] : file.policies) {
     if (key.empty()) {
       problems.add("policies", "a policy key must not be empty");
       continue;
     }
-    config.policies[key] = compile_policy(spec, "policies." + key, false, config, problems);
+    config.policies[key] = compile_policy(spec, "policies." + key, false, config, problems, read);
   }
 
   std::optional<netpolicy::IpAddress> gate_ip = netpolicy::parse_ip(file.gate_ip);
@@ -225,18 +346,25 @@ GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::stri
                                       ? config.tuning.connections_per_client
                                       : std::max<uint32_t>(1, config.connections / 4);
   config.fallback = std::move(fallback);
+  if (any_credentials(config) && !file.tls) {
+    problems.add("tls",
+                 "required: a policy has credentials, and the gate needs its CA to "
+                 "terminate their hosts' TLS");
+  }
+  if (file.tls && read) config.tls = load_tls(*file.tls, *read, problems);
   for (std::string& problem : problems.list()) out.push_back(std::move(problem));
   return config;
 }
 
-std::variant<GateConfig, std::vector<std::string>> parse_gate_config(std::string_view json_text) {
+std::variant<GateConfig, std::vector<std::string>> parse_gate_config(std::string_view json_text,
+                                                                     const ReadFile* read) {
   std::vector<std::string> problems;
   std::optional<GateConfigFile> file = read_gate_config_file(json_text, problems);
   if (!file) return problems;
   // A field whose shape is wrong was left at its default: its value problems would only repeat
   // that one, so they are dropped.
   std::vector<std::string> value_problems;
-  GateConfig config = compile_gate_config(*file, value_problems);
+  GateConfig config = compile_gate_config(*file, value_problems, read);
   const size_t shape_problems = problems.size();
   for (std::string& problem : value_problems) {
     bool repeated = false;
@@ -254,7 +382,15 @@ std::variant<GateConfig, std::vector<std::string>> load_gate_config(const std::s
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return std::vector<std::string>{path + ": read error"};
-  auto result = parse_gate_config(text.str());
+  const ReadFile read = [](const std::string& file) -> std::optional<std::string> {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (in.bad()) return std::nullopt;
+    return bytes.str();
+  };
+  auto result = parse_gate_config(text.str(), &read);
   if (auto* problems = std::get_if<std::vector<std::string>>(&result)) {
     for (std::string& problem : *problems) problem = path + ": " + problem;
   }

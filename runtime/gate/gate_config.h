@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,7 +14,10 @@
 #include <variant>
 #include <vector>
 
+#include "gate/credential_rules.h"
 #include "gate/policy.h"
+#include "gate/tls/gate_ca.h"
+#include "gate/tls/tls_session.h"
 #include "netpolicy/address.h"
 
 namespace acctl::gate {
@@ -60,6 +64,21 @@ struct ClientPolicy {
   std::map<std::string, std::vector<netpolicy::IpAddress>> records;
   uint32_t dns_qps = 200;       // per client IP
   uint32_t connections = 1024;  // per client IP, within the gate's own per-client cap
+  // Tokens the gate adds for this policy's sandbox: for their hosts TLS is terminated. The
+  // tokens are read from their files only by load_gate_config (parse_gate_config leaves them
+  // empty, for acctl's checks that have no access to them).
+  std::vector<CredentialGrant> credentials;
+
+  // The credential whose git or API hosts include `name` (normalised), or nullptr.
+  const CredentialGrant* credential_for(std::string_view name) const;
+};
+
+// The gate's TLS termination, loaded from the files of the "tls" section: the leaves it mints
+// for credential hosts, and the context that verifies their real upstreams.
+struct TlsTermination {
+  explicit TlsTermination(LeafMinter minter) : leaves(std::move(minter)) {}
+  LeafMinter leaves;  // caches; used from the event loop only
+  std::shared_ptr<SSL_CTX> upstream;
 };
 
 // A sandbox the gate knows by its address on the internal network (acctl assigns it).
@@ -84,6 +103,8 @@ struct GateConfig {
   // While the audit log cannot be written, new connections and DNS answers are refused.
   bool audit_required = false;
   GateTuning tuning;
+  // Set by load_gate_config when the file has a "tls" section; connections share it.
+  std::shared_ptr<TlsTermination> tls;
 
   // The sandbox at `client` (canonical IP text), or nullptr for an unknown client.
   const SandboxEntry* sandbox(const std::string& client) const {
@@ -99,16 +120,23 @@ struct GateConfig {
 
 struct GateConfigFile;  // gate/config_file.h: the document as written
 
+// Reads a file the config names (token files, the CA); nullopt when it cannot.
+using ReadFile = std::function<std::optional<std::string>(const std::string& path)>;
+
 // Checks every value of a document whose shape is already checked and compiles it; problems are
-// appended to `problems` ("policy.allow[2]: ...").
-GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::string>& problems);
+// appended to `problems` ("policy.allow[2]: ..."). With `read`, the credentials' tokens and the
+// tls section's files are read and loaded too.
+GateConfig compile_gate_config(const GateConfigFile& file, std::vector<std::string>& problems,
+                               const ReadFile* read = nullptr);
 
 // Parses and checks a whole config document (shape, then values); returns every problem found
 // ("policy.allow[2]:
 // ...") rather than stopping at the first.
-std::variant<GateConfig, std::vector<std::string>> parse_gate_config(std::string_view json_text);
+// With `read`, the files it names are read too (see compile_gate_config).
+std::variant<GateConfig, std::vector<std::string>> parse_gate_config(
+    std::string_view json_text, const ReadFile* read = nullptr);
 
-// Reads FILE and parses it; an unreadable file is one problem.
+// Reads FILE and parses it, with its token and CA files; an unreadable file is one problem.
 std::variant<GateConfig, std::vector<std::string>> load_gate_config(const std::string& path);
 
 // "IP:PORT" or "[IPv6]:PORT"; with `default_port`, a bare IP too.

@@ -121,6 +121,59 @@ TEST(GateConfig, RefusesAMissingPolicyKeyAndAResolverPerPolicy) {
   }
 }
 
+TEST(GateConfig, CredentialsAreCompiledAndTheirTokensReadOnlyWhenAsked) {
+  const std::string text = R"({
+    "policy": {}, "gateIP": "10.0.0.1",
+    "policies": {"gh": {"allow": ["github.com", "api.github.com"],
+      "credentials": [{"provider": "github", "gitHosts": ["GitHub.com"],
+                       "apiHosts": ["api.github.com"], "tokenFile": "/s/gh",
+                       "repositories": ["O/R"]}]}},
+    "sandboxes": {"10.0.0.7": {"name": "a", "policy": "gh"}},
+    "tls": {"caCert": "/tls/ca.pem", "caKey": "/tls/ca.key"}})";
+  // Without a reader (acctl's checks): compiled, no token, no TLS loaded.
+  auto plain = parse_gate_config(text);
+  ASSERT_TRUE(std::holds_alternative<GateConfig>(plain))
+      << std::get<std::vector<std::string>>(plain).front();
+  const ClientPolicy& p = std::get<GateConfig>(plain).policy_for("10.0.0.7");
+  ASSERT_EQ(p.credentials.size(), 1u);
+  EXPECT_EQ(p.credentials[0].git_hosts, std::vector<std::string>{"github.com"});
+  EXPECT_EQ(p.credentials[0].repositories, std::vector<std::string>{"o/r"});
+  EXPECT_TRUE(p.credentials[0].token.empty());
+  EXPECT_EQ(p.credential_for("api.github.com"), &p.credentials[0]);
+  EXPECT_EQ(p.credential_for("gitlab.com"), nullptr);
+  EXPECT_FALSE(std::get<GateConfig>(plain).tls);
+  // With one: the token file is read (its newline dropped), a missing file is a problem.
+  const ReadFile read = [](const std::string& path) -> std::optional<std::string> {
+    if (path == "/s/gh") return std::string("tok\n");
+    return std::nullopt;
+  };
+  auto loaded = parse_gate_config(text, &read);
+  ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(loaded));
+  const auto& problems = std::get<std::vector<std::string>>(loaded);
+  EXPECT_TRUE(mentions(problems, "tls.caCert: cannot read /tls/ca.pem"));
+  EXPECT_FALSE(mentions(problems, "tokenFile"));
+}
+
+TEST(GateConfig, RefusesCredentialsItCouldNotInject) {
+  const auto problems = problems_of(R"({
+    "policy": {"credentials": [{"provider": "github", "gitHosts": ["github.com"],
+                                "tokenFile": "/t"}]},
+    "gateIP": "10.0.0.1",
+    "policies": {"p": {"allow": ["example.com"], "credentials": [
+      {"provider": "bitbucket", "gitHosts": ["github.com"], "tokenFile": "/t"},
+      {"provider": "gitlab", "gitHosts": ["github.com", "1.2.3.4"]},
+      {"provider": "github"}]}}})");
+  for (std::string_view needle :
+       {"policy.credentials: only a sandbox's policy", "policies.p.credentials[0].provider",
+        "github.com is not allowed by the policy's names",
+        "policies.p.credentials[1].gitHosts[0]: github.com is a host of another credential",
+        "policies.p.credentials[1].gitHosts[1]: not a host name",
+        "policies.p.credentials[1].tokenFile: required", "policies.p.credentials[2]: names no host",
+        "tls: required"}) {
+    EXPECT_TRUE(mentions(problems, needle)) << "no problem mentions " << needle;
+  }
+}
+
 TEST(GateConfig, ReportsEveryProblemWithItsPath) {
   const auto problems = problems_of(R"({
     "policy": {"allow": ["GitHub.com", 7], "ports": [0, 443, 443], "allowCIDRs": ["10.0.0.1/8"],

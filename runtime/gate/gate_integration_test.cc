@@ -949,6 +949,158 @@ TEST_F(GateTest, ChangingOneSandboxsPolicyLeavesAnothersOpenConnectionAlone) {
   EXPECT_EQ(status_of(curl("--interface 127.0.0.2 " + proxy() + " " + plain_url())), "200");
 }
 
+// The stand-in for github.com: a test CA's certificate for it, two bare repositories, and
+// git http-backend over TLS that wants the token (tests/e2e/vault/git_server.py).
+class GitUpstream {
+ public:
+  GitUpstream(const std::string& dir, const std::string& token) : dir_(dir) {
+    const std::string script =
+        "set -e; cd " + dir +
+        "; mkdir -p repos/o up\n"
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+        "  -subj '/CN=upstream test CA' -keyout up/ca.key -out up/ca.pem\n"
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=github.com"
+        "  -keyout up/key.pem -out up/req.pem\n"
+        "printf 'subjectAltName=DNS:github.com\\n' > up/ext.cnf\n"
+        "openssl x509 -req -in up/req.pem -CA up/ca.pem -CAkey up/ca.key -CAcreateserial -days 2"
+        "  -extfile up/ext.cnf -out up/cert.pem\n"
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+        "  -subj /CN=github.com -addext subjectAltName=DNS:github.com"
+        "  -keyout up/self.key -out up/self.pem\n"
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+        "  -subj '/CN=gate test CA' -addext basicConstraints=critical,CA:TRUE,pathlen:0"
+        "  -addext keyUsage=critical,keyCertSign,cRLSign -keyout gate-ca.key -out gate-ca.pem\n"
+        "for r in r other; do git init -q --bare repos/o/$r.git;"
+        "  git -C repos/o/$r.git config http.receivepack true; done\n"
+        "seed=$(mktemp -d); git -C $seed init -q; echo hello > $seed/README;"
+        " git -C $seed add README; git -C $seed -c user.name=t -c user.email=t@t commit -qm seed;"
+        " for r in r other; do git -C $seed push -q " +
+        dir +
+        "/repos/o/$r.git HEAD:refs/heads/main;"
+        " git -C repos/o/$r.git symbolic-ref HEAD refs/heads/main; done; rm -rf $seed\n"
+        "printf '%s\\n' '" +
+        token + "' > token\n";
+    const CommandResult made = sh(script);
+    ok_ = made.status == 0;
+    if (!ok_) std::fprintf(stderr, "%s\n", made.output.c_str());
+  }
+  bool ok() const { return ok_; }
+  void start(const std::string& token, bool self_signed = false) {
+    stop();
+    if (port_ == 0) port_ = free_port();  // a restart keeps the port the policy names
+    const std::string cert = dir_ + (self_signed ? "/up/self.pem" : "/up/cert.pem");
+    const std::string key = dir_ + (self_signed ? "/up/self.key" : "/up/key.pem");
+    server_.start({"python3", ACCTL_SOURCE_DIR "/tests/e2e/vault/git_server.py", dir_ + "/repos",
+                   cert, key, token, dir_ + "/requests.log", std::to_string(port_)},
+                  dir_ + "/git-server.out");
+    wait_for_port(port_);
+  }
+  void stop() { server_.stop(); }
+  uint16_t port() const { return port_; }
+  std::string requests() const { return sh("cat " + dir_ + "/requests.log 2>/dev/null").output; }
+
+ private:
+  std::string dir_;
+  bool ok_ = false;
+  uint16_t port_ = 0;
+  Child server_;
+};
+
+TEST_F(GateTest, CredentialHostsAreTerminatedJudgedAndGivenTheToken) {
+  if (!have("git") || !have("python3")) GTEST_SKIP() << "needs git and python3";
+  const std::string token = "ghp_gateOnlyToken1234567890";
+  GitUpstream upstream(dir_, token);
+  ASSERT_TRUE(upstream.ok());
+  upstream.start(token);
+  json config = base_config();
+  json gh = config["policy"];
+  gh["allow"] = {"github.com"};
+  gh["ports"] = {upstream.port()};
+  gh["dns"]["records"] = {{"github.com", {"127.0.0.1"}}};
+  gh["credentials"] = {{{"provider", "github"},
+                        {"gitHosts", {"github.com"}},
+                        {"apiHosts", json::array()},
+                        {"tokenFile", dir_ + "/token"},
+                        {"allowPush", false},
+                        {"repositories", {"o/r"}}}};
+  config["policies"] = {{"gh", gh}};
+  config["sandboxes"] = {{"127.0.0.1", {{"name", "sb-gh"}, {"policy", "gh"}}}};
+  config["tls"] = {{"caCert", dir_ + "/gate-ca.pem"},
+                   {"caKey", dir_ + "/gate-ca.key"},
+                   {"trust", {dir_ + "/up/ca.pem"}}};
+  start_gate(config);
+  // git trusts only the gate's CA: whatever it talks to is the gate's termination.
+  const std::string git =
+      "cd " + dir_ + " && GIT_TERMINAL_PROMPT=0 GIT_SSL_CAINFO=" + dir_ +
+      "/gate-ca.pem git -c http.proxy=" + "http://127.0.0.1:" + std::to_string(proxy_port_) + " ";
+  const std::string url = "https://github.com:" + std::to_string(upstream.port()) + "/o/";
+
+  const CommandResult cloned = sh(git + "clone -q " + url + "r.git clone-r");
+  ASSERT_EQ(cloned.status, 0) << cloned.output << sh("cat " + dir_ + "/gate.log").output;
+  EXPECT_EQ(sh("cat " + dir_ + "/clone-r/README").output, "hello\n");
+  const std::string seen = upstream.requests();
+  EXPECT_NE(seen.find("GET /o/r.git/info/refs?service=git-upload-pack auth=ok"), std::string::npos)
+      << seen;
+  EXPECT_NE(seen.find("POST /o/r.git/git-upload-pack auth=ok"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("auth=missing"), std::string::npos) << seen;
+
+  // A placeholder the client sends is replaced, not forwarded.
+  const CommandResult placeholder =
+      sh(git + "-c 'http.extraHeader=Authorization: Basic eDp5' " + "ls-remote " + url + "r.git");
+  EXPECT_EQ(placeholder.status, 0) << placeholder.output;
+  EXPECT_EQ(upstream.requests().find("auth=wrong"), std::string::npos) << upstream.requests();
+
+  // Push is refused at the gate (allowPush false): the upstream never sees receive-pack.
+  sh("cd " + dir_ + "/clone-r && echo more >> README && git -c user.name=t -c user.email=t@t " +
+     "commit -qam more");
+  const CommandResult pushed =
+      sh(git + "-C " + dir_ + "/clone-r push -q origin HEAD:refs/heads/main");
+  EXPECT_NE(pushed.status, 0) << pushed.output;
+  EXPECT_NE(pushed.output.find("403"), std::string::npos) << pushed.output;
+  EXPECT_EQ(upstream.requests().find("receive-pack"), std::string::npos) << upstream.requests();
+
+  // A repository outside the list is refused.
+  const CommandResult other = sh(git + "clone -q " + url + "other.git clone-other");
+  EXPECT_NE(other.status, 0) << other.output;
+  EXPECT_EQ(upstream.requests().find("/o/other"), std::string::npos) << upstream.requests();
+
+  bool push_refused = false, other_refused = false, terminated = false;
+  for (int i = 0; i < 100 && !(push_refused && other_refused && terminated); ++i) {
+    for (const json& line : audit_lines()) {
+      const std::string reason = line.value("reason", "");
+      if (line["decision"] == "deny" && reason == "push-not-allowed") push_refused = true;
+      if (line["decision"] == "deny" && reason == "repository-not-listed o/other")
+        other_refused = true;
+      if (line["decision"] == "allow" && reason.find("tls terminated") != std::string::npos)
+        terminated = true;
+    }
+    if (!(push_refused && other_refused && terminated))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(push_refused);
+  EXPECT_TRUE(other_refused);
+  EXPECT_TRUE(terminated);
+  // The token is in no audit line.
+  EXPECT_EQ(sh("cat " + audit_path_).output.find(token), std::string::npos);
+
+  // An upstream whose certificate the gate cannot verify is refused before any request.
+  const size_t before = upstream.requests().size();
+  upstream.start(token, /*self_signed=*/true);
+  const CommandResult unverified = sh(git + "ls-remote " + url + "r.git");
+  EXPECT_NE(unverified.status, 0) << unverified.output;
+  EXPECT_EQ(upstream.requests().size(), before) << upstream.requests();
+  bool refused_upstream = false;
+  for (int i = 0; i < 100 && !refused_upstream; ++i) {
+    for (const json& line : audit_lines()) {
+      if (line.value("reason", "").rfind("upstream-tls: upstream certificate not trusted", 0) == 0)
+        refused_upstream = true;
+    }
+    if (!refused_upstream) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(refused_upstream);
+  upstream.stop();
+}
+
 TEST_F(GateTest, ReloadSwitchesANameFromAllowedToDenied) {
   json config = base_config();
   start_gate(config);

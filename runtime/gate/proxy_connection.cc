@@ -17,6 +17,7 @@
 #include "gate/gate_log.h"
 #include "gate/http_head.h"
 #include "gate/http_response.h"
+#include "gate/intercept_connection.h"
 #include "gate/request_stream.h"
 #include "gate/sockets.h"
 #include "gate/tls_client_hello.h"
@@ -511,6 +512,12 @@ class ProxyConnection final : public PollTarget,
 
   // Replays in_[from, in_len_) to the upstream, then relays both ways.
   void start_splice(size_t from) {
+    if (kind_ == ProxyKind::kTls || is_connect_) {
+      if (const CredentialGrant* grant = config_->tls ? policy_->credential_for(name_) : nullptr) {
+        hand_over_to_interception(from, *grant);
+        return;
+      }
+    }
     phase_ = Phase::kSplicing;
     record_.allowed = true;
     record_.reason = allow_reason_;
@@ -545,6 +552,36 @@ class ProxyConnection final : public PollTarget,
     }
     pump(up_);
     if (!finished_) pump(down_);
+  }
+
+  // A credential host: its TLS is terminated and each request judged and given the token
+  // (intercept_connection.cc), so the descriptors and the slot move there.
+  void hand_over_to_interception(size_t from, const CredentialGrant& grant) {
+    auto leaf = config_->tls->leaves.server_context(name_);
+    if (!leaf) {
+      refuse(0, "leaf-certificate: " + leaf.error().message);
+      return;
+    }
+    InterceptStart start;
+    start.client = std::move(client_.fd);
+    start.upstream = std::move(upstream_.fd);
+    if (from < in_len_)
+      start.client_bytes.assign(reinterpret_cast<const char*>(in_.data()) + from, in_len_ - from);
+    start.name = name_;
+    start.config = config_;
+    start.grant = &grant;
+    start.record = record_;
+    start.record.reason = allow_reason_;
+    start.slot = slot_;
+    start.leaf = std::move(*leaf);
+    gate_.metrics().decision(record_.protocol, true, allow_reason_);
+    // This connection ends without a line or a slot of its own: they are the other's now. The
+    // other starts first (finish() may release this object).
+    slot_ = false;
+    record_.allowed = false;
+    refusing_ = true;
+    start_intercept_connection(gate_, std::move(start));
+    finish();
   }
 
   bool has_pending(const Direction& d) const {

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A git smart-HTTP server over TLS that stands in for github.com in the vault e2e suite.
 
-Usage: git_server.py ROOT CERT KEY TOKEN LOG
-Serves the repositories under ROOT through `git http-backend` (CGI) on port 443. Every request
+Usage: git_server.py ROOT CERT KEY TOKEN LOG [PORT]
+Serves the repositories under ROOT through `git http-backend` (CGI) on PORT (443). The gate's
+loopback tests use it too. Every request
 must carry Basic credentials x-access-token:TOKEN, or it gets 401 and a challenge (so a clone
 works only when git got the token from the vault). Each request is logged to LOG as
 "METHOD PATH auth=ok|missing|wrong" (never the credentials themselves).
@@ -15,6 +16,7 @@ import subprocess
 import sys
 
 root, cert, key, token, log_path = sys.argv[1:6]
+port = int(sys.argv[6]) if len(sys.argv) > 6 else 443
 expected = "Basic " + base64.b64encode(("x-access-token:" + token).encode()).decode()
 
 
@@ -79,7 +81,7 @@ class GitHandler(http.server.BaseHTTPRequestHandler):
     do_POST = serve
 
 
-server = http.server.ThreadingHTTPServer(("0.0.0.0", 443), GitHandler)
+server = http.server.ThreadingHTTPServer(("0.0.0.0", port), GitHandler)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
 server.socket = context.wrap_socket(server.socket, server_side=True)
