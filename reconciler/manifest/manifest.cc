@@ -1,6 +1,8 @@
 // Semantic checks across documents (references, names, addresses, quantities) and the typed model.
 #include "manifest/manifest.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -177,6 +179,11 @@ std::vector<std::string> resolve_ca_files(
 
 std::string folder_of(const std::string& file);
 
+std::string lower_case(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 // Per-document checks; the document has passed its schema and has its defaults filled in.
 class DocumentChecker {
  public:
@@ -222,6 +229,39 @@ class DocumentChecker {
       }
       if (auto why = netpolicy::check_hostname(p)) {
         error(pointer + "/" + std::to_string(i), "invalid host name " + q(p) + ": " + *why);
+      }
+    }
+  }
+
+  // git.repositories (the schema checked the characters): no "." or ".." part, no ".git" the
+  // gate would never see (it compares paths with one ".git" dropped), each once whatever its
+  // case; a path of more than two parts is GitLab's only.
+  void repositories(const std::string& pointer) {
+    if (!has(pointer)) return;
+    const json& list = at(pointer);
+    const bool gitlab = has("/spec/credentials/gitlab");
+    std::map<std::string, size_t> first;
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string item = pointer + "/" + std::to_string(i);
+      const std::string r = list[i].get<std::string>();
+      std::vector<std::string> parts;
+      std::stringstream ss(r);
+      for (std::string part; std::getline(ss, part, '/');) parts.push_back(part);
+      const std::string lowered = lower_case(r);
+      if (std::any_of(parts.begin(), parts.end(),
+                      [](const std::string& p) { return p == "." || p == ".."; })) {
+        error(item, "repository " + q(r) + " has a \".\" or \"..\" part");
+      } else if (lowered.ends_with(".git")) {
+        error(item, "repository " + q(r) + " ends in .git: write " + q(r.substr(0, r.size() - 4)) +
+                        " (the gate compares paths without it)");
+      } else if (parts.size() > 2 && !gitlab) {
+        error(item, "repository " + q(r) + " has " + std::to_string(parts.size()) +
+                        " parts, which only a GitLab repository (group/subgroup/repo) has, and "
+                        "this Sandbox has no gitlab credential; a GitHub repository is owner/repo");
+      } else if (auto [it, inserted] = first.emplace(lowered, i); !inserted) {
+        const Position p = doc_.value_pos(pointer + "/" + std::to_string(it->second));
+        error(item, "duplicate repository " + q(r) + " (first listed at " + doc_.file + ":" +
+                        std::to_string(p.line) + ":" + std::to_string(p.col) + ")");
       }
     }
   }
@@ -432,6 +472,7 @@ class DocumentChecker {
     }
     hostnames("/spec/git/githubHosts");
     hostnames("/spec/git/gitlabHosts");
+    repositories("/spec/git/repositories");
     if (has("/spec/workspace/path")) {
       const std::string path = at("/spec/workspace/path").get<std::string>();
       auto norm = normalize_relative(path);
@@ -512,7 +553,9 @@ Cidr cidr_of(const json& v) {
 std::optional<CredentialSource> credential_of(const json& spec, const char* which) {
   if (!spec.contains("credentials") || !spec["credentials"].contains(which)) return std::nullopt;
   const json& c = spec["credentials"][which];
-  return CredentialSource{c.value("env", ""), c.value("file", "")};
+  return CredentialSource{c.value("env", ""), c.value("file", ""),
+                          c.value("delivery", "gate") == "vault" ? CredentialDelivery::kVault
+                                                                 : CredentialDelivery::kGate};
 }
 
 void add_to_model(const Document& doc, Model& model) {
@@ -612,6 +655,8 @@ void add_to_model(const Document& doc, Model& model) {
     s.spec.git_allow_push = git["allowPush"];
     s.spec.github_hosts = strings(git["githubHosts"]);
     s.spec.gitlab_hosts = strings(git["gitlabHosts"]);
+    for (const std::string& r : strings(git["repositories"]))
+      s.spec.git_repositories.push_back(lower_case(r));
     s.spec.workspace = spec["workspace"].contains("path")
                            ? *normalize_relative(spec["workspace"]["path"].get<std::string>())
                            : "instances/" + s.meta.name + "/workspace";

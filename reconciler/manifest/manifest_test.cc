@@ -15,10 +15,13 @@ using testing::check_text;
 using testing::joined;
 using testing::kBase;
 
-std::string sandbox(const std::string& spec_lines, const std::string& name = "dev") {
-  return std::string(kBase) +
-         "apiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: " + name +
+std::string sandbox_document(const std::string& spec_lines, const std::string& name) {
+  return "apiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: " + name +
          "}\nspec:\n  blueprint: base\n" + spec_lines;
+}
+
+std::string sandbox(const std::string& spec_lines, const std::string& name = "dev") {
+  return std::string(kBase) + sandbox_document(spec_lines, name);
 }
 
 TEST(Manifest, QuickstartIsValidAndTyped) {
@@ -77,9 +80,37 @@ TEST(Manifest, SandboxDefaultsAndTypedFields) {
   EXPECT_EQ(s.spec.pids, 1024);
   EXPECT_EQ(s.spec.github->env, "GITHUB_TOKEN");
   EXPECT_EQ(s.spec.gitlab->file, "~/.t");
+  // The gate delivers credentials unless a Sandbox says vault.
+  EXPECT_EQ(s.spec.github->delivery, CredentialDelivery::kGate);
+  EXPECT_EQ(s.spec.gitlab->delivery, CredentialDelivery::kGate);
+  EXPECT_TRUE(s.spec.has_credentials(CredentialDelivery::kGate));
+  EXPECT_FALSE(s.spec.has_credentials(CredentialDelivery::kVault));
+  EXPECT_TRUE(s.spec.git_repositories.empty());
   EXPECT_EQ(s.spec.blocked_paths, (std::vector<std::string>{"/workspace/.env"}));
   EXPECT_EQ(s.spec.workspace, "instances/shared/ws");
   EXPECT_EQ(s.spec.host, "local");
+}
+
+TEST(Manifest, DeliveryAndRepositoriesAreTyped) {
+  ManifestSet set;
+  auto errors = check_text(
+      sandbox("  credentials: {github: {env: T, delivery: vault}, gitlab: {file: /t, delivery: "
+              "vault}}\n",
+              "v") +
+          "---\n" +
+          sandbox_document("  credentials: {gitlab: {env: T}}\n"
+                           "  git: {repositories: [Octo-Org/Repo, group/Sub/.dotted-Repo]}\n",
+                           "g"),
+      "t.yaml", &set);
+  ASSERT_TRUE(errors.empty()) << joined(errors);
+  const Sandbox& v = *set.model.find_sandbox("v");
+  EXPECT_EQ(v.spec.github->delivery, CredentialDelivery::kVault);
+  EXPECT_TRUE(v.spec.has_credentials(CredentialDelivery::kVault));
+  EXPECT_FALSE(v.spec.has_credentials(CredentialDelivery::kGate));
+  const Sandbox& g = *set.model.find_sandbox("g");
+  EXPECT_EQ(g.spec.gitlab->delivery, CredentialDelivery::kGate);
+  EXPECT_EQ(g.spec.git_repositories,
+            (std::vector<std::string>{"octo-org/repo", "group/sub/.dotted-repo"}));
 }
 
 // A blocked path is covered by a mount: one that would hide what the sandbox runs in, or that
@@ -131,6 +162,31 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"  credentials: {github: {env: \"NOT-VALID\"}}\n",
              "t.yaml:16:31: Sandbox/dev: invalid environment variable name"},
         Case{"  credentials: {github: {}}\n", "must set exactly one of \"env\" or \"file\""},
+        Case{"  credentials: {github: {delivery: gate}}\n",
+             "must set exactly one of \"env\" or \"file\""},
+        Case{"  credentials: {github: {env: T, file: /t}}\n",
+             "must set exactly one of \"env\" or \"file\""},
+        Case{"  credentials: {github: {env: T, delivery: proxy}}\n",
+             "t.yaml:16:44: Sandbox/dev: must be one of: gate, vault (got \"proxy\")"},
+        Case{"  credentials: {github: {env: T, deliver: gate}}\n",
+             "t.yaml:16:34: Sandbox/dev: unknown field \"deliver\" (did you mean \"delivery\"?)"},
+        Case{"  git: {repositories: [octo]}\n",
+             "t.yaml:16:24: Sandbox/dev: must be a repository like owner/repo (GitLab: "
+             "group/subgroup/repo): letters, digits, '.', '_' or '-' between the slashes (got "
+             "\"octo\")"},
+        Case{"  git: {repositories: [\"o/r/\"]}\n", "must be a repository like owner/repo"},
+        Case{"  git: {repositories: [\"o r/x\"]}\n", "must be a repository like owner/repo"},
+        Case{"  credentials: {github: {env: T}}\n  git: {repositories: [o/.., o/r]}\n",
+             "t.yaml:17:24: Sandbox/dev: repository \"o/..\" has a \".\" or \"..\" part"},
+        Case{"  credentials: {github: {env: T}}\n  git: {repositories: [o/r.git]}\n",
+             "t.yaml:17:24: Sandbox/dev: repository \"o/r.git\" ends in .git: write \"o/r\""},
+        Case{"  credentials: {github: {env: T}}\n  git: {repositories: [group/sub/repo]}\n",
+             "t.yaml:17:24: Sandbox/dev: repository \"group/sub/repo\" has 3 parts, which only a "
+             "GitLab repository (group/subgroup/repo) has, and this Sandbox has no gitlab "
+             "credential"},
+        Case{"  credentials: {github: {env: T}}\n  git: {repositories: [o/r, x/y, O/R]}\n",
+             "t.yaml:17:34: Sandbox/dev: duplicate repository \"O/R\" (first listed at "
+             "t.yaml:17:24)"},
         Case{"  git: {githubHosts: [\"Git.Example.com\"]}\n",
              "t.yaml:16:23: Sandbox/dev: must be a lower-case host name like github.com"},
         Case{"  git: {gitlabHosts: [\"gl.example.com:99999\"]}\n",

@@ -26,6 +26,10 @@ const Sandbox* Model::find_sandbox(const std::string& n) const {
   return find_by_name(sandboxes, n);
 }
 
+bool SandboxSpec::has_credentials(CredentialDelivery delivery) const {
+  return (github && github->delivery == delivery) || (gitlab && gitlab->delivery == delivery);
+}
+
 const char* to_string(Isolation v) {
   return v == Isolation::kDind ? "dind" : "direct";
 }
@@ -47,6 +51,9 @@ const char* to_string(RestartPolicy v) {
   return v == RestartPolicy::kNever       ? "never"
          : v == RestartPolicy::kOnFailure ? "on-failure"
                                           : "always";
+}
+const char* to_string(CredentialDelivery v) {
+  return v == CredentialDelivery::kGate ? "gate" : "vault";
 }
 
 }  // namespace acctl

@@ -25,6 +25,9 @@ enum class RunscNetwork { kAuto, kSandbox, kHost };
 enum class Hardening { kParanoid, kStandard };
 enum class SandboxMode { kHeadless, kInteractive, kIdle };
 enum class RestartPolicy { kNever, kOnFailure, kAlways };
+// How a credential's token reaches git, gh and glab: added to requests by the Host's gate (the
+// token never enters the sandbox), or handed over by the vault inside the sandbox.
+enum class CredentialDelivery { kGate, kVault };
 
 struct HostSpec {
   std::string engine;  // empty: $DOCKER_HOST, else the local socket
@@ -84,6 +87,7 @@ struct GpuRequest {
 struct CredentialSource {
   std::string env;   // variable in acctl's environment, or
   std::string file;  // a file path ("~" expanded at apply time)
+  CredentialDelivery delivery = CredentialDelivery::kGate;
 };
 
 struct SandboxSpec {
@@ -105,8 +109,13 @@ struct SandboxSpec {
   bool git_allow_push = false;
   std::vector<std::string> github_hosts;
   std::vector<std::string> gitlab_hosts;
+  // git.repositories, lower-cased: "owner/repo", GitLab's "group/sub/repo"; empty: any.
+  std::vector<std::string> git_repositories;
   std::string workspace;  // relative to the state folder, always under instances/
   std::vector<std::string> blocked_paths;
+
+  // Whether some credential (github, gitlab) is set and delivered that way.
+  bool has_credentials(CredentialDelivery delivery) const;
 };
 
 template <typename Spec>
@@ -137,5 +146,6 @@ const char* to_string(RunscNetwork);
 const char* to_string(Hardening);
 const char* to_string(SandboxMode);
 const char* to_string(RestartPolicy);
+const char* to_string(CredentialDelivery);
 
 }  // namespace acctl

@@ -181,9 +181,12 @@ const json* schema_at(const json& root, const std::vector<std::string>& path) {
   const json* node = resolve_ref(root, &root);
   for (const std::string& token : path) {
     if (!node || !node->is_object()) return nullptr;
-    if (node->contains("oneOf") || node->contains("anyOf")) return node;
-    const json* next = nullptr;
     auto props = node->find("properties");
+    // Alternatives decide the node, unless they only say which of its own properties are
+    // required (credentialSource: one of env or file): then a property has its own schema.
+    const bool own_property = props != node->end() && props->contains(token);
+    if ((node->contains("oneOf") || node->contains("anyOf")) && !own_property) return node;
+    const json* next = nullptr;
     if (props != node->end() && props->contains(token)) {
       next = &(*props)[token];
     } else if (auto extra = node->find("additionalProperties");

@@ -95,7 +95,11 @@ TEST(Schema, DefaultsFillNestedObjectsButKeepGivenValues) {
   json doc = {{"apiVersion", "acctl/v1alpha1"},
               {"kind", "Sandbox"},
               {"metadata", {{"name", "x"}}},
-              {"spec", {{"blueprint", "base"}, {"mode", "idle"}, {"resources", {{"cpus", 2}}}}}};
+              {"spec",
+               {{"blueprint", "base"},
+                {"mode", "idle"},
+                {"resources", {{"cpus", 2}}},
+                {"credentials", {{"github", {{"env", "T"}}}}}}}};
   apply_defaults(*document_schema("Sandbox"), doc);
   const json& spec = doc["spec"];
   EXPECT_EQ(spec["mode"], "idle");
@@ -105,6 +109,8 @@ TEST(Schema, DefaultsFillNestedObjectsButKeepGivenValues) {
   EXPECT_EQ(spec["resources"]["pids"], 1024);
   EXPECT_EQ(spec["git"]["allowPush"], false);
   EXPECT_EQ(spec["git"]["githubHosts"], json({"github.com", "api.github.com"}));
+  EXPECT_EQ(spec["git"]["repositories"], json::array());
+  EXPECT_EQ(spec["credentials"]["github"]["delivery"], "gate");
   EXPECT_FALSE(spec.contains("host"));  // "the only Host" is decided by the semantic pass
 }
 
@@ -128,6 +134,11 @@ TEST(Schema, SchemaAtFollowsPropertiesItemsAndStopsAtAlternatives) {
   const json* env_value = schema_at(root, {"spec", "env", "ANYTHING"});
   ASSERT_NE(env_value, nullptr);
   EXPECT_EQ((*env_value)["type"], "string");
+  // Alternatives that only say which of the node's own properties are required leave each
+  // property its schema (credentialSource: exactly one of env or file).
+  const json* delivery = schema_at(root, {"spec", "credentials", "github", "delivery"});
+  ASSERT_NE(delivery, nullptr);
+  EXPECT_EQ((*delivery)["enum"], json({"gate", "vault"}));
 }
 
 }  // namespace
