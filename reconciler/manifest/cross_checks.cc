@@ -1,7 +1,9 @@
 // The checks of cross_checks.h.
 #include "manifest/cross_checks.h"
 
+#include <functional>
 #include <set>
+#include <vector>
 
 #include "manifest/names.h"
 
@@ -15,6 +17,108 @@ bool overlaps(const std::string& a, const std::string& b) {
     return x.size() > y.size() && x.starts_with(y) && x[y.size()] == '/';
   };
   return a == b || inside(a, b) || inside(b, a);
+}
+
+// The host part of a githubHosts / gitlabHosts entry ("ghe.example.com:8443" → its name).
+std::string host_name(const std::string& entry) {
+  const size_t colon = entry.rfind(':');
+  return colon == std::string::npos ? entry : entry.substr(0, colon);
+}
+
+using Report = std::function<void(const std::string& kind, const std::string& name,
+                                  const std::string& pointer, std::string message)>;
+
+// How a Sandbox's credentials reach git: each delivery needs what carries it out, and the
+// fields that only one of them enforces are refused with the other.
+void check_credentials(const Model& model, const Sandbox& s, const Report& report) {
+  const std::string& name = s.meta.name;
+  const std::string repositories = "/spec/git/repositories";
+  struct Given {
+    const char* provider;
+    const CredentialSource* source;
+  };
+  std::vector<Given> given;
+  if (s.spec.github) given.push_back({"github", &*s.spec.github});
+  if (s.spec.gitlab) given.push_back({"gitlab", &*s.spec.gitlab});
+  if (given.empty()) {
+    if (!s.spec.git_repositories.empty())
+      report("Sandbox", name, repositories,
+             "git.repositories limits what the credentials reach, and this Sandbox has none "
+             "(add credentials, or leave repositories out)");
+    return;
+  }
+  // One delivery per Sandbox: its container is either the vault's (root start, secrets mount)
+  // or the gate's client (the CA, placeholders), and gh cannot be both the vault's client and
+  // the gate's.
+  if (given.size() == 2 && given[0].source->delivery != given[1].source->delivery) {
+    report("Sandbox", name, "/spec/credentials/gitlab/delivery",
+           std::string("credentials.github is delivery: ") + to_string(given[0].source->delivery) +
+               " and credentials.gitlab delivery: " + to_string(given[1].source->delivery) +
+               "; the credentials of one Sandbox share one delivery (set the same on both)");
+    return;
+  }
+  const CredentialDelivery delivery = given[0].source->delivery;
+  const bool gate = delivery == CredentialDelivery::kGate;
+  // Only a paranoid Blueprint's sandbox has init-guard (in the images acctl builds): the vault
+  // needs it for its daemon, the gate for its CA in the sandbox's trust store and the
+  // placeholders gh and glab take for a login; elsewhere a token could only be a variable the
+  // agent reads.
+  const Blueprint* b = model.find_blueprint(s.spec.blueprint);
+  if (b && (b->spec.hardening != Hardening::kParanoid || !b->spec.image.empty())) {
+    const std::string why = b->spec.hardening != Hardening::kParanoid
+                                ? std::string(" is hardening: standard")
+                                : " runs the prebuilt image " + b->spec.image;
+    report("Sandbox", name, "/spec/credentials",
+           gate ? "credentials delivered by the gate need a paranoid Blueprint, whose init-guard "
+                  "puts the gate's CA in the sandbox's trust store, and Blueprint/" +
+                      b->meta.name + why +
+                      ", which has none (use a paranoid Blueprint, or leave credentials out)"
+                : "credentials need the vault of a paranoid Blueprint, and Blueprint/" +
+                      b->meta.name + why +
+                      ", which has none; acctl never hands a token over as a plain variable (use "
+                      "a paranoid Blueprint, or leave credentials out)");
+  }
+  if (!gate) {
+    if (!s.spec.git_repositories.empty())
+      report("Sandbox", name, repositories,
+             std::string("git.repositories is enforced by the gate: use delivery: gate "
+                         "(credentials.") +
+                 given[0].provider +
+                 " is delivery: vault, and the vault cannot tell "
+                 "repositories apart)");
+    return;
+  }
+  const Host* h = model.find_host(s.spec.host);
+  if (h && h->spec.isolation != Isolation::kDind) {
+    for (const Given& g : given) {
+      report("Sandbox", name, std::string("/spec/credentials/") + g.provider + "/delivery",
+             std::string("credentials.") + g.provider +
+                 " is delivered by the gate (delivery: gate, the default), and Host/" +
+                 h->meta.name +
+                 " is isolation: direct, which has no gate: use delivery: vault, or a dind Host");
+    }
+  }
+  // The gate terminates TLS for these hosts and gives each one credential.
+  std::map<std::string, std::string> credential_of;  // host name → provider
+  for (const Given& g : given) {
+    const bool github = std::string(g.provider) == "github";
+    const std::vector<std::string>& hosts = github ? s.spec.github_hosts : s.spec.gitlab_hosts;
+    const std::string list = github ? "githubHosts" : "gitlabHosts";
+    if (hosts.empty()) {
+      report("Sandbox", name, "/spec/git/" + list,
+             std::string("credentials.") + g.provider + " goes through the gate to git." + list +
+                 ", and that list is empty: name its hosts, or leave the credential out");
+    }
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      auto [it, inserted] = credential_of.emplace(host_name(hosts[i]), g.provider);
+      if (!inserted && it->second != g.provider) {
+        report("Sandbox", name, "/spec/git/" + list + "/" + std::to_string(i),
+               host_name(hosts[i]) +
+                   " is in git.githubHosts too: the gate gives each host one "
+                   "credential; name it in one list");
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -54,20 +158,7 @@ void check_across_documents(
       break;
     }
   }
-  // Only a paranoid Blueprint's sandbox has the vault (init-guard and the daemon are in the
-  // images acctl builds); elsewhere a token could only be a variable the agent reads.
-  for (const Sandbox& s : model.sandboxes) {
-    if (!s.spec.github && !s.spec.gitlab) continue;
-    const Blueprint* b = model.find_blueprint(s.spec.blueprint);
-    if (!b || (b->spec.hardening == Hardening::kParanoid && b->spec.image.empty())) continue;
-    report("Sandbox", s.meta.name, "/spec/credentials",
-           "credentials need the vault of a paranoid Blueprint, and Blueprint/" + b->meta.name +
-               (b->spec.hardening != Hardening::kParanoid
-                    ? std::string(" is hardening: standard")
-                    : " runs the prebuilt image " + b->spec.image) +
-               ", which has none; acctl never hands a token over as a plain variable (use a "
-               "paranoid Blueprint, or leave credentials out)");
-  }
+  for (const Sandbox& s : model.sandboxes) check_credentials(model, s, report);
   for (const Host& h : model.hosts) {
     if (h.spec.isolation != Isolation::kDind) continue;
     const std::string& name = h.meta.name;

@@ -121,5 +121,97 @@ TEST(CrossChecks, WorkspacePathsCannotCarryBindSeparators) {
   EXPECT_NE(errors[0].find("has a ':' or ',', which a bind mount cannot carry"), std::string::npos);
 }
 
+// A Sandbox with credentials on the kDindHost Host; `lines` go under its spec.
+std::string with_credentials(const std::string& lines, const std::string& blueprint = "base") {
+  return std::string(kDindHost) +
+         "---\napiVersion: acctl/v1alpha1\nkind: Blueprint\nmetadata: {name: plain}\n"
+         "spec: {image: \"acctl-test/busybox:latest\", hardening: standard}\n"
+         "---\napiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: s}\nspec:\n"
+         "  blueprint: " +
+         blueprint + "\n" + lines;
+}
+
+TEST(CrossChecks, GateDeliveryIsTheDefaultAndNeedsAParanoidBlueprint) {
+  EXPECT_TRUE(check(with_credentials("  credentials: {github: {env: T}, gitlab: {file: /t}}\n"
+                                     "  git: {repositories: [o/r, group/sub/repo]}\n"),
+                    {})
+                  .empty());
+  auto errors = check(with_credentials("  credentials: {github: {env: T}}\n", "plain"), {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_EQ(errors[0],
+            "m.yaml:26:16: Sandbox/s: credentials delivered by the gate need a paranoid "
+            "Blueprint, whose init-guard puts the gate's CA in the sandbox's trust store, and "
+            "Blueprint/plain is hardening: standard, which has none (use a paranoid Blueprint, or "
+            "leave credentials out)");
+  // The vault's own message, as before.
+  errors =
+      check(with_credentials("  credentials: {github: {env: T, delivery: vault}}\n", "plain"), {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_NE(errors[0].find("credentials need the vault of a paranoid Blueprint"),
+            std::string::npos);
+}
+
+TEST(CrossChecks, TheGateNeedsADindHost) {
+  std::string direct = with_credentials("  credentials: {github: {env: T}, gitlab: {env: U}}\n");
+  direct.replace(direct.find("spec: {isolation: dind}"), 23, "spec: {isolation: direct}");
+  auto errors = check(direct, {});
+  ASSERT_EQ(errors.size(), 2u) << testing::joined(errors);
+  EXPECT_EQ(errors[0],
+            "m.yaml:26:25: Sandbox/s: credentials.github is delivered by the gate (delivery: gate, "
+            "the default), and Host/local is isolation: direct, which has no gate: use delivery: "
+            "vault, or a dind Host");
+  EXPECT_NE(errors[1].find("credentials.gitlab is delivered by the gate"), std::string::npos);
+  // The vault works there.
+  std::string vault = with_credentials("  credentials: {github: {env: T, delivery: vault}}\n");
+  vault.replace(vault.find("spec: {isolation: dind}"), 23, "spec: {isolation: direct}");
+  EXPECT_TRUE(check(vault, {}).empty());
+}
+
+TEST(CrossChecks, FieldsOnlyTheGateEnforcesAreRefusedWithTheVault) {
+  auto errors = check(with_credentials("  credentials: {github: {env: T, delivery: vault}}\n"
+                                       "  git: {repositories: [o/r]}\n"),
+                      {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_EQ(errors[0],
+            "m.yaml:27:23: Sandbox/s: git.repositories is enforced by the gate: use delivery: "
+            "gate (credentials.github is delivery: vault, and the vault cannot tell repositories "
+            "apart)");
+  // Without credentials they would limit nothing.
+  errors = check(with_credentials("  git: {repositories: [o/r]}\n"), {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_NE(errors[0].find("m.yaml:26:23: Sandbox/s: git.repositories limits what the "
+                           "credentials reach, and this Sandbox has none"),
+            std::string::npos)
+      << errors[0];
+}
+
+TEST(CrossChecks, OneDeliveryPerSandboxAndOneCredentialPerHost) {
+  auto errors = check(
+      with_credentials("  credentials: {github: {env: T}, gitlab: {env: U, delivery: vault}}\n"),
+      {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_NE(errors[0].find("Sandbox/s: credentials.github is delivery: gate and "
+                           "credentials.gitlab delivery: vault; the credentials of one Sandbox "
+                           "share one delivery"),
+            std::string::npos)
+      << errors[0];
+  errors = check(with_credentials("  credentials: {github: {env: T}, gitlab: {env: U}}\n"
+                                  "  git: {githubHosts: [git.example.org], gitlabHosts: "
+                                  "[gitlab.com, \"git.example.org:8443\"]}\n"),
+                 {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_NE(errors[0].find("Sandbox/s: git.example.org is in git.githubHosts too: the gate "
+                           "gives each host one credential"),
+            std::string::npos)
+      << errors[0];
+  errors =
+      check(with_credentials("  credentials: {gitlab: {env: U}}\n  git: {gitlabHosts: []}\n"), {});
+  ASSERT_EQ(errors.size(), 1u) << testing::joined(errors);
+  EXPECT_NE(errors[0].find("credentials.gitlab goes through the gate to git.gitlabHosts, and "
+                           "that list is empty"),
+            std::string::npos)
+      << errors[0];
+}
+
 }  // namespace
 }  // namespace acctl
