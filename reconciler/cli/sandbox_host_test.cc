@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,8 @@
 #include "converge/desired.h"
 #include "converge/sandbox_host.h"
 #include "fakes/fake_engine.h"
+#include "gate/gate_config.h"
+#include "gate/tls/gate_ca.h"
 #include "images/image_build.h"
 #include "manifest/manifest.h"
 
@@ -218,18 +221,19 @@ TEST_F(DindTest, ApplyBuildsHostThenConvergesTheNestedEngine) {
       << testing::PrintToString(nested_->mutating_calls());
 }
 
-// A paranoid Sandbox with credentials: the token goes to instances/NAME/secrets (0600) and
-// from there only through a root-only mount; the container starts as root with the vault's few
-// capabilities; nothing the engine holds or the plan prints carries the token; a changed token
-// replaces the sandbox. A blocked path is covered by a root-only empty file.
-TEST_F(DindTest, CredentialsGoToTheSecretsFolderAndNowhereElse) {
+// A paranoid Sandbox with credentials delivered by the vault: the token goes to
+// instances/NAME/secrets (0600) and from there only through a root-only mount; the container
+// starts as root with the vault's few capabilities; nothing the engine holds or the plan prints
+// carries the token; a changed token replaces the sandbox. A blocked path is covered by a
+// root-only empty file.
+TEST_F(DindTest, VaultCredentialsGoToTheSecretsFolderAndNowhereElse) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (the secrets folder is made root's)";
   const std::string token = "ghp_unit_test_token_0123456789";
   setenv("ACCTL_UNIT_TOKEN", token.c_str(), 1);
   const std::string yaml = std::string(kHost) + policy("default", "example.com") +
                            sandbox("v",
-                                   ", credentials: {github: {env: ACCTL_UNIT_TOKEN}}, "
-                                   "blockedPaths: [/workspace/.env]");
+                                   ", credentials: {github: {env: ACCTL_UNIT_TOKEN, delivery: "
+                                   "vault}}, blockedPaths: [/workspace/.env]");
   nested_engine_comes_up();
   Out diff = run({"diff", "-f", "-"}, yaml);
   EXPECT_EQ(diff.out.find(token), std::string::npos) << diff.out;
@@ -277,6 +281,237 @@ TEST_F(DindTest, CredentialsGoToTheSecretsFolderAndNowhereElse) {
   EXPECT_NE(changed.out.find("credentials"), std::string::npos) << changed.out;
   EXPECT_EQ(changed.out.find("ghp_the_next_token"), std::string::npos) << changed.out;
   unsetenv("ACCTL_UNIT_TOKEN");
+}
+
+std::string file_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+fs::perms mode_of(const fs::path& p) {
+  return fs::status(p).permissions() & fs::perms::all;
+}
+
+// Every regular file below `dir` holding `needle`.
+std::vector<std::string> files_holding(const fs::path& dir, const std::string& needle) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file() && file_text(it->path()).find(needle) != std::string::npos)
+      out.push_back(it->path().string());
+  }
+  return out;
+}
+
+// A paranoid Sandbox with a GitHub credential delivered by the gate (the default): the token
+// goes to the gate's own folder and nowhere the sandbox reaches; the gate's config gives the
+// sandbox its own policy with the credential, the tls section and the credential hosts; the
+// sandbox gets the Host's CA certificate (never its key) and stays the agent's, without the
+// vault's capabilities; the CA is made once; a new token reloads the gate and replaces nothing.
+TEST_F(DindTest, GateCredentialsGoToTheGateAndNeverIntoTheSandbox) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the gate's secrets folder is made root's)";
+  const std::string token = "ghp_gate_unit_test_token_0123456789";
+  setenv("ACCTL_UNIT_TOKEN", token.c_str(), 1);
+  const std::string yaml =
+      std::string(kHost) + policy("default", "example.com") +
+      sandbox("g",
+              ", credentials: {github: {env: ACCTL_UNIT_TOKEN}}, git: {repositories: "
+              "[Octo-Org/Octo-Repo]}");
+  nested_engine_comes_up();
+  Out diff = run({"diff", "-f", "-"}, yaml);
+  EXPECT_EQ(diff.status, 1) << diff.err;
+  for (const char* line :
+       {"+   write   file      gate/tls/ca.pem (Host/local): not written yet\n",
+        "+   write   file      gate/tls/ca.key (Host/local): not written yet\n",
+        "+   write   file      gate/secrets/g/github (Sandbox/g): not written yet\n"}) {
+    EXPECT_NE(diff.out.find(line), std::string::npos) << line << diff.out;
+  }
+  EXPECT_EQ(diff.out.find("instances/g/secrets"), std::string::npos) << diff.out;
+  Out r = run({"apply", "-f", "-"}, yaml);
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  for (const std::string* text : {&diff.out, &diff.err, &r.out, &r.err})
+    EXPECT_EQ(text->find(token), std::string::npos) << *text;
+
+  // The CA: made once, the key root's alone, the certificate readable.
+  const fs::path ca_cert = paths_.gate_ca_cert(), ca_key = paths_.gate_ca_key();
+  const std::string cert = file_text(ca_cert), key = file_text(ca_key);
+  EXPECT_TRUE(cert.starts_with("-----BEGIN CERTIFICATE-----")) << cert;
+  EXPECT_NE(key.find("PRIVATE KEY-----"), std::string::npos);
+  EXPECT_EQ(mode_of(ca_cert), fs::perms::owner_read | fs::perms::owner_write |
+                                  fs::perms::group_read | fs::perms::others_read);
+  EXPECT_EQ(mode_of(ca_key), fs::perms::owner_read | fs::perms::owner_write);
+
+  // The token: in the gate's folder, root's and 0600, in a 0700 folder.
+  const fs::path secret = paths_.gate_secrets("g") + "/github";
+  EXPECT_EQ(file_text(secret), token);
+  EXPECT_EQ(mode_of(secret), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(mode_of(secret.parent_path()), fs::perms::owner_all);
+
+  // The gate's config: the sandbox's own policy, its credential by file, the tls section.
+  json c = gate_config();
+  ASSERT_TRUE(c.is_object());
+  EXPECT_EQ(c.dump().find(token), std::string::npos);
+  const json& entry = c["sandboxes"]["172.20.0.2"];
+  EXPECT_EQ(entry["name"], "g");
+  EXPECT_EQ(entry["policy"], "default@g");
+  const json& p = c["policies"]["default@g"];
+  EXPECT_EQ(p["allow"], json({"api.github.com", "example.com", "github.com"}));
+  EXPECT_EQ(p["credentials"], json::parse(R"([{"provider": "github", "gitHosts": ["github.com"],
+      "apiHosts": ["api.github.com"], "tokenFile": "/etc/ac-gate/secrets/g/github",
+      "allowPush": false, "repositories": ["octo-org/octo-repo"]}])"));
+  EXPECT_EQ(c["tls"], json::parse(R"({"caCert": "/etc/ac-gate/tls/ca.pem",
+      "caKey": "/etc/ac-gate/tls/ca.key", "trust": []})"));
+  // The gate loads it, with the token and the CA read from where its container has them.
+  const gate::ReadFile read = [&](const std::string& path) -> std::optional<std::string> {
+    const std::string mount = "/etc/ac-gate/";
+    if (!path.starts_with(mount)) return std::nullopt;
+    const fs::path on_machine = fs::path(paths_.gate_dir()) / path.substr(mount.size());
+    if (!fs::exists(on_machine)) return std::nullopt;
+    return file_text(on_machine);
+  };
+  auto loaded = gate::parse_gate_config(file_text(paths_.gate_config()), &read);
+  ASSERT_TRUE(std::holds_alternative<gate::GateConfig>(loaded))
+      << testing::PrintToString(std::get<std::vector<std::string>>(loaded));
+  const gate::GateConfig& g = std::get<gate::GateConfig>(loaded);
+  ASSERT_NE(g.tls, nullptr);
+  const gate::CredentialGrant* grant = g.policy_for("172.20.0.2").credential_for("github.com");
+  ASSERT_NE(grant, nullptr);
+  EXPECT_EQ(grant->token, token);
+
+  // The sandbox: the agent's uid, no capability, the CA certificate and not the key, a tmpfs
+  // for init-guard's bundle, and not one byte of the token.
+  auto sb = nested_->inspect_container("ac-sb-g");
+  ASSERT_TRUE(sb.ok());
+  EXPECT_EQ(sb->config.user, "1000:1000");
+  EXPECT_TRUE(sb->host_config.cap_add.empty());
+  EXPECT_EQ(sb->host_config.cap_drop, std::vector<std::string>{"ALL"});
+  const auto& binds = sb->host_config.binds;
+  EXPECT_NE(
+      std::find(binds.begin(), binds.end(), "/run/acctl/gate/tls/ca.pem:/run/acctl/gate-ca.pem:ro"),
+      binds.end());
+  for (const std::string& b : binds) {
+    EXPECT_EQ(b.find("ca.key"), std::string::npos) << b;
+    EXPECT_EQ(b.find("secrets"), std::string::npos) << b;
+    EXPECT_FALSE(b.starts_with("/run/acctl/gate:")) << b;
+  }
+  EXPECT_EQ(sb->host_config.tmpfs.at("/run/acctl"),
+            "rw,nosuid,nodev,noexec,size=1m,uid=1000,gid=1000,mode=0755");
+  const auto& env = sb->config.env;
+  EXPECT_NE(std::find(env.begin(), env.end(), "ACCTL_GATE_CA=/run/acctl/gate-ca.pem"), env.end());
+  EXPECT_NE(std::find(env.begin(), env.end(), "ACCTL_GATE_CREDENTIALS=github"), env.end());
+  for (const std::string& e : env) EXPECT_FALSE(e.starts_with("ACCTL_VAULT_")) << e;
+  json seen = {{"env", env},
+               {"labels", sb->config.labels},
+               {"cmd", sb->config.cmd},
+               {"binds", binds},
+               {"tmpfs", sb->host_config.tmpfs}};
+  EXPECT_EQ(seen.dump().find(token), std::string::npos) << seen.dump();
+  EXPECT_TRUE(files_holding(home_ / "instances", token).empty())
+      << testing::PrintToString(files_holding(home_ / "instances", token));
+  EXPECT_FALSE(fs::exists(home_ / "instances/g/secrets/github"));
+
+  // Again: in sync, the CA as it was, byte for byte.
+  outer_->clear_calls();
+  nested_->clear_calls();
+  EXPECT_EQ(run({"diff", "-f", "-"}, yaml).status, 0);
+  ASSERT_EQ(run({"apply", "-f", "-"}, yaml).status, 0);
+  EXPECT_TRUE(nested_->mutating_calls().empty())
+      << testing::PrintToString(nested_->mutating_calls());
+  EXPECT_EQ(file_text(ca_cert), cert);
+  EXPECT_EQ(file_text(ca_key), key);
+
+  // Without the variable the gate's copy stands in; a new token is a write and a reload of the
+  // gate, saying so without the value, and the sandbox stays.
+  unsetenv("ACCTL_UNIT_TOKEN");
+  EXPECT_EQ(run({"diff", "-f", "-"}, yaml).status, 0);
+  const std::string next = "ghp_the_next_gate_token_987654321";
+  setenv("ACCTL_UNIT_TOKEN", next.c_str(), 1);
+  Out changed = run({"diff", "-f", "-"}, yaml);
+  EXPECT_EQ(changed.status, 1);
+  const std::string why =
+      "the github token of sandbox g changed (the gate adds it to requests: the sandbox is not "
+      "replaced)";
+  EXPECT_NE(changed.out.find("~   write   file      gate/secrets/g/github (Sandbox/g): " + why),
+            std::string::npos)
+      << changed.out;
+  EXPECT_NE(changed.out.find("~   reload  gate      ac-gate-local (Sandbox/g): " + why),
+            std::string::npos)
+      << changed.out;
+  EXPECT_EQ(changed.out.find("-/+ replace"), std::string::npos) << changed.out;
+  EXPECT_EQ(changed.out.find(next), std::string::npos) << changed.out;
+  const std::string sandbox_id = sb->id;
+  nested_->clear_calls();
+  Out applied = run({"apply", "-f", "-"}, yaml);
+  ASSERT_EQ(applied.status, 0) << applied.err;
+  EXPECT_EQ(applied.out.find(next), std::string::npos);
+  EXPECT_EQ(nested_->mutating_calls(), std::vector<std::string>{"kill_container ac-gate-local"});
+  EXPECT_EQ(nested_->inspect_container("ac-sb-g")->id, sandbox_id);
+  EXPECT_EQ(file_text(secret), next);
+  unsetenv("ACCTL_UNIT_TOKEN");
+}
+
+// The gate verifies upstreams with the Host's extra CAs too: copies in gate/trust/, listed in
+// the tls section; a Host without gate credentials has no tls section at all.
+TEST_F(DindTest, TheGateTrustsTheHostsCaFilesForUpstreams) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the gate's secrets folder is made root's)";
+  auto made = gate::create_ca("unit test upstream CA", 1);
+  ASSERT_TRUE(made.ok());
+  fs::create_directories(home_ / "cas/a");
+  fs::create_directories(home_ / "cas/b");
+  std::ofstream(home_ / "cas/a/corp.pem") << made->cert_pem;
+  std::ofstream(home_ / "cas/b/corp.pem") << made->cert_pem;
+  const std::string host = std::string(kHost) + "  trust: {caFiles: [" +
+                           (home_ / "cas/a/corp.pem").string() + ", " + (home_ / "cas/b").string() +
+                           "]}\n";
+  nested_engine_comes_up();
+  ASSERT_EQ(
+      run({"apply", "-f", "-"}, host + policy("default", "example.com") + sandbox("a")).status, 0);
+  EXPECT_FALSE(gate_config().contains("tls")) << gate_config().dump();
+  EXPECT_TRUE(fs::exists(paths_.gate_ca_cert()));  // made at the Host's converge anyway
+  setenv("ACCTL_UNIT_TOKEN", "glpat-unit", 1);
+  Out r = run({"apply", "-f", "-"},
+              host + policy("default", "example.com") +
+                  sandbox("a",
+                          ", credentials: {gitlab: {env: ACCTL_UNIT_TOKEN}}, git: "
+                          "{gitlabHosts: [gitlab.com, \"git.example.org:8443\"]}"));
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  unsetenv("ACCTL_UNIT_TOKEN");
+  json c = gate_config();
+  EXPECT_EQ(c["tls"]["trust"],
+            json({"/etc/ac-gate/trust/corp.pem", "/etc/ac-gate/trust/corp-2.pem"}));
+  EXPECT_EQ(file_text(paths_.gate_trust_dir() + "/corp.pem"), made->cert_pem);
+  EXPECT_EQ(file_text(paths_.gate_trust_dir() + "/corp-2.pem"), made->cert_pem);
+  // GitLab: every host is a git host (it serves its API itself); a port joins the policy's.
+  const json& p = c["policies"]["default@a"];
+  EXPECT_EQ(p["credentials"][0]["gitHosts"], json({"gitlab.com", "git.example.org"}));
+  EXPECT_EQ(p["credentials"][0]["apiHosts"], json::array());
+  EXPECT_EQ(p["ports"], json({80, 443, 8443}));
+  EXPECT_NE(std::find(p["allow"].begin(), p["allow"].end(), "git.example.org"), p["allow"].end());
+}
+
+// What validate refuses about deliveries, as the command line says it.
+TEST_F(DindTest, ValidateRefusesTheGateWithoutAGateAndGateOnlyFieldsWithTheVault) {
+  std::string direct = kHost;
+  direct.replace(direct.find("isolation: dind"), 15, "isolation: direct");
+  Out r = run({"validate", "-f", "-"}, direct + policy("default", "example.com") +
+                                           sandbox("a", ", credentials: {github: {env: T}}"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE((r.out + r.err)
+                .find("Sandbox/a: credentials.github is delivered by the gate "
+                      "(delivery: gate, the default), and Host/local is isolation: "
+                      "direct, which has no gate: use delivery: vault, or a dind Host"),
+            std::string::npos)
+      << r.out << r.err;
+  r = run({"validate", "-f", "-"},
+          std::string(kHost) + policy("default", "example.com") +
+              sandbox("a",
+                      ", credentials: {github: {env: T, delivery: vault}}, git: "
+                      "{repositories: [o/r]}"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE((r.out + r.err).find("git.repositories is enforced by the gate: use delivery: gate"),
+            std::string::npos)
+      << r.out << r.err;
 }
 
 // The Host says what the gate does with a log it cannot write and how much log the nested

@@ -74,8 +74,12 @@ Result<CredentialTokens> read_credentials(const Model& model, const System& syst
       if (!*token && !state_dir.empty()) {
         // The stored copy, so that commands run without the variable (clean, shell, another
         // instance's run) do not fail on this Sandbox; it is replaced when the source is back.
-        auto stored =
-            read_file_if_exists(instance_paths(state_dir, s.meta.name).secrets() + "/" + provider);
+        // The vault's is in the instance's secrets/, the gate's in its Host's gate folder.
+        const std::string folder =
+            (*source)->delivery == CredentialDelivery::kGate
+                ? host_paths(state_dir, s.spec.host).gate_secrets(s.meta.name)
+                : instance_paths(state_dir, s.meta.name).secrets();
+        auto stored = read_file_if_exists(folder + "/" + provider);
         if (!stored) return stored.error().within(where);
         if (*stored) *token = **stored;
       }

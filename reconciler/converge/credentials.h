@@ -1,8 +1,10 @@
 // The tokens of Sandboxes' credentials, read from acctl's environment or from files when a
-// command converges, so that render can write them to the instance's secrets/ folder. A token
-// is never printed, logged, put in a label or in a container's environment: the plan names the
-// file it goes to, and a container's spec carries only a keyed digest of it (a changed token
-// replaces the sandbox without the plan showing it).
+// command converges, so that render can write them where their delivery needs them: the
+// instance's secrets/ folder (the vault's), or the Host's gate folder (the gate's). A token is
+// never printed, logged, put in a label or in a container's environment: the plan names the
+// file it goes to. A vault sandbox's spec carries a keyed digest of it (a changed token replaces
+// the sandbox without the plan showing it); with the gate, a changed token is a write of the
+// gate's file and a reload of the gate.
 #pragma once
 
 #include <map>
@@ -19,7 +21,8 @@ class System;
 using CredentialTokens = std::map<std::string, std::map<std::string, std::string>>;
 
 // Every Sandbox's tokens. A source that is not there (an unset variable, a missing file) falls
-// back to the copy stored in the instance's secrets/ under `state_dir`, if any. Errors name the
+// back to the copy stored under `state_dir`, if any: the instance's secrets/ for the vault, its
+// Host's gate/secrets/SANDBOX/ for the gate. Errors name the
 // Sandbox, the provider and the source, never a value: a source that is not there and no stored
 // copy, a file that cannot be read, a token that is empty, spans several lines or holds control
 // characters.

@@ -99,8 +99,18 @@ void cover_blocked_paths(const Sandbox& s, DesiredObject& o, const std::string& 
   }
 }
 
+// The text of a credential's reasons in the plan: what changed, never the value.
+std::vector<std::string> token_changed(const std::string& sandbox, const std::string& provider,
+                                       bool gate) {
+  if (!gate) return {"the " + provider + " token changed"};
+  return {"the " + provider + " token of sandbox " + sandbox +
+          " changed (the gate adds it to requests: the sandbox is not replaced)"};
+}
+
+// `gate_ca`: the certificate of its Host's gate's CA, when the Host is dind.
 void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
-                    const RenderOptions& options, std::vector<DesiredObject>& out) {
+                    const RenderOptions& options, const std::string* gate_ca,
+                    std::vector<DesiredObject>& out) {
   DesiredObject o;
   o.type = ObjectType::kContainer;
   o.name = sandbox_container_name(s.meta.name);
@@ -154,11 +164,21 @@ void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
     auto it = options.credentials->find(s.meta.name);
     if (it != options.credentials->end() && !it->second.empty()) tokens = &it->second;
   }
-  const bool vault = paranoid && tokens;
+  // One delivery per Sandbox (validate refuses a mix). The gate's needs its Host's gate.
+  const bool vault = paranoid && tokens && s.spec.has_credentials(CredentialDelivery::kVault);
+  const bool by_gate = paranoid && tokens && s.spec.has_credentials(CredentialDelivery::kGate) &&
+                       host.spec.isolation == Isolation::kDind && gate_ca;
   if (vault) {
     env[kVaultGithubHostsVariable] = joined(s.spec.github_hosts, ",");
     env[kVaultGitlabHostsVariable] = joined(s.spec.gitlab_hosts, ",");
     env[kVaultAllowPushVariable] = s.spec.git_allow_push ? "1" : "0";
+  }
+  if (by_gate) {
+    // Not secrets: where init-guard finds the CA to trust, and which CLIs get a placeholder.
+    std::vector<std::string> providers;
+    for (const auto& [provider, token] : *tokens) providers.push_back(provider);
+    env[kGateCaVariable] = kGateCaInside;
+    env[kGateCredentialsVariable] = joined(providers, ",");
   }
   if (paranoid && !s.spec.blocked_paths.empty())
     env[kBlockedPathsVariable] = joined(s.spec.blocked_paths, ":");
@@ -203,11 +223,39 @@ void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
       f.file.mode = 0600;
       f.file.private_base = options.state_dir;
       f.file.private_folder = "instances/" + s.meta.name + "/secrets";
-      f.file.explain = [](const std::string&) {
-        return std::vector<std::string>{"the token changed"};
+      f.file.explain = [provider](const std::string&) {
+        return token_changed("", provider, false);
       };
       o.depends_on.push_back(f.name);
       credential_digests[provider] = credential_digest(s.meta.name, provider, token);
+      files.push_back(std::move(f));
+    }
+  }
+  if (by_gate) {
+    // The token goes to the gate's own folder, never into the sandbox: a new one is a write and
+    // a reload of the gate. The sandbox gets the gate's CA certificate (never its key), as a
+    // file in a small tmpfs that is the agent's, where init-guard (the agent already) writes
+    // the trust bundle with it.
+    const HostPaths paths = host_paths(options.state_dir, host.meta.name);
+    hc.tmpfs[kInsideRunDir] = "rw,nosuid,nodev,noexec,size=1m,uid=1000,gid=1000,mode=0755";
+    hc.binds.push_back(std::string(kHostRunDir) + "/gate/tls/ca.pem:" + kGateCaInside + ":ro");
+    o.depends_on.push_back(paths.gate_ca_cert());
+    for (const auto& [provider, token] : *tokens) {
+      DesiredObject f;
+      f.type = ObjectType::kFile;
+      f.name = paths.gate_secrets(s.meta.name) + "/" + provider;
+      f.owner = o.owner;
+      f.host = o.host;
+      f.file.path = f.name;
+      f.file.label = "gate/secrets/" + s.meta.name + "/" + provider;
+      f.file.content = token;
+      f.file.mode = 0600;
+      f.file.private_base = paths.gate_dir();
+      f.file.private_folder = "secrets/" + s.meta.name;
+      f.file.reload_container = gate_container_name(host.meta.name);
+      f.file.explain = [name = s.meta.name, provider](const std::string&) {
+        return token_changed(name, provider, true);
+      };
       files.push_back(std::move(f));
     }
   }
@@ -281,6 +329,9 @@ void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
   // Only when used, so that sandboxes without them keep their spec hash.
   if (!hc.cap_add.empty()) fields["capsAdded"] = hc.cap_add;
   if (!credential_digests.empty()) fields["credentials"] = credential_digests;
+  // The CA it trusts: a Host's new CA (after down, or its files lost) replaces the sandbox,
+  // whose mounted certificate would be the old one.
+  if (by_gate) fields["gateCA"] = short_hash(*gate_ca);
   seal_spec(o, fields);
   c.labels = o.labels;
   for (DesiredObject& f : files) {
@@ -344,6 +395,7 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
                                     std::vector<std::string>* unsupported) {
   DesiredState out;
   std::set<std::string> rendered;
+  std::map<std::string, std::string> gate_cas;  // dind Host → its gate's CA certificate
   for (const Host& h : model.hosts) {
     const auto blueprints = built_blueprints_of(model, h);
     if (h.spec.isolation == Isolation::kDind) {
@@ -353,6 +405,8 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
       }
       auto policy = gate_policy_for(model, h);
       if (!policy) return policy.error();
+      auto ca = gate_ca_for(h, options.state_dir);
+      if (!ca) return ca.error();
       const bool gpus = std::any_of(
           model.sandboxes.begin(), model.sandboxes.end(),
           [&](const Sandbox& s) { return s.spec.host == h.meta.name && s.spec.gpus.requested(); });
@@ -363,8 +417,10 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
       std::vector<std::string> copied;
       if (!options.project_root.empty()) copied.push_back(kGateImage);
       for (const Blueprint* b : blueprints) copied.push_back(blueprint_image_tag(b->meta.name));
-      for (DesiredObject& o : render_host_nested(h, options.state_dir, copied))
-        out.objects.push_back(std::move(o));
+      auto nested = render_host_nested(h, options.state_dir, copied, *ca);
+      if (!nested) return nested.error();
+      for (DesiredObject& o : *nested) out.objects.push_back(std::move(o));
+      gate_cas[h.meta.name] = ca->cert_pem;
       out.gates[h.meta.name] = {&h, std::move(*policy), host_network_name(h.meta.name),
                                 host_paths(options.state_dir, h.meta.name).gate_config()};
     } else {
@@ -382,7 +438,23 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
   for (const Sandbox& s : model.sandboxes) {
     const Host* h = model.find_host(s.spec.host);
     if (!h || !rendered.count(h->meta.name)) continue;
-    render_sandbox(s, *model.find_blueprint(s.spec.blueprint), *h, options, out.objects);
+    auto ca = gate_cas.find(h->meta.name);
+    render_sandbox(s, *model.find_blueprint(s.spec.blueprint), *h, options,
+                   ca == gate_cas.end() ? nullptr : &ca->second, out.objects);
+  }
+  // A gate starts after every file it reads (a sandbox's token too): it loads them at start.
+  std::map<std::string, std::vector<std::string>> read_by;  // container → files
+  for (const DesiredObject& o : out.objects) {
+    if (o.type == ObjectType::kFile && !o.file.reload_container.empty())
+      read_by[o.file.reload_container].push_back(o.name);
+  }
+  for (DesiredObject& o : out.objects) {
+    auto files = read_by.find(o.name);
+    if (o.type != ObjectType::kContainer || files == read_by.end()) continue;
+    for (const std::string& f : files->second) {
+      if (std::find(o.depends_on.begin(), o.depends_on.end(), f) == o.depends_on.end())
+        o.depends_on.push_back(f);
+    }
   }
   return out;
 }
@@ -419,6 +491,8 @@ Status finish_render(DesiredState& desired, const ObservedState& observed) {
       if (d.type != ObjectType::kFile || d.file.path != gate.config_path) continue;
       gate::GateConfigFile file = gate_config_file(*gate.host, gate.policy, sandboxes);
       keep_gate_entries(file, current ? &*current : nullptr, others);
+      // A kept sandbox's credentials need the tls section as much as a rendered one's.
+      if (!file.tls && has_credentials(file)) file.tls = gate_tls_file(*gate.host);
       d.file.content = gate::to_json_text(file);
       const std::string wanted = d.file.content;
       d.file.explain = [wanted](const std::string& current) {

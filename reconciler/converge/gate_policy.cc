@@ -2,19 +2,91 @@
 #include "converge/gate_policy.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "manifest/names.h"
 
 namespace acctl {
 namespace {
 
+namespace fs = std::filesystem;
+
 std::string endpoint_text(const Endpoint& e) {
   const std::string ip = e.ip.str();
   return (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(e.port);
 }
 
+// A githubHosts / gitlabHosts entry: its name, and its port when it names one.
+std::pair<std::string, uint16_t> split_host(const std::string& entry) {
+  const size_t colon = entry.rfind(':');
+  if (colon == std::string::npos) return {entry, 0};
+  return {entry.substr(0, colon), static_cast<uint16_t>(std::stoi(entry.substr(colon + 1)))};
+}
+
+// The credentials the gate adds for a sandbox: one per provider delivered by the gate. GitHub's
+// API hosts are the "api." ones (api.github.com, api.ghe.example); every other host is a git
+// host. A GitLab host serves its API itself (credential_rules.h).
+void add_gate_credentials(const Sandbox& s, SandboxPolicy& sp, std::set<std::string>& allow) {
+  for (const auto& [provider, source, hosts] :
+       {std::tuple{"github", &s.spec.github, &s.spec.github_hosts},
+        std::tuple{"gitlab", &s.spec.gitlab, &s.spec.gitlab_hosts}}) {
+    if (!*source || (*source)->delivery != CredentialDelivery::kGate) continue;
+    gate::CredentialFile c;
+    c.provider = provider;
+    for (const std::string& entry : *hosts) {
+      const auto [name, port] = split_host(entry);
+      const bool api = std::string(provider) == "github" && name.starts_with("api.");
+      std::vector<std::string>& list = api ? c.api_hosts : c.git_hosts;
+      if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+      allow.insert(name);
+      const auto& p = sp.policy->spec.ports;
+      if (port != 0 && std::find(p.begin(), p.end(), port) == p.end() &&
+          std::find(sp.credential_ports.begin(), sp.credential_ports.end(), port) ==
+              sp.credential_ports.end())
+        sp.credential_ports.push_back(port);
+    }
+    c.token_file = gate_token_file(s.meta.name, provider);
+    c.allow_push = s.spec.git_allow_push;
+    c.repositories = s.spec.git_repositories;
+    sp.credentials.push_back(std::move(c));
+  }
+  std::sort(sp.credential_ports.begin(), sp.credential_ports.end());
+}
+
 }  // namespace
+
+std::string gate_token_file(const std::string& sandbox, const std::string& provider) {
+  return std::string(kGateConfigMount) + "/secrets/" + sandbox + "/" + provider;
+}
+
+std::vector<TrustFile> gate_trust_files(const Host& host) {
+  std::vector<TrustFile> out;
+  std::set<std::string> taken;
+  for (const std::string& source : host.spec.ca_files) {
+    const fs::path p(source);
+    std::string name = p.filename().string();
+    for (int n = 2; !taken.insert(name).second; ++n)
+      name = p.stem().string() + "-" + std::to_string(n) + p.extension().string();
+    out.push_back({source, name});
+  }
+  return out;
+}
+
+gate::TlsFile gate_tls_file(const Host& host) {
+  gate::TlsFile tls;
+  tls.ca_cert = std::string(kGateConfigMount) + "/tls/ca.pem";
+  tls.ca_key = std::string(kGateConfigMount) + "/tls/ca.key";
+  for (const TrustFile& t : gate_trust_files(host))
+    tls.trust.push_back(std::string(kGateConfigMount) + "/trust/" + t.name);
+  return tls;
+}
+
+bool has_credentials(const gate::GateConfigFile& file) {
+  return std::any_of(file.policies.begin(), file.policies.end(),
+                     [](const auto& p) { return !p.second.credentials.empty(); });
+}
 
 Result<GatePolicy> gate_policy_for(const Model& model, const Host& host) {
   GatePolicy out;
@@ -32,8 +104,10 @@ Result<GatePolicy> gate_policy_for(const Model& model, const Host& host) {
       sp.blueprint = b->meta.name;
       allow.insert(b->spec.egress.begin(), b->spec.egress.end());
     }
+    add_gate_credentials(s, sp, allow);
     sp.allow.assign(allow.begin(), allow.end());
     sp.key = p->meta.name + (sp.blueprint.empty() ? "" : "+" + sp.blueprint);
+    if (!sp.credentials.empty()) sp.key += "@" + s.meta.name;
     std::vector<std::string> texts;
     for (const Endpoint& e : p->spec.dns_upstreams) texts.push_back(endpoint_text(e));
     if (!upstreams_from) {
@@ -72,6 +146,7 @@ gate::PolicyFile sandbox_policy_file(const Host& host, const SandboxPolicy& sp) 
   f.allow = sp.allow;
   f.deny = p.deny;
   f.ports.assign(p.ports.begin(), p.ports.end());
+  f.ports.insert(f.ports.end(), sp.credential_ports.begin(), sp.credential_ports.end());
   for (const auto& c : p.allow_cidrs) f.allow_cidrs.push_back(c.str());
   for (const auto& c : p.deny_cidrs) f.deny_cidrs.push_back(c.str());
   // Never the sandbox network or the gate itself, whatever allowCIDRs says (validate refuses an
@@ -84,6 +159,7 @@ gate::PolicyFile sandbox_policy_file(const Host& host, const SandboxPolicy& sp) 
   }
   f.limits.dns_qps = p.dns_qps;
   f.limits.connections = p.connections;
+  f.credentials = sp.credentials;
   return f;
 }
 
@@ -119,6 +195,7 @@ gate::GateConfigFile gate_config_file(const Host& host, const GatePolicy& gp,
   f.listen.control = kGateControl;
   f.audit_log = "-";
   f.audit_required = host.spec.gate_audit_required;
+  if (has_credentials(f)) f.tls = gate_tls_file(host);
   return f;
 }
 
@@ -189,6 +266,11 @@ std::vector<std::string> explain_gate_config_change(const std::string& current,
   if (have->gate_ip != want->gate_ip) out.push_back("gate address changed");
   if (have->audit_required != want->audit_required)
     out.push_back(want->audit_required ? "audit now required" : "audit now best effort");
+  if (have->tls != want->tls) {
+    out.push_back(!have->tls   ? "TLS termination for credential hosts on"
+                  : !want->tls ? "TLS termination for credential hosts off"
+                               : "the gate's CA or trust files changed");
+  }
   if (out.empty()) out.push_back("changed");
   return out;
 }

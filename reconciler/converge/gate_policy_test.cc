@@ -134,5 +134,100 @@ TEST(GateConfig, ChangesAreNamedBySection) {
   EXPECT_EQ(explain_gate_config_change("", before), std::vector<std::string>{"not written yet"});
 }
 
+// A Sandbox whose credentials the gate delivers has a policy of its own, with them in it, their
+// hosts allowed and the ports they name; the file gets the tls section then, and only then.
+TEST(GateConfig, GateCredentialsAreTheSandboxsOwnPolicy) {
+  const std::string manifests =
+      std::string(kManifests) +
+      "---\napiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: coder}\n"
+      "spec:\n  blueprint: pi\n"
+      "  credentials: {github: {env: GH}, gitlab: {file: /t}}\n"
+      "  git:\n    allowPush: true\n"
+      "    githubHosts: [github.com, api.github.com, \"ghe.example.com:8443\", "
+      "\"ghe.example.com\", api.ghe.example.com]\n"
+      "    gitlabHosts: [gitlab.com, \"git.example.org:9443\"]\n"
+      "    repositories: [Octo/Repo, group/sub/repo]\n";
+  ManifestSet set;
+  ASSERT_TRUE(testing::check_text(manifests, "t.yaml", &set).empty())
+      << testing::joined(testing::check_text(manifests, "t.yaml"));
+  const Host& host = set.model.hosts.front();
+  auto policy = gate_policy_for(set.model, host);
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  const SandboxPolicy& sp = policy->sandboxes.at("coder");
+  // Its own key: the same EgressPolicy and Blueprint as dev's, but not dev's policy.
+  EXPECT_EQ(sp.key, "default+pi@coder");
+  EXPECT_EQ(policy->sandboxes.at("dev").key, "default+pi");
+  const std::map<std::string, std::string> addresses = {{"10.77.0.2", "dev"},
+                                                        {"10.77.0.5", "coder"}};
+  const gate::GateConfigFile file = gate_config_file(host, *policy, addresses);
+  const gate::PolicyFile& mine = file.policies.at("default+pi@coder");
+  ASSERT_EQ(mine.credentials.size(), 2u);
+  const gate::CredentialFile& gh = mine.credentials[0];
+  EXPECT_EQ(gh.provider, "github");
+  EXPECT_EQ(gh.git_hosts, (std::vector<std::string>{"github.com", "ghe.example.com"}));
+  EXPECT_EQ(gh.api_hosts, (std::vector<std::string>{"api.github.com", "api.ghe.example.com"}));
+  EXPECT_EQ(gh.token_file, "/etc/ac-gate/secrets/coder/github");
+  EXPECT_TRUE(gh.allow_push);
+  EXPECT_EQ(gh.repositories, (std::vector<std::string>{"octo/repo", "group/sub/repo"}));
+  const gate::CredentialFile& gl = mine.credentials[1];
+  EXPECT_EQ(gl.provider, "gitlab");
+  EXPECT_EQ(gl.git_hosts, (std::vector<std::string>{"gitlab.com", "git.example.org"}));
+  EXPECT_TRUE(gl.api_hosts.empty());
+  EXPECT_EQ(gl.token_file, "/etc/ac-gate/secrets/coder/gitlab");
+  // The policy's ports, then the ones the credential hosts name that it lacks.
+  EXPECT_EQ(mine.ports, (std::vector<int64_t>{443, 8443, 9443}));
+  for (const char* name : {"github.com", "api.github.com", "ghe.example.com", "api.ghe.example.com",
+                           "gitlab.com", "git.example.org", "pi.dev"})
+    EXPECT_NE(std::find(mine.allow.begin(), mine.allow.end(), name), mine.allow.end()) << name;
+  EXPECT_TRUE(file.policies.at("default+pi").credentials.empty());
+  ASSERT_TRUE(file.tls.has_value());
+  EXPECT_EQ(file.tls->ca_cert, "/etc/ac-gate/tls/ca.pem");
+  EXPECT_EQ(file.tls->ca_key, "/etc/ac-gate/tls/ca.key");
+  EXPECT_TRUE(file.tls->trust.empty());
+
+  // The gate compiles it (tokens and CA are read only when it loads it for real).
+  auto parsed = gate::parse_gate_config(gate::to_json_text(file));
+  ASSERT_TRUE(std::holds_alternative<gate::GateConfig>(parsed))
+      << testing::joined(std::get<std::vector<std::string>>(parsed));
+  const gate::GateConfig& g = std::get<gate::GateConfig>(parsed);
+  EXPECT_NE(g.policy_for("10.77.0.5").credential_for("ghe.example.com"), nullptr);
+  EXPECT_EQ(g.policy_for("10.77.0.2").credential_for("github.com"), nullptr);
+  EXPECT_TRUE(g.policy_for("10.77.0.5").rules->decide_port(9443).allowed);
+  EXPECT_FALSE(g.policy_for("10.77.0.2").rules->decide_port(9443).allowed);
+
+  // Without that sandbox the file has no tls section; the change is named.
+  const std::string without = gate_config_text(host, *policy, {{"10.77.0.2", "dev"}});
+  EXPECT_EQ(without.find("\"tls\""), std::string::npos) << without;
+  EXPECT_EQ(
+      explain_gate_config_change(without, gate::to_json_text(file)),
+      (std::vector<std::string>{"sandbox coder added", "TLS termination for credential hosts on"}));
+}
+
+TEST(GateConfig, VaultCredentialsLeaveTheGateAlone) {
+  const std::string manifests =
+      std::string(kManifests) +
+      "---\napiVersion: acctl/v1alpha1\nkind: Sandbox\nmetadata: {name: coder}\n"
+      "spec: {blueprint: pi, credentials: {github: {env: GH, delivery: vault}}}\n";
+  ManifestSet set;
+  ASSERT_TRUE(testing::check_text(manifests, "t.yaml", &set).empty());
+  auto policy = gate_policy_for(set.model, set.model.hosts.front());
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(policy->sandboxes.at("coder").key, "default+pi");
+  EXPECT_TRUE(policy->sandboxes.at("coder").credentials.empty());
+  const gate::GateConfigFile file =
+      gate_config_file(set.model.hosts.front(), *policy, {{"10.77.0.5", "coder"}});
+  EXPECT_FALSE(file.tls.has_value());
+}
+
+TEST(GateConfig, TrustFilesKeepTheirNamesUnlessTwoShareOne) {
+  Host h;
+  h.spec.ca_files = {"/a/corp.pem", "/b/corp.pem", "/b/corp.pem.d", "/c/root.crt", "/d/corp.pem"};
+  std::vector<std::string> names;
+  for (const TrustFile& t : gate_trust_files(h)) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"corp.pem", "corp-2.pem", "corp.pem.d", "root.crt",
+                                             "corp-3.pem"}));
+  EXPECT_EQ(gate_tls_file(h).trust.front(), "/etc/ac-gate/trust/corp.pem");
+}
+
 }  // namespace
 }  // namespace acctl

@@ -391,6 +391,16 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
     auto gate = have.find({ObjectType::kContainer, d.file.reload_container});
     // A gate that is not running reads the file when it starts.
     if (gate == have.end() || gate->second->state != "running") continue;
+    // One reload per gate, after every file it re-reads (its config, a sandbox's token).
+    auto same = std::find_if(reloads.begin(), reloads.end(),
+                             [&](const Action& r) { return r.name == d.file.reload_container; });
+    if (same != reloads.end()) {
+      for (const std::string& reason : why) {
+        if (std::find(same->reasons.begin(), same->reasons.end(), reason) == same->reasons.end())
+          same->reasons.push_back(reason);
+      }
+      continue;
+    }
     Action r{ActionType::kReload,
              ObjectType::kGate,
              d.file.reload_container,
@@ -518,7 +528,11 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
         after_made(a, a.desired->image.base);
         break;
       case ActionType::kReload:
-        after_made(a, a.desired->file.path);
+        for (size_t j = 0; j < plan.actions.size(); ++j) {
+          const Action& w = plan.actions[j];
+          if (w.type == ActionType::kWrite && w.desired->file.reload_container == a.name)
+            a.after.push_back(j);
+        }
         break;
       case ActionType::kStart:
         if (auto u = updated_at.find(a.name); u != updated_at.end()) a.after.push_back(u->second);

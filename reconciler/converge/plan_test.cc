@@ -260,6 +260,39 @@ TEST(Plan, ImagesFilesReloadsAndWaitsAreStepsWithStableText) {
                                                     "acctl/debian:bookworm", "acctl/host:latest"}));
 }
 
+// A gate re-reads every file it was given at once: two changed files are one reload, after
+// both writes, with both reasons.
+TEST(Plan, OneReloadPerGateAfterEveryFileItReads) {
+  auto file = [](const std::string& path, const std::string& owner, const std::string& why) {
+    DesiredObject f;
+    f.type = ObjectType::kFile;
+    f.name = f.file.path = path;
+    f.file.label = path.substr(1);
+    f.file.content = "new";
+    f.file.reload_container = "ac-gate-h";
+    f.owner = owner;
+    f.file.explain = [why](const std::string&) { return std::vector<std::string>{why}; };
+    return f;
+  };
+  DesiredObject gate = container("gate");
+  gate.name = "ac-gate-h";
+  gate.owner = "Host/h";
+  DesiredState want{{file("/gate/config.json", "Host/h", "sandbox a added"),
+                     file("/gate/secrets/a/github", "Sandbox/a", "the token changed"), gate},
+                    {"h"}};
+  ObservedState s = observed_of({seen(gate)});
+  s.files["/gate/config.json"] = std::string("old");
+  s.files["/gate/secrets/a/github"] = std::string("old");
+  Plan p = plan_changes(want, s, {});
+  EXPECT_EQ(p.text(),
+            "~   write   file      gate/config.json (Host/h): sandbox a added\n"
+            "~   write   file      gate/secrets/a/github (Sandbox/a): the token changed\n"
+            "~   reload  gate      ac-gate-h (Host/h): sandbox a added, the token changed\n"
+            "Plan: 0 to create, 0 to update in place, 0 to replace, 0 to delete, 0 to start, 2 "
+            "files to write, 1 gate to reload; 1 in sync.\n");
+  EXPECT_EQ(p.actions[2].after, (std::vector<size_t>{0, 1}));
+}
+
 TEST(Plan, CurrentImagesAndFilesAreInSync) {
   DesiredObject built = image("acctl/host:latest", ImageSource::kBuild, "base");
   DesiredObject file;

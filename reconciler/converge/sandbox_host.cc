@@ -8,11 +8,14 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
 #include "converge/gate_policy.h"
 #include "converge/image_objects.h"
+#include "gate/tls/gate_ca.h"
 #include "images/image_build.h"
 #include "manifest/names.h"
 #include "manifest/quantity.h"
@@ -207,8 +210,21 @@ Result<std::vector<DesiredObject>> render_host_outer(
   return out;
 }
 
-std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& state_dir,
-                                              const std::vector<std::string>& images) {
+Result<GateCa> gate_ca_for(const Host& h, const std::string& state_dir) {
+  const HostPaths paths = host_paths(state_dir, h.meta.name);
+  auto cert = read_file_if_exists(paths.gate_ca_cert());
+  if (!cert) return cert.error();
+  auto key = read_file_if_exists(paths.gate_ca_key());
+  if (!key) return key.error();
+  if (*cert && *key && !(*cert)->empty() && !(*key)->empty()) return GateCa{**cert, **key};
+  auto made = gate::create_ca("acctl gate CA for Host/" + h.meta.name, 3650);
+  if (!made) return made.error().within("making the gate's CA of Host/" + h.meta.name);
+  return GateCa{std::move(made->cert_pem), std::move(made->key_pem)};
+}
+
+Result<std::vector<DesiredObject>> render_host_nested(const Host& h, const std::string& state_dir,
+                                                      const std::vector<std::string>& images,
+                                                      const GateCa& ca) {
   const std::string& name = h.meta.name;
   const HostPaths paths = host_paths(state_dir, name);
   std::vector<DesiredObject> out;
@@ -228,6 +244,40 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
   DesiredObject config = file(paths.gate_config(), "gate/config.json");
   config.file.reload_container = gate_container_name(name);
   out.push_back(config);
+  // What the gate reads beside its config: its CA and the Host's extra trust. The key is the
+  // gate's alone: root's, 0600, in the folder only the gate mounts (a sandbox gets the
+  // certificate, as a file).
+  std::vector<std::string> gate_files = {paths.gate_config()};
+  auto gate_file = [&](const std::string& path, const std::string& label, std::string content,
+                       int mode) {
+    DesiredObject f = file(path, label);
+    f.file.content = std::move(content);
+    f.file.mode = mode;
+    f.file.reload_container = gate_container_name(name);
+    gate_files.push_back(path);
+    return f;
+  };
+  for (auto [path, label, content, mode] :
+       {std::tuple{paths.gate_ca_cert(), "gate/tls/ca.pem", &ca.cert_pem, 0644},
+        std::tuple{paths.gate_ca_key(), "gate/tls/ca.key", &ca.key_pem, 0600}}) {
+    DesiredObject f = gate_file(path, label, *content, mode);
+    // Written only when the pair is not there whole: then both are new.
+    f.file.explain = [](const std::string&) {
+      return std::vector<std::string>{"a new CA (the pair was incomplete)"};
+    };
+    out.push_back(std::move(f));
+  }
+  for (const TrustFile& t : gate_trust_files(h)) {
+    auto text = read_file_if_exists(t.source);
+    if (!text) return text.error().within("Host/" + name + ": trust.caFiles");
+    if (!*text) return Error{0, "Host/" + name + ": trust.caFiles: " + t.source + " is gone"};
+    DesiredObject f =
+        gate_file(paths.gate_trust_dir() + "/" + t.name, "gate/trust/" + t.name, **text, 0644);
+    f.file.explain = [source = t.source](const std::string&) {
+      return std::vector<std::string>{"copied again from " + source};
+    };
+    out.push_back(std::move(f));
+  }
 
   DesiredObject net =
       host_object(ObjectType::kNetwork, host_network_name(name), name, paths.endpoint());
@@ -253,7 +303,8 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
 
   DesiredObject g =
       host_object(ObjectType::kContainer, gate_container_name(name), name, paths.endpoint());
-  g.depends_on = {net.name, egress.name, paths.gate_config()};
+  g.depends_on = {net.name, egress.name};
+  g.depends_on.insert(g.depends_on.end(), gate_files.begin(), gate_files.end());
   g.keep_running = true;
   engine::ContainerSpec& c = g.container;
   c.name = g.name;
@@ -269,7 +320,7 @@ std::vector<DesiredObject> render_host_nested(const Host& h, const std::string& 
   hc.cap_add = {"NET_BIND_SERVICE"};
   hc.security_opt = {"no-new-privileges"};
   hc.readonly_rootfs = true;
-  hc.binds = {std::string(kHostRunDir) + "/gate:/etc/ac-gate:ro"};
+  hc.binds = {std::string(kHostRunDir) + "/gate:" + kGateConfigMount + ":ro"};
   hc.restart_policy.name = "unless-stopped";
   hc.pids_limit = 256;
   g.live.pids = 256;

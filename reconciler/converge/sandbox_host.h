@@ -48,11 +48,27 @@ Result<std::vector<DesiredObject>> render_host_outer(
     const Host& host, const HostPrivileges& privileges, const std::string& state_dir,
     const std::string& project_root, const std::vector<const Blueprint*>& blueprints, bool gpus);
 
+// The CA of a dind Host's gate, which mints the leaves of the credential hosts whose TLS the
+// gate terminates, and which those sandboxes trust.
+struct GateCa {
+  std::string cert_pem;
+  std::string key_pem;
+};
+// The pair in the Host's gate/tls/ when both files are there, byte for byte (a CA is never made
+// again: sandboxes trust it, and diff stays in sync); otherwise a new one, "acctl gate CA for
+// Host/NAME", valid 10 years. A Host that goes down loses it with its run folder, and its next
+// start makes another. Errors: a file that cannot be read, OpenSSL failing.
+Result<GateCa> gate_ca_for(const Host& host, const std::string& state_dir);
+
 // The nested engine's own objects of a dind Host: the images copied in, the two networks, the
-// resolver file, the gate's config file (filled in by finish_render) and the gate; their
-// `engine` is the nested engine's endpoint.
-std::vector<DesiredObject> render_host_nested(const Host& host, const std::string& state_dir,
-                                              const std::vector<std::string>& images);
+// resolver file, the gate's config file (filled in by finish_render), its CA (`ca`: the key
+// 0600, the certificate 0644) and copies of the Host's trust.caFiles in gate/trust/, and the
+// gate; their `engine` is the nested engine's endpoint. Errors: a trust file that cannot be
+// read.
+Result<std::vector<DesiredObject>> render_host_nested(const Host& host,
+                                                      const std::string& state_dir,
+                                                      const std::vector<std::string>& images,
+                                                      const GateCa& ca);
 
 // What the host container's entrypoint reports in host.json once the nested engine is ready.
 struct HostReport {

@@ -219,6 +219,11 @@ Result<std::string> ConvergeSteps::run(const Action& a,
     case ActionType::kWrite: {
       const DesiredFile& file = a.desired->file;
       if (!file.private_base.empty()) {
+        // The base is acctl's own (the state folder, a Host's gate/ folder): made as any of
+        // acctl's folders when missing; below it nothing is followed.
+        std::error_code ec;
+        fs::create_directories(file.private_base, ec);
+        if (ec) return Error{0, "cannot create " + file.private_base + ": " + ec.message()};
         auto dir = make_private_dir(file.private_base, file.private_folder, PrivateDirOwner{0, 0});
         if (!dir) return dir.error();
       }

@@ -66,6 +66,17 @@ inline constexpr const char* kVaultAllowPushVariable = "ACCTL_VAULT_ALLOW_PUSH";
 inline constexpr const char* kBlockedPathsVariable = "ACCTL_BLOCKED_PATHS";
 inline constexpr const char* kVaultClient = "/opt/acctl/bin/ac-vault";
 
+// A Sandbox whose credentials the gate delivers: it trusts the gate's CA, which acctl mounts
+// (the certificate only) where init-guard finds it, through this variable, to add it to the
+// agent's trust store; the second variable names the providers gh and glab get a placeholder
+// login for. Neither value is secret.
+inline constexpr const char* kGateCaInside = "/run/acctl/gate-ca.pem";
+inline constexpr const char* kGateCaVariable = "ACCTL_GATE_CA";
+inline constexpr const char* kGateCredentialsVariable = "ACCTL_GATE_CREDENTIALS";
+
+// Inside a dind Host's gate container: the Host's gate/ folder, read-only.
+inline constexpr const char* kGateConfigMount = "/etc/ac-gate";
+
 // Inside a dind Host's container.
 inline constexpr const char* kHostRunDir = "/run/acctl";       // the machine's run folder, mounted
 inline constexpr const char* kSandboxBridge = "acsb0";         // the sandbox network's bridge
@@ -80,6 +91,14 @@ struct HostPaths {
   std::string gvisor_dir() const { return run_dir + "/gvisor"; }
   std::string gate_dir() const { return run_dir + "/gate"; }
   std::string gate_config() const { return gate_dir() + "/config.json"; }
+  // The gate's CA (made once per Host, its key never in a sandbox), the copies of the Host's
+  // trust.caFiles it verifies upstreams with, and the tokens it adds for each sandbox.
+  std::string gate_ca_cert() const { return gate_dir() + "/tls/ca.pem"; }
+  std::string gate_ca_key() const { return gate_dir() + "/tls/ca.key"; }
+  std::string gate_trust_dir() const { return gate_dir() + "/trust"; }
+  std::string gate_secrets(const std::string& sandbox) const {
+    return gate_dir() + "/secrets/" + sandbox;
+  }
   std::string resolv_conf() const { return run_dir + "/resolv.conf"; }
   std::string image_scratch() const { return run_dir + "/images.tar"; }
 };
