@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "init-guard/gate_trust.h"
 #include "init-guard/vault_setup.h"
 
 namespace acctl::guard {
@@ -176,6 +177,22 @@ int run(GuardSystem& sys, const Options& options, const std::vector<std::string>
   if (auto c = sys.check_dropped(kAgentUid, kAgentGid); !c) {
     sys.say("init-guard: refusing to run the agent: " + c.error().message);
     return kExitGuardFailed;
+  }
+  // The gate adds this sandbox's tokens: the agent trusts its CA and holds placeholders. Done
+  // as the agent, whose tmpfs the bundle goes to; entering finds the bundle PID 1 wrote.
+  if (wants_gate_trust(env)) {
+    if (pid1) {
+      if (auto w = write_trust_bundle(sys, env); !w) {
+        sys.say("init-guard: " + w.error().message);
+        return kExitGuardFailed;
+      }
+    }
+    std::vector<std::string> replaced;
+    env = with_gate_trust(env, &replaced);
+    for (const std::string& name : replaced)
+      sys.say("init-guard: " + name +
+              " is not passed on: the gate adds this sandbox's tokens, gh and glab get a "
+              "placeholder");
   }
   // The blocked-paths hook whenever the image has it; it must be there when there are blocked
   // paths to say no to.

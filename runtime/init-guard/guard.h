@@ -2,9 +2,11 @@
 //
 //   init-guard [--enter] -- COMMAND [ARG...]
 //
-// Started as root in a sandbox with credentials (acctl mounts its secrets), it first does the
-// vault's root duties (vault_setup.h); token variables never reach the command. Becomes the
-// agent (uid/gid 1000, no supplementary groups) when started as root, and checks that there is
+// Started as root in a sandbox with credentials the vault delivers (acctl mounts its secrets),
+// it first does the vault's root duties (vault_setup.h); token variables never reach the
+// command. In a sandbox whose credentials the gate delivers (started as the agent), it writes a
+// trust bundle with the gate's CA and gives gh and glab a placeholder login (gate_trust.h). Becomes
+// the agent (uid/gid 1000, no supplementary groups) when started as root, and checks that there is
 // no way back (fails closed otherwise); gives the command the hooks (LD_PRELOAD): the
 // blocked-paths hook when the image has it (it must, when there are blocked paths), the connect()
 // hook when the sandbox has a gate; then, as PID 1, runs the command as its child, forwards it
@@ -73,6 +75,9 @@ class GuardSystem {
   // setresuid(0, 0, 0) fails.
   virtual Status check_dropped(uid_t uid, gid_t gid) = 0;
   virtual bool is_file(const std::string& path) = 0;
+  // The whole file, refusing one larger than `limit` bytes (a symlink is followed: the image's
+  // system store is one).
+  virtual Result<std::string> read_file(const std::string& path, size_t limit) = 0;
   virtual bool is_dir(const std::string& path) = 0;  // a folder, not a symlink to one
   // Creates `path` (it must not exist; a symlink is not followed) with `content` and `mode`.
   virtual Status write_new_file(const std::string& path, const std::string& content,

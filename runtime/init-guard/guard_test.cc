@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "init-guard/gate_trust.h"
 #include "init-guard/vault_setup.h"
 
 namespace acctl::guard {
@@ -46,7 +47,18 @@ struct FakeSystem : GuardSystem {
   bool daemon_fails = false;
   std::vector<std::string> daemon_argv, daemon_env;
   bool is_file(const std::string& p) override {
-    return written.count(p) || (hook_present && !missing.count(p));
+    if (written.count(p) || files.count(p)) return true;
+    // Only the hooks are there unless a test says so.
+    return hook_present && !missing.count(p) && p.starts_with("/opt/acctl/lib/");
+  }
+  std::map<std::string, std::string> files;  // what read_file finds
+  Result<std::string> read_file(const std::string& p, size_t limit) override {
+    calls.push_back("read " + p);
+    if (written.count(p)) return written[p];
+    auto it = files.find(p);
+    if (it == files.end()) return Error{0, "cannot open " + p + ": No such file or directory"};
+    if (it->second.size() > limit) return Error{0, p + " is too large"};
+    return it->second;
   }
   bool is_dir(const std::string& p) override { return dirs.count(p) > 0; }
   Status write_new_file(const std::string& p, const std::string& content, mode_t) override {
@@ -269,6 +281,121 @@ TEST(GuardVault, TheGitConfigNamesOnlyPlainHosts) {
   EXPECT_NE(c.find("https://github.com"), std::string::npos);
   EXPECT_NE(c.find("https://gitlab.com:8443"), std::string::npos);
   EXPECT_EQ(c.find("[core]"), std::string::npos);
+}
+
+constexpr const char* kCaPem =
+    "-----BEGIN CERTIFICATE-----\nMIIBgateca\n-----END CERTIFICATE-----\n";
+constexpr const char* kSystemPem =
+    "-----BEGIN CERTIFICATE-----\nMIIBsystem\n-----END CERTIFICATE-----\n";
+
+std::string value_of(const std::vector<std::string>& env, const std::string& name) {
+  std::string out;
+  int seen = 0;
+  for (const std::string& e : env) {
+    if (e.starts_with(name + "=")) {
+      out = e.substr(name.size() + 1);
+      ++seen;
+    }
+  }
+  return seen == 1 ? out : seen == 0 ? "<unset>" : "<set " + std::to_string(seen) + " times>";
+}
+
+// Started as the agent with the gate's CA mounted: no vault, no drop, the bundle written as the
+// agent before the command starts, and the command's TLS clients pointed at it; gh and glab get
+// a placeholder, never a token the sandbox was given.
+TEST(GuardGate, TheBundleIsWrittenAndEveryTlsClientPointsAtIt) {
+  FakeSystem sys;
+  sys.euid = 1000;
+  sys.files = {{"/run/acctl/gate-ca.pem", kCaPem}, {kSystemBundle, kSystemPem}};
+  sys.signals = {SIGCHLD};
+  sys.finished = {{42, exited(0)}};
+  const std::vector<std::string> env = {"PATH=/bin",
+                                        "ACCTL_GATE_ADDR=172.20.0.53",
+                                        "ACCTL_GATE_CA=/run/acctl/gate-ca.pem",
+                                        "ACCTL_GATE_CREDENTIALS=github,gitlab",
+                                        "GH_TOKEN=ghp_given_by_mistake",
+                                        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
+                                        "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"};
+  EXPECT_EQ(run(sys, opts({"--", "bash"}), env), 0);
+  EXPECT_EQ(sys.calls,
+            (std::vector<std::string>{"check", "read /run/acctl/gate-ca.pem",
+                                      std::string("read ") + kSystemBundle,
+                                      std::string("write ") + kTrustBundle, "block", "spawn"}));
+  EXPECT_EQ(sys.written[kTrustBundle], std::string(kSystemPem) + kCaPem);
+  for (const char* name : {"SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO",
+                           "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"})
+    EXPECT_EQ(value_of(sys.env, name), kTrustBundle) << name;
+  EXPECT_EQ(value_of(sys.env, "GH_TOKEN"), kPlaceholderToken);
+  EXPECT_EQ(value_of(sys.env, "GH_ENTERPRISE_TOKEN"), kPlaceholderToken);
+  EXPECT_EQ(value_of(sys.env, "GITLAB_TOKEN"), kPlaceholderToken);
+  EXPECT_EQ(value_of(sys.env, "GIT_TERMINAL_PROMPT"), "0");
+  for (const std::string& e : sys.env) EXPECT_EQ(e.find("ghp_given"), std::string::npos) << e;
+  // The hooks as in any paranoid sandbox; no vault.
+  EXPECT_EQ(sys.env.back(), std::string("LD_PRELOAD=") + kPathHook + ":" + kNetHook);
+  EXPECT_EQ(value_of(sys.env, "GIT_CONFIG_SYSTEM"), "<unset>");
+  ASSERT_FALSE(sys.said.empty());
+  EXPECT_NE(sys.said[0].find("GH_TOKEN is not passed on: the gate adds this sandbox's tokens"),
+            std::string::npos);
+}
+
+TEST(GuardGate, OnlyTheListedProvidersGetAPlaceholder) {
+  std::vector<std::string> replaced;
+  const auto env = with_gate_trust(
+      {"ACCTL_GATE_CA=/run/acctl/gate-ca.pem", "ACCTL_GATE_CREDENTIALS=gitlab", "GL_TOKEN=x"},
+      &replaced);
+  EXPECT_EQ(value_of(env, "GITLAB_TOKEN"), kPlaceholderToken);
+  EXPECT_EQ(value_of(env, "GH_TOKEN"), "<unset>");
+  EXPECT_EQ(value_of(env, "GL_TOKEN"), "<unset>");
+  EXPECT_EQ(replaced, std::vector<std::string>{"GL_TOKEN"});
+}
+
+TEST(GuardGate, EnteringUsesTheBundlePid1WroteAndWritesNothing) {
+  FakeSystem sys;
+  sys.euid = 1000;
+  sys.pid = 31;
+  EXPECT_EQ(run(sys, opts({"--enter", "--", "bash"}),
+                {"ACCTL_GATE_CA=/run/acctl/gate-ca.pem", "ACCTL_GATE_CREDENTIALS=github"}),
+            kExitNotFound);
+  EXPECT_EQ(sys.calls, (std::vector<std::string>{"check", "exec"}));
+  EXPECT_EQ(value_of(sys.env, "SSL_CERT_FILE"), kTrustBundle);
+  EXPECT_EQ(value_of(sys.env, "GH_TOKEN"), kPlaceholderToken);
+}
+
+// Without the CA the agent's TLS to the credential hosts would fail: nothing runs. A missing
+// system store is said, and the CA alone is trusted.
+TEST(GuardGate, NoCaMeansNoAgent) {
+  const std::vector<std::string> env = {"ACCTL_GATE_CA=/run/acctl/gate-ca.pem"};
+  FakeSystem missing;
+  missing.euid = 1000;
+  EXPECT_EQ(run(missing, opts({"--", "bash"}), env), kExitGuardFailed);
+  ASSERT_FALSE(missing.said.empty());
+  EXPECT_NE(missing.said.back().find("reading the gate's CA /run/acctl/gate-ca.pem"),
+            std::string::npos)
+      << missing.said.back();
+  EXPECT_EQ(std::count(missing.calls.begin(), missing.calls.end(), "spawn"), 0);
+
+  FakeSystem not_pem;
+  not_pem.euid = 1000;
+  not_pem.files = {{"/run/acctl/gate-ca.pem", "-----BEGIN PRIVATE KEY-----\nx\n"}};
+  EXPECT_EQ(run(not_pem, opts({"--", "bash"}), env), kExitGuardFailed);
+  EXPECT_NE(not_pem.said.back().find("holds no PEM certificate"), std::string::npos);
+  EXPECT_TRUE(not_pem.written.empty());
+
+  FakeSystem no_store;
+  no_store.euid = 1000;
+  no_store.files = {{"/run/acctl/gate-ca.pem", kCaPem}};
+  no_store.signals = {SIGCHLD};
+  no_store.finished = {{42, exited(0)}};
+  EXPECT_EQ(run(no_store, opts({"--", "bash"}), env), 0);
+  EXPECT_EQ(no_store.written[kTrustBundle], kCaPem);
+  EXPECT_NE(no_store.said.front().find("the agent trusts the gate's CA only"), std::string::npos);
+}
+
+TEST(GuardGate, TheBundleHoldsCertificatesOnly) {
+  auto b = trust_bundle_text("sys", std::string("junk\n") + kCaPem + "-----BEGIN PRIVATE KEY-----");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b, std::string("sys\n") + kCaPem);
+  EXPECT_FALSE(trust_bundle_text(kSystemPem, "").ok());
 }
 
 TEST(Guard, ExitStatusIsAShells) {

@@ -70,6 +70,21 @@ bool RealSystem::is_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+Result<std::string> RealSystem::read_file(const std::string& path, size_t limit) {
+  auto fd = open_file(path, O_RDONLY);
+  if (!fd) return fd.error();
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    auto n = read_full(fd->get(), buf, sizeof buf);
+    if (!n) return n.error().within(path);
+    out.append(buf, *n);
+    if (out.size() > limit)
+      return Error{0, path + " is larger than " + std::to_string(limit) + " bytes"};
+    if (*n < sizeof buf) return out;
+  }
+}
+
 bool RealSystem::is_dir(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);

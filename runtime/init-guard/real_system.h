@@ -12,6 +12,7 @@ class RealSystem : public GuardSystem {
   Status drop_to(uid_t uid, gid_t gid) override;
   Status check_dropped(uid_t uid, gid_t gid) override;
   bool is_file(const std::string& path) override;
+  Result<std::string> read_file(const std::string& path, size_t limit) override;
   bool is_dir(const std::string& path) override;
   Status write_new_file(const std::string& path, const std::string& content, mode_t mode) override;
   Status chown_dir(const std::string& path, uid_t uid, gid_t gid) override;
