@@ -92,7 +92,9 @@ class InterceptConnection final : public PollTarget,
     bool readable = false;
     bool blocked = false;
     bool eof = false;
-    std::string out;  // ciphertext to send it
+    std::string out;      // ciphertext to send it, from out_sent on
+    size_t out_sent = 0;  // sent from the front of out: erasing each time would be quadratic
+    size_t queued() const { return out.size() - out_sent; }
   };
 
   // Every request head on the connection, the first included.
@@ -124,12 +126,12 @@ class InterceptConnection final : public PollTarget,
         move_plaintext();
         if (finished_) return;
       }
-      client_.out += server_->take_output();
-      upstream_.out += upstream_tls_->take_output();
+      server_->take_output(client_.out);
+      upstream_tls_->take_output(upstream_.out);
       flush(client_);
       flush(upstream_);
       if (finished_) return;
-      if (closing_ && client_.out.empty() && upstream_.out.empty()) {
+      if (closing_ && client_.queued() == 0 && upstream_.queued() == 0) {
         finish();
         return;
       }
@@ -142,13 +144,16 @@ class InterceptConnection final : public PollTarget,
   }
 
   // Ciphertext from `from` into its session, while the other side is not backed up.
+  // At most kHighWater a call, so that what it decrypts to is bounded too.
   void read_from(Peer& from, const Peer& other, TlsSession& session) {
     char buffer[kReadChunk];
-    while (from.readable && !from.eof && other.out.size() < kHighWater &&
-           requests_->held() < kHighWater) {
+    size_t taken = 0;
+    while (from.readable && !from.eof && other.queued() < kHighWater &&
+           requests_->held() < kHighWater && taken < kHighWater) {
       const ssize_t n = ::recv(from.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
       if (n > 0) {
         session.feed(std::string_view(buffer, static_cast<size_t>(n)));
+        taken += static_cast<size_t>(n);
         progress_ += static_cast<size_t>(n);
         last_activity_ = Steady::now();
         continue;
@@ -198,11 +203,11 @@ class InterceptConnection final : public PollTarget,
       refuse_over_tls(403, requests_->refusal());
       return;
     }
-    std::string response;
-    if (upstream_tls_->read(response) && !response.empty()) {
-      server_->write(response);
-      bytes_down_ += response.size();
-      progress_ += response.size();
+    response_.clear();  // kept between calls: its capacity is reused
+    if (upstream_tls_->read(response_) && !response_.empty()) {
+      server_->write(response_);
+      bytes_down_ += response_.size();
+      progress_ += response_.size();
     }
     const bool client_done = client_.eof || server_->advance() == TlsSession::State::kClosed;
     const bool upstream_done =
@@ -261,11 +266,15 @@ class InterceptConnection final : public PollTarget,
   }
 
   void flush(Peer& peer) {
-    while (!peer.out.empty() && !peer.blocked) {
-      const ssize_t n =
-          ::send(peer.fd.get(), peer.out.data(), peer.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (peer.queued() > 0 && !peer.blocked) {
+      const ssize_t n = ::send(peer.fd.get(), peer.out.data() + peer.out_sent, peer.queued(),
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
-        peer.out.erase(0, static_cast<size_t>(n));
+        peer.out_sent += static_cast<size_t>(n);
+        if (peer.out_sent == peer.out.size()) {
+          peer.out.clear();
+          peer.out_sent = 0;
+        }
         progress_ += static_cast<size_t>(n);
         last_activity_ = Steady::now();
         continue;
@@ -277,6 +286,7 @@ class InterceptConnection final : public PollTarget,
       }
       // The peer is gone: nothing more can reach it.
       peer.out.clear();
+      peer.out_sent = 0;
       peer.eof = true;
       start_closing(&peer == &client_ ? "client" : "upstream");
       return;
@@ -366,7 +376,8 @@ class InterceptConnection final : public PollTarget,
   std::unique_ptr<TlsSession> server_;        // towards the client, with the minted leaf
   std::unique_ptr<TlsSession> upstream_tls_;  // towards the real upstream, verified
   std::unique_ptr<RequestStream> requests_;
-  size_t progress_ = 0;  // bytes moved anywhere, to know when a round did nothing
+  std::string response_;  // the upstream's plaintext on its way to the client
+  size_t progress_ = 0;   // bytes moved anywhere, to know when a round did nothing
   uint64_t bytes_up_ = 0, bytes_down_ = 0, requests_judged_ = 0;
   bool closing_ = false, finished_ = false, refused_ = false;
   std::string closed_by_;

@@ -3,7 +3,8 @@
 #   1. DNS: queries/s (dnsperf, saturating) and p99 latency (dnsperf at a fixed rate) of ac-gate vs
 #      dnsmasq holding the same allowlist with the same answers (target gate/dnsmasq ≥ 1.0×); and
 #      queries/s of one client among 500 sandboxes with a policy each vs with one (target ≥ 0.9×);
-#   2. one large HTTPS transfer through the gate's https listener vs direct (target ≥ 0.8×);
+#   2. one large HTTPS transfer through the gate's https listener vs direct (target ≥ 0.8×), and
+#      through the gate terminating TLS for a credential host vs direct (target ≥ 0.7×);
 #   3. HTTP requests/s (wrk) through the gate vs direct to nginx vs through squid with the same
 #      allowlist (target gate/squid ≥ 2×);
 #   4. connect latency p50/p99 added by the gate (sequential connect + small request);
@@ -109,8 +110,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] 
 
 helper=$work/gate_bench_client
 cc -O2 -o "$helper" "$root/tests/bench/gate_bench_client.c" || die "cannot compile the helper"
-mapfile -t ports < <("$helper" ports 12)
-((${#ports[@]} == 12)) || die "no free loopback ports"
+mapfile -t ports < <("$helper" ports 13)
+((${#ports[@]} == 13)) || die "no free loopback ports"
 p_dns=${ports[0]} p_http=${ports[1]} p_https=${ports[2]} p_proxy=${ports[3]} p_control=${ports[4]}
 p_dnsmasq=${ports[5]} p_nginx=${ports[6]} p_nginx_tls=${ports[7]} p_squid=${ports[8]}
 gate_ip=127.0.0.53
@@ -163,10 +164,25 @@ http {
     ssl_certificate_key $work/server.key;
     root $work/www;
   }
+  # The reference for TLS termination: nginx decrypting, verifying the upstream and encrypting
+  # again, the same work the gate does for a credential host.
+  server {
+    listen 127.0.0.1:${ports[12]} ssl;
+    ssl_certificate $work/server.pem;
+    ssl_certificate_key $work/server.key;
+    location / {
+      proxy_pass https://127.0.0.1:$p_nginx_tls;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate $work/ca.pem;
+      proxy_ssl_server_name on;
+      proxy_ssl_name big.test;
+      proxy_buffering off;
+    }
+  }
 }
 EOF
 start nginx nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
-wait_tcp "$p_nginx" && wait_tcp "$p_nginx_tls" || die "nginx did not start: $(cat "$work/nginx.log")"
+wait_tcp "$p_nginx" && wait_tcp "$p_nginx_tls" && wait_tcp "${ports[12]}" || die "nginx did not start: $(cat "$work/nginx.log")"
 
 # --- ac-gate ---------------------------------------------------------------------------------------
 json_list() { local IFS=,; printf '"%s"' "$1"; shift; for x in "$@"; do printf ',"%s"' "$x"; done; }
@@ -308,6 +324,52 @@ for ((i = 0; i < https_runs; i++)); do
   direct_tls+=("$(https_mbps "$p_nginx_tls")")
   gate_tls+=("$(https_mbps "$p_https")")
 done
+# --- 2b. the same transfer with the gate terminating TLS (a credential host) --------------------
+# big.test as a sandbox's credential API host: the gate mints a leaf from its own CA for the
+# client, verifies nginx against the bench CA, judges the request and adds a token.
+(cd "$work" &&
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj /CN=gate-bench-gate-ca -addext basicConstraints=critical,CA:TRUE,pathlen:0 \
+    -addext keyUsage=critical,keyCertSign,cRLSign -keyout gate-ca.key -out gate-ca.pem &&
+  echo bench-token >token) >>"$work/ca.log" 2>&1 || { cat "$work/ca.log" >&2; die "gate CA"; }
+cat >"$work/gate-intercept.json" <<EOF
+{
+  "policy": {"allow": [], "limits": {"dnsQPS": 1000000, "connections": 30000}},
+  "policies": {"bench": {
+    "allow": ["big.test"], "ports": [$p_nginx_tls], "allowCIDRs": ["127.0.0.0/8"],
+    "dns": {"records": {"big.test": ["127.0.0.1"]}}, "limits": {"connections": 30000},
+    "credentials": [{"provider": "github", "gitHosts": [], "apiHosts": ["big.test"],
+                     "tokenFile": "$work/token", "allowPush": false, "repositories": []}]}},
+  "sandboxes": {"127.0.0.1": {"name": "bench", "policy": "bench"}},
+  "tls": {"caCert": "$work/gate-ca.pem", "caKey": "$work/gate-ca.key", "trust": ["$work/ca.pem"]},
+  "gateIP": "$gate_ip", "auditLog": "$work/audit-intercept.jsonl",
+  "listen": {"https": "127.0.0.1:${ports[11]}", "control": "127.0.0.1:${ports[10]}"},
+  "tuning": {"httpsPort": $p_nginx_tls, "connectionsPerClient": 30000}
+}
+EOF
+intercept_mbps() {  # MB/s of one transfer of big.bin through the terminating gate
+  local out
+  out=$(curl -sS -m 300 --cacert "$work/gate-ca.pem" --resolve "big.test:${ports[11]}:127.0.0.1" \
+    -o /dev/null -w '%{size_download} %{speed_download}' "https://big.test:${ports[11]}/big.bin") ||
+    { echo 0; return; }
+  read -r size speed <<<"$out"
+  if [[ $size != $((mib * 1024 * 1024)) ]]; then echo 0; return; fi
+  awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1e6 }'
+}
+start ac-gate-intercept "$gate_bin" --config "$work/gate-intercept.json"
+intercept_pid=$last_pid
+wait_tcp "${ports[10]}" || die "ac-gate (intercepting) did not start: $(cat "$work/ac-gate-intercept.log")"
+say "HTTPS through TLS termination: $https_runs × $mib MiB, alternating with direct"
+intercept_tls=() direct_tls2=() nginx_term_tls=()
+for ((i = 0; i < https_runs; i++)); do
+  direct_tls2+=("$(https_mbps "$p_nginx_tls")")
+  intercept_tls+=("$(intercept_mbps)")
+  nginx_term_tls+=("$(https_mbps "${ports[12]}")")
+done
+kill "$intercept_pid" 2>/dev/null || true
+intercept_tls_mbps=$(printf '%s\n' "${intercept_tls[@]}" | median)
+direct_tls2_mbps=$(printf '%s\n' "${direct_tls2[@]}" | median)
+nginx_term_mbps=$(printf '%s\n' "${nginx_term_tls[@]}" | median)
 gate_tls_mbps=$(printf '%s\n' "${gate_tls[@]}" | median)
 direct_tls_mbps=$(printf '%s\n' "${direct_tls[@]}" | median)
 
@@ -434,6 +496,13 @@ printf 'dns qps policies %s sandboxes %8s  one %8s  ratio %5s× (target ≥ 0.9)
 printf 'https MB/s       gate %8s  direct  %8s  ratio %5s× (target ≥ 0.8) %s  [%s MiB, median of %s; gate %s direct %s]\n' \
   "$gate_tls_mbps" "$direct_tls_mbps" "$tls_ratio" "$(mark "$tls_ratio" 0.8)" "$mib" "$https_runs" \
   "${gate_tls[*]}" "${direct_tls[*]}"
+intercept_ratio=$(ratio "$intercept_tls_mbps" "$direct_tls2_mbps")
+printf 'https MB/s term  gate %8s  direct  %8s  ratio %5s× (target ≥ 0.7) %s  [TLS terminated and re-encrypted, token added; gate %s direct %s]\n' \
+  "$intercept_tls_mbps" "$direct_tls2_mbps" "$intercept_ratio" "$(mark "$intercept_ratio" 0.7)" \
+  "${intercept_tls[*]}" "${direct_tls2[*]}"
+printf 'https MB/s term  nginx %7s  (the same termination by nginx: the limit here)  nginx/direct %5s×  gate/nginx %5s×  [nginx %s]\n' \
+  "$nginx_term_mbps" "$(ratio "$nginx_term_mbps" "$direct_tls2_mbps")" \
+  "$(ratio "$intercept_tls_mbps" "$nginx_term_mbps")" "${nginx_term_tls[*]}"
 printf 'http req/s close gate-http %8s  direct %8s  squid %8s  gate/direct %5s×  gate/squid %5s× (target ≥ 2) %s\n' \
   "$gate_rps" "$direct_rps" "$squid_rps" "$http_direct_ratio" "$http_squid_ratio" "$(mark "$http_squid_ratio" 2)"
 printf 'http req/s close gate-proxy %7s  (absolute-form, like squid)         gate-proxy/squid %5s× (target ≥ 2) %s\n' \
@@ -461,6 +530,7 @@ positive "dns qps of ac-gate with one sandbox's policy" "$one_policy_qps"
 positive "dns qps of ac-gate with $many sandboxes' policies" "$many_policy_qps"
 positive "https MB/s through ac-gate (0: failed or short)" "$gate_tls_mbps"
 positive "https MB/s direct" "$direct_tls_mbps"
+positive "https MB/s through ac-gate terminating TLS (0: failed or short)" "$intercept_tls_mbps"
 positive "http req/s through ac-gate's http listener" "$gate_rps"
 positive "http req/s through ac-gate's proxy" "$gate_proxy_rps"
 positive "http req/s through squid" "$squid_rps"

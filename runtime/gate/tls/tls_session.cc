@@ -98,15 +98,20 @@ void TlsSession::feed(std::string_view ciphertext) {
 
 std::string TlsSession::take_output() {
   std::string out;
-  if (outgoing_ == nullptr) return out;
+  take_output(out);
+  return out;
+}
+
+void TlsSession::take_output(std::string& into) {
+  if (outgoing_ == nullptr) return;
   ErrorQueueScope errors;
   const size_t pending = BIO_ctrl_pending(outgoing_);
-  if (pending == 0) return out;
-  out.resize(pending);
+  if (pending == 0) return;
+  const size_t at = into.size();
+  into.resize(at + pending);
   size_t got = 0;
-  if (BIO_read_ex(outgoing_, out.data(), pending, &got) != 1) got = 0;
-  out.resize(got);
-  return out;
+  if (BIO_read_ex(outgoing_, into.data() + at, pending, &got) != 1) got = 0;
+  into.resize(at + got);
 }
 
 TlsSession::State TlsSession::advance() {

@@ -44,6 +44,8 @@ class TlsSession {
 
   void feed(std::string_view ciphertext);
   std::string take_output();
+  // The same, appended to `into` (no string of its own: the relay's hot path).
+  void take_output(std::string& into);
   // Drives the handshake with what was fed; returns the state.
   State advance();
   // Appends all the plaintext the fed bytes hold; whether there was any. Notices close_notify
