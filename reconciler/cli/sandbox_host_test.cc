@@ -717,6 +717,23 @@ TEST_F(DindTest, SandboxesOutsideAConvergeKeepTheirGatePolicy) {
   EXPECT_EQ(gate_config()["policies"], c["policies"]);
 }
 
+// A sandbox that --prune deletes leaves the gate's config in the same apply (the gate reloads
+// before it goes), while a sandbox another manifest has keeps its entry.
+TEST_F(DindTest, APrunedSandboxLeavesTheGatesConfigInTheSameApply) {
+  nested_engine_comes_up();
+  const std::string base = std::string(kHost) + policy("default", "example.com");
+  ASSERT_EQ(run({"apply", "-f", "-"}, base + sandbox("a") + sandbox("b")).status, 0);
+  ASSERT_EQ(gate_config()["sandboxes"].size(), 2u);
+  Out r = run({"apply", "-f", "-", "--prune"}, base + sandbox("a"));
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("~   write   file      gate/config.json (Host/local): sandbox b removed"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(nested_->inspect_container("ac-sb-b").ok());
+  EXPECT_EQ(gate_config()["sandboxes"].size(), 1u) << gate_config().dump();
+  EXPECT_EQ(run({"diff", "-f", "-"}, base + sandbox("a")).status, 0);
+}
+
 TEST_F(DindTest, StartStatusStopDown) {
   nested_engine_comes_up();
   setenv("ACCTL_MANIFESTS", (home_ / "m.yaml").c_str(), 1);

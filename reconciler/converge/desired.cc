@@ -459,7 +459,8 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
   return out;
 }
 
-Status finish_render(DesiredState& desired, const ObservedState& observed) {
+Status finish_render(DesiredState& desired, const ObservedState& observed,
+                     const std::set<std::string>& leaving) {
   if (auto a = assign_addresses(desired, observed); !a) return a;
   for (const auto& [host, gate] : desired.gates) {
     std::map<std::string, std::string> sandboxes;  // address → name
@@ -476,7 +477,7 @@ Status finish_render(DesiredState& desired, const ObservedState& observed) {
     // their policy at the next reload.
     std::map<std::string, std::string> others;  // address → name
     for (const ObservedObject& o : observed.objects) {
-      if (o.type != ObjectType::kContainer || rendered.count(o.name) ||
+      if (o.type != ObjectType::kContainer || rendered.count(o.name) || leaving.count(o.name) ||
           !o.labels.count(kLabelInstance))
         continue;
       auto a = o.addresses.find(gate.network);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -154,9 +155,12 @@ Result<DesiredState> render_desired(const Model& model, const RenderOptions& opt
 
 // The part of rendering that needs observation: assigns sandbox addresses (a container keeps
 // the address it has; new ones get the lowest free one) and fills in the gate config files.
-// Errors: a subnet with no free address left.
+// Sandboxes running on a gate's network that this converge does not render keep their entries,
+// except `leaving` (container names the plan deletes: prune), whose entries, and credentials, go
+// with this converge. Errors: a subnet with no free address left.
 struct ObservedState;
-Status finish_render(DesiredState& desired, const ObservedState& observed);
+Status finish_render(DesiredState& desired, const ObservedState& observed,
+                     const std::set<std::string>& leaving = {});
 
 // Sets spec_hash, field_hashes and their two labels from the fields that decide replacement.
 void seal_spec(DesiredObject& o, const nlohmann::json& fields);
