@@ -32,8 +32,9 @@ using nlohmann::json;
 constexpr const char* kRunHelp =
     R"(Usage: acctl run [BLUEPRINT] NAME [--cpus N] [--memory|-m SIZE] [--gpus all|N|ID,ID]
                  [--pids N] [--env K=V]... [--credential PROVIDER=env:VAR|file:PATH]...
-                 [--allow-push] [--block PATH]... [--policy P] [--host H] [--build]
-                 [--wait] [--timeout D] [-- ARGS...]
+                 [--delivery gate|vault] [--repository OWNER/REPO]... [--allow-push]
+                 [--block PATH]... [--policy P] [--host H] [--build] [--wait]
+                 [--timeout D] [-- ARGS...]
 
 Runs an agent headless in the sandbox instance NAME: writes its Sandbox manifest to
 instances/NAME/sandbox.yaml (beside its workspace/, home/ and secrets/, each 0700) and converges
@@ -51,8 +52,17 @@ Options:
   --gpus all|N|ID,ID  GPUs, through gVisor's GPU proxy (the engine needs the NVIDIA runtime)
   --env K=V           an environment variable for the agent (repeatable); the agent reads it
   --credential github=env:GITHUB_TOKEN, gitlab=file:~/.config/glab/token
-                      a token for git, gh and glab through the vault, never in the agent's
-                      environment (paranoid Blueprints; read when converging, kept in secrets/)
+                      a token for git, gh and glab, never in the agent's environment
+                      (paranoid Blueprints; read when converging)
+  --delivery gate|vault
+                      how the instance's credentials reach git (all of them: one delivery per
+                      Sandbox). gate, the default: the Host's gate adds the token to each
+                      request and the sandbox never holds it (a dind Host; the gate keeps its
+                      copy in run/hosts/HOST/gate/secrets/NAME). vault: the vault inside the
+                      sandbox hands it to git, gh and glab (kept in secrets/)
+  --repository OWNER/REPO
+                      the only repositories the credentials reach (repeatable; GitLab:
+                      GROUP/SUB/REPO); the gate refuses every other (delivery gate only)
   --allow-push        let git push have the credentials too (default: clone and fetch only)
   --block PATH        a path inside the sandbox the agent may not open (repeatable)
   --policy P          the EgressPolicy (default: default); --host H: the Host
@@ -86,8 +96,9 @@ and home sizes and whether credentials are stored.
 
 constexpr const char* kCleanHelp = R"(Usage: acctl clean NAME [--timeout D]
 
-Stops and removes the instance's container and every credential stored for it
-(instances/NAME/secrets); keeps home/ and workspace/. Its manifest is kept aside
+Stops and removes the instance's container and every credential stored for it (the vault's
+copy in instances/NAME/secrets, a gate's in run/hosts/HOST/gate/secrets/NAME); keeps home/
+and workspace/. Its manifest is kept aside
 (sandbox.yaml.cleaned), so a later `acctl run NAME` keeps its Blueprint and settings.
 
 Exit status: 0 cleaned, 1 no such instance, 2 error.
@@ -108,6 +119,8 @@ struct RunOptions {
   std::vector<std::string> env;
   std::map<std::string, std::pair<std::string, std::string>> credentials;  // provider → kind, value
   std::vector<std::string> blocked;
+  std::optional<std::string> delivery;  // of every credential
+  std::vector<std::string> repositories;
   std::optional<std::vector<std::string>> args;  // after "--"
   bool build = false, wait = false, yes = false, allow_push = false;
   Flags flags;  // --timeout, -o
@@ -151,9 +164,9 @@ std::string parse_run_options(const std::vector<std::string>& args, bool run_fla
       (name == "--build" ? o.build : o.wait) = true;
       continue;
     }
-    static const std::set<std::string> kRunValued = {"--cpus", "--memory",     "--gpus",
-                                                     "--pids", "--env",        "--policy",
-                                                     "--host", "--credential", "--block"};
+    static const std::set<std::string> kRunValued = {
+        "--cpus", "--memory",     "--gpus",  "--pids",     "--env",       "--policy",
+        "--host", "--credential", "--block", "--delivery", "--repository"};
     if (name == "--timeout" || name == "--output" || (run_flags && kRunValued.count(name))) {
       auto v = take();
       if (!v) return "option " + name + " needs a value";
@@ -166,6 +179,11 @@ std::string parse_run_options(const std::vector<std::string>& args, bool run_fla
       if (name == "--policy") o.policy = *v;
       if (name == "--host") o.host = *v;
       if (name == "--block") o.blocked.push_back(*v);
+      if (name == "--repository") o.repositories.push_back(*v);
+      if (name == "--delivery") {
+        if (*v != "gate" && *v != "vault") return "--delivery takes gate or vault, not " + *v;
+        o.delivery = *v;
+      }
       if (name == "--credential") {
         const size_t eq = v->find('='), colon = v->find(':', eq == std::string::npos ? 0 : eq);
         const std::string kind =
@@ -188,8 +206,9 @@ std::string parse_run_options(const std::vector<std::string>& args, bool run_fla
   return "";
 }
 
-// The run options written into a Sandbox spec (validation judges them afterwards).
-void apply_options(json& spec, const RunOptions& o) {
+// The run options written into a Sandbox spec (validation judges them afterwards). ""
+// or the problem.
+std::string apply_options(json& spec, const RunOptions& o) {
   auto& res = spec["resources"];
   if (!res.is_object()) res = json::object();
   if (o.cpus) res["cpus"] = *o.cpus;
@@ -218,13 +237,30 @@ void apply_options(json& spec, const RunOptions& o) {
     spec["env"][kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
   }
   // Only where the token comes from: its value is read when converging, never written here.
-  for (const auto& [provider, source] : o.credentials)
-    spec["credentials"][provider] = {{source.first, source.second}};
+  // A new source keeps the delivery the instance had for that provider.
+  for (const auto& [provider, source] : o.credentials) {
+    json c = {{source.first, source.second}};
+    if (spec.contains("credentials") && spec["credentials"].contains(provider) &&
+        spec["credentials"][provider].contains("delivery"))
+      c["delivery"] = spec["credentials"][provider]["delivery"];
+    spec["credentials"][provider] = c;
+  }
+  if (o.delivery) {
+    if (!spec.contains("credentials") || !spec["credentials"].is_object() ||
+        spec["credentials"].empty())
+      return "--delivery says how credentials reach git, and the instance has none: add "
+             "--credential";
+    for (auto& [provider, c] : spec["credentials"].items()) {
+      if (c.is_object()) c["delivery"] = *o.delivery;
+    }
+  }
+  if (!o.repositories.empty()) spec["git"]["repositories"] = o.repositories;
   if (o.allow_push) spec["git"]["allowPush"] = true;
   if (!o.blocked.empty()) spec["blockedPaths"] = o.blocked;
   if (o.policy) spec["egressPolicy"] = *o.policy;
   if (o.host) spec["host"] = *o.host;
   if (o.args) spec["args"] = *o.args;
+  return "";
 }
 
 std::string command_line(const std::vector<std::string>& args) {
@@ -359,7 +395,10 @@ int cmd_run(const std::vector<std::string>& args, CliEnv& env) {
   json spec = t->existing ? t->existing->spec : json::object();
   spec["blueprint"] = t->blueprint;
   spec["mode"] = "headless";
-  apply_options(spec, o);
+  if (auto e = apply_options(spec, o); !e.empty()) {
+    env.err << "acctl run: " << e << "\nRun 'acctl run --help' for usage.\n";
+    return kExitUsage;
+  }
   int status = kExitOk;
   auto set = update_instance(env, "run", *t, spec, command_line(args), status);
   if (!set) return status;
@@ -496,10 +535,58 @@ int64_t folder_bytes(const fs::path& dir) {
   return total;
 }
 
+// Removes every file in a folder (not the folder), symlinks as links.
+Status empty_folder(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) return ok_status();
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::error_code e2;
+    fs::remove_all(e.path(), e2);
+    if (e2) return Error{0, "cannot remove " + e.path().string() + ": " + e2.message()};
+  }
+  return ok_status();
+}
+
 bool has_files(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(fs::symlink_status(dir, ec))) return false;
   return fs::directory_iterator(dir, ec) != fs::directory_iterator();
+}
+
+// The folders a gate keeps an instance's tokens in (gate delivery): run/hosts/HOST/gate/
+// secrets/NAME of every Host that has one, whichever the instance runs on now.
+std::vector<fs::path> gate_secret_dirs(const CliEnv& env, const std::string& name) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  const fs::path hosts = fs::path(state_dir(env)) / "run" / "hosts";
+  if (!fs::is_directory(fs::symlink_status(hosts, ec))) return out;
+  for (const auto& h : fs::directory_iterator(hosts, ec)) {
+    const fs::path dir =
+        host_paths(state_dir(env), h.path().filename().string()).gate_secrets(name);
+    if (fs::is_directory(fs::symlink_status(dir, ec))) out.push_back(dir);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Whether any credential of the instance is stored: the vault's copy or a gate's.
+bool has_stored_credentials(const CliEnv& env, const std::string& name) {
+  if (has_files(instance_paths(state_dir(env), name).secrets())) return true;
+  for (const fs::path& dir : gate_secret_dirs(env, name))
+    if (has_files(dir)) return true;
+  return false;
+}
+
+// Removes every stored copy of the instance's tokens: the vault's files (the folder stays) and
+// the gates' folders. Called once its container is gone, so no gate's config names them.
+Status remove_stored_credentials(const CliEnv& env, const std::string& name) {
+  if (auto s = empty_folder(instance_paths(state_dir(env), name).secrets()); !s) return s;
+  for (const fs::path& dir : gate_secret_dirs(env, name)) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);  // links inside are removed as links, never followed
+    if (ec) return Error{0, "cannot remove " + dir.string() + ": " + ec.message()};
+  }
+  return ok_status();
 }
 
 std::string blueprint_of_image(const std::string& image) {
@@ -574,7 +661,7 @@ int cmd_list(const std::vector<std::string>& args, CliEnv& env) {
     json item = {{"name", n},
                  {"workspace", folder_bytes(p.workspace())},
                  {"home", folder_bytes(p.home())},
-                 {"credentials", has_files(p.secrets())}};
+                 {"credentials", has_stored_credentials(env, n)}};
     if (inst && *inst) {
       item["blueprint"] = (*inst)->spec.value("blueprint", "");
       item["manifest"] = (*inst)->cleaned ? "cleaned" : "active";
@@ -633,18 +720,6 @@ int remove_instance_container(CliEnv& env, const char* cmd, const std::string& n
   return converge_instances(*set, env, cmd, f, timeout, co);
 }
 
-// Removes every file in a folder (not the folder), symlinks as links.
-Status empty_folder(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(fs::symlink_status(dir, ec))) return ok_status();
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::error_code e2;
-    fs::remove_all(e.path(), e2);
-    if (e2) return Error{0, "cannot remove " + e.path().string() + ": " + e2.message()};
-  }
-  return ok_status();
-}
-
 int cmd_clean(const std::vector<std::string>& args, CliEnv& env) {
   RunOptions o;
   if (auto e = parse_run_options(args, false, o); !e.empty() || o.words.size() != 1) {
@@ -663,7 +738,7 @@ int cmd_clean(const std::vector<std::string>& args, CliEnv& env) {
   }
   if (int r = remove_instance_container(env, "clean", name, o.flags, *timeout); r != kExitOk)
     return r;
-  if (auto s = empty_folder(p.secrets()); !s) {
+  if (auto s = remove_stored_credentials(env, name); !s) {
     env.err << "acctl clean: " << s.error().message << "\n";
     return kExitUsage;
   }
@@ -708,6 +783,10 @@ int cmd_destroy(const std::vector<std::string>& args, CliEnv& env) {
   }
   if (int r = remove_instance_container(env, "destroy", name, o.flags, *timeout); r != kExitOk)
     return r;
+  if (auto s = remove_stored_credentials(env, name); !s) {
+    env.err << "acctl destroy: " << s.error().message << "\n";
+    return kExitUsage;
+  }
   fs::remove_all(p.dir, ec);  // links inside are removed as links, never followed
   if (ec) {
     env.err << "acctl destroy: cannot remove " << p.dir << ": " << ec.message() << "\n";

@@ -490,6 +490,67 @@ TEST_F(DindTest, TheGateTrustsTheHostsCaFilesForUpstreams) {
   EXPECT_NE(std::find(p["allow"].begin(), p["allow"].end(), "git.example.org"), p["allow"].end());
 }
 
+// run's flags: --credential's delivery is the gate unless --delivery says vault, for every
+// credential of the instance; --repository lists git.repositories; clean removes the gate's
+// copy of the token with the container.
+TEST_F(DindTest, RunTakesADeliveryAndRepositoriesAndCleanRemovesTheGatesCopy) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the gate's secrets folder is made root's)";
+  setenv("ACCTL_MANIFESTS", (home_ / "m.yaml").c_str(), 1);
+  std::ofstream(home_ / "m.yaml") << kHost << policy("default", "example.com");
+  setenv("ACCTL_UNIT_TOKEN", "ghp_run_unit_token", 1);
+  nested_engine_comes_up();
+  Out r = run({"run", "base", "r1", "--credential", "github=env:ACCTL_UNIT_TOKEN", "--repository",
+               "Octo/One", "--repository", "octo/two"});
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  const std::string manifest = file_text(home_ / "instances/r1/sandbox.yaml");
+  std::string compact;  // the spec is a JSON flow mapping: compared without its spacing
+  for (char ch : manifest)
+    if (ch != ' ' && ch != '\n') compact += ch;
+  EXPECT_NE(compact.find("\"credentials\":{\"github\":{\"env\":\"ACCTL_UNIT_TOKEN\"}}"),
+            std::string::npos)
+      << manifest;
+  EXPECT_NE(compact.find("\"repositories\":[\"Octo/One\",\"octo/two\"]"), std::string::npos)
+      << manifest;
+  const fs::path secret = paths_.gate_secrets("r1") + "/github";
+  EXPECT_EQ(file_text(secret), "ghp_run_unit_token");
+  EXPECT_EQ(gate_config()["policies"]["default@r1"]["credentials"][0]["repositories"],
+            json({"octo/one", "octo/two"}));
+  Out list = run({"list", "-o", "json"});
+  json l = json::parse(list.out, nullptr, false);
+  ASSERT_TRUE(l.is_object()) << list.out << list.err;
+  EXPECT_EQ(l["instances"][0]["credentials"], true) << list.out;
+
+  // The vault cannot enforce the repositories: refused, and the instance is left as it was.
+  Out vault = run({"run", "r1", "--delivery", "vault"});
+  EXPECT_EQ(vault.status, 1) << vault.err << vault.out;
+  EXPECT_NE((vault.out + vault.err).find("git.repositories is enforced by the gate"),
+            std::string::npos)
+      << vault.out << vault.err;
+  EXPECT_EQ(file_text(home_ / "instances/r1/sandbox.yaml"), manifest);
+  Out bad = run({"run", "r2", "--delivery", "proxy"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--delivery takes gate or vault, not proxy"), std::string::npos);
+  Out none = run({"run", "base", "r3", "--delivery", "vault"});
+  EXPECT_EQ(none.status, 2);
+  EXPECT_NE(none.err.find("the instance has none: add --credential"), std::string::npos)
+      << none.err;
+
+  Out clean = run({"clean", "r1"});
+  ASSERT_EQ(clean.status, 0) << clean.err << clean.out;
+  EXPECT_FALSE(fs::exists(secret.parent_path()));
+  EXPECT_FALSE(nested_->inspect_container("ac-sb-r1").ok());
+  // The gate forgot the sandbox, and its token, in the same converge (it was reloaded before
+  // the token file went).
+  EXPECT_FALSE(gate_config()["policies"].contains("default@r1")) << gate_config().dump();
+  EXPECT_FALSE(gate_config().contains("tls")) << gate_config().dump();
+  EXPECT_NE(clean.err.find("~   write   file      gate/config.json (Host/local): sandbox r1 "
+                           "removed, TLS termination for credential hosts off"),
+            std::string::npos)
+      << clean.err;
+  unsetenv("ACCTL_UNIT_TOKEN");
+  unsetenv("ACCTL_MANIFESTS");
+}
+
 // What validate refuses about deliveries, as the command line says it.
 TEST_F(DindTest, ValidateRefusesTheGateWithoutAGateAndGateOnlyFieldsWithTheVault) {
   std::string direct = kHost;
