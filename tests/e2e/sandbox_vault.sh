@@ -91,7 +91,7 @@ cp "$home/launcher" "$home/instances/vault1/workspace/launcher"
 chown -R 1000:1000 "$home/instances/vault1/workspace"
 run_vault1() {
   "$acctl" run base vault1 --host "$host" --credential github=env:E2E_GITHUB_TOKEN \
-    --block /workspace/.env --env GIT_SSL_CAINFO=/workspace/.test-ca.pem -- -c 'sleep infinity'
+    --delivery vault --block /workspace/.env --env GIT_SSL_CAINFO=/workspace/.test-ca.pem -- -c 'sleep infinity'
 }
 instance=$home/instances/vault1/sandbox.yaml
 
