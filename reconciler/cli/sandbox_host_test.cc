@@ -490,6 +490,37 @@ TEST_F(DindTest, TheGateTrustsTheHostsCaFilesForUpstreams) {
   EXPECT_NE(std::find(p["allow"].begin(), p["allow"].end(), "git.example.org"), p["allow"].end());
 }
 
+// gate.trust: CAs for the gate's upstream verification alone (a self-hosted forge's private
+// CA): in the tls section beside trust.caFiles, and in no image build or sandbox.
+TEST_F(DindTest, GateTrustIsTheGatesAlone) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the gate's secrets folder is made root's)";
+  auto made = gate::create_ca("unit test forge CA", 1);
+  ASSERT_TRUE(made.ok());
+  std::ofstream(home_ / "forge-ca.pem") << made->cert_pem;
+  const std::string host =
+      std::string(kHost) + "  gate: {trust: [" + (home_ / "forge-ca.pem").string() + "]}\n";
+  nested_engine_comes_up();
+  setenv("ACCTL_UNIT_TOKEN", "glpat-unit", 1);
+  Out r = run({"apply", "-f", "-"},
+              host + policy("default", "example.com") +
+                  sandbox("a", ", credentials: {gitlab: {env: ACCTL_UNIT_TOKEN}}"));
+  unsetenv("ACCTL_UNIT_TOKEN");
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  EXPECT_EQ(gate_config()["tls"]["trust"], json({"/etc/ac-gate/trust/forge-ca.pem"}));
+  EXPECT_EQ(file_text(paths_.gate_trust_dir() + "/forge-ca.pem"), made->cert_pem);
+  auto sb = nested_->inspect_container("ac-sb-a");
+  ASSERT_TRUE(sb.ok());
+  for (const std::string& b : sb->host_config.binds)
+    EXPECT_EQ(b.find("forge-ca"), std::string::npos) << b;
+  // A missing file is a validation error at its index.
+  Out bad =
+      run({"validate", "-f", "-"}, std::string(kHost) + "  gate: {trust: [/nonexistent/ca.pem]}\n" +
+                                       policy("default", "example.com"));
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("CA file /nonexistent/ca.pem does not exist"), std::string::npos)
+      << bad.err;
+}
+
 // run's flags: --credential's delivery is the gate unless --delivery says vault, for every
 // credential of the instance; --repository lists git.repositories; clean removes the gate's
 // copy of the token with the container.

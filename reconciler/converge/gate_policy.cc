@@ -64,7 +64,9 @@ std::string gate_token_file(const std::string& sandbox, const std::string& provi
 std::vector<TrustFile> gate_trust_files(const Host& host) {
   std::vector<TrustFile> out;
   std::set<std::string> taken;
-  for (const std::string& source : host.spec.ca_files) {
+  std::vector<std::string> sources = host.spec.ca_files;
+  sources.insert(sources.end(), host.spec.gate_trust.begin(), host.spec.gate_trust.end());
+  for (const std::string& source : sources) {
     const fs::path p(source);
     std::string name = p.filename().string();
     for (int n = 2; !taken.insert(name).second; ++n)

@@ -45,9 +45,9 @@ Result<GatePolicy> gate_policy_for(const Model& model, const Host& host);
 // mounts it); acctl writes it there (HostPaths::gate_secrets).
 std::string gate_token_file(const std::string& sandbox, const std::string& provider);
 
-// The Host's trust.caFiles as the gate gets them: each file's path on this machine and the name
-// of its copy in gate/trust/ (its own name; a second file of the same name gets "-2" before
-// the extension, and so on).
+// The Host's trust.caFiles and gate.trust as the gate gets them: each file's path on this machine
+// and the name of its copy in gate/trust/ (its own name; a second file of the same name gets "-2"
+// before the extension, and so on).
 struct TrustFile {
   std::string source;
   std::string name;

@@ -340,6 +340,12 @@ class DocumentChecker {
                      [&](size_t i, const std::string& message) {
                        error("/spec/trust/caFiles/" + std::to_string(i), message);
                      });
+    if (has("/spec/gate/trust")) {
+      resolve_ca_files(at("/spec/gate/trust"), folder_of(doc_.file),
+                       [&](size_t i, const std::string& message) {
+                         error("/spec/gate/trust/" + std::to_string(i), message);
+                       });
+    }
     std::optional<Cidr> subnet;
     auto r = netpolicy::parse_cidr(at("/spec/network/subnet").get<std::string>());
     if (auto* why = std::get_if<std::string>(&r)) {
@@ -583,6 +589,9 @@ void add_to_model(const Document& doc, Model& model) {
     h.spec.gate_audit_required = gate.value("audit", "best-effort") == "required";
     h.spec.gate_log_size = gate.value("logSize", "");
     h.spec.gate_log_files = gate.value("logFiles", 0);
+    if (gate.contains("trust"))
+      h.spec.gate_trust =
+          resolve_ca_files(gate["trust"], folder_of(doc.file), [](size_t, const std::string&) {});
     h.spec.subnet = cidr_of(spec["network"]["subnet"]);
     h.spec.gate_ip = *netpolicy::parse_ip(spec["network"]["gateIP"].get<std::string>());
     if (spec.contains("resources")) {

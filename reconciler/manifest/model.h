@@ -43,6 +43,8 @@ struct HostSpec {
   bool gate_audit_required = false;
   std::string gate_log_size;
   int gate_log_files = 0;
+  // gate.trust: CA files for the gate's upstream verification only (absolute, sorted).
+  std::vector<std::string> gate_trust;
   netpolicy::Cidr subnet;
   netpolicy::IpAddress gate_ip;
   std::optional<double> cpus;
