@@ -6,7 +6,10 @@
 #   gets the token from the vault; every way around the vault listed in issue 11 is refused; the
 #   token is nowhere the agent or an operator's tools can read; blockedPaths stay unreadable
 #   with the hooks gone; a killed daemon fails closed and status says so; clean leaves no copy.
-#   Last, it measures what a hostile agent can still do to a token handed to its own git.
+#   Last, it measures what a hostile agent can still do to a token handed to its own git. Then a
+#   second instance with the token delivered by the gate: clone works with the gate adding the
+#   token, which is nowhere in the sandbox (not even for root); push and a repository outside
+#   git.repositories are refused at the gate; an upstream it cannot verify is refused.
 # Usage: sandbox_vault.sh ACCTL_BINARY   (root, a running local engine: images/engine-up.sh)
 set -uo pipefail
 
@@ -49,13 +52,20 @@ openssl req -newkey rsa:2048 -nodes -subj "/CN=github.com" -keyout "$home/srv/ke
 printf 'subjectAltName=DNS:github.com\n' >"$home/srv/ext.cnf"
 openssl x509 -req -in "$home/srv/req.pem" -CA "$home/ca/ca.pem" -CAkey "$home/ca/ca.key" \
   -CAcreateserial -days 2 -extfile "$home/srv/ext.cnf" -out "$home/srv/cert.pem" >/dev/null 2>&1
+# And a self-signed one, for the gate to refuse.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=github.com" \
+  -addext "subjectAltName=DNS:github.com" -keyout "$home/srv/self.key" -out "$home/srv/self.pem" \
+  >/dev/null 2>&1
 git init -q --bare "$home/srv/repos/o/r.git"
 git -C "$home/srv/repos/o/r.git" config http.receivepack true
+git init -q --bare "$home/srv/repos/o/other.git"
 seed=$(mktemp -d)
 git -C "$seed" init -q && echo "hello from the stand-in" >"$seed/README" &&
   git -C "$seed" add README && git -C "$seed" -c user.name=t -c user.email=t@t commit -qm seed &&
-  git -C "$seed" push -q "$home/srv/repos/o/r.git" HEAD:refs/heads/main
+  git -C "$seed" push -q "$home/srv/repos/o/r.git" HEAD:refs/heads/main &&
+  git -C "$seed" push -q "$home/srv/repos/o/other.git" HEAD:refs/heads/main
 git -C "$home/srv/repos/o/r.git" symbolic-ref HEAD refs/heads/main
+git -C "$home/srv/repos/o/other.git" symbolic-ref HEAD refs/heads/main
 rm -rf "$seed"
 cp "$here/vault/git_server.py" "$home/srv/"
 gcc -static -O2 -o "$home/launcher" "$here/vault/launcher.c" || bad "cannot build the static launcher"
@@ -70,6 +80,7 @@ spec:
   isolation: dind
   network: {subnet: 172.23.0.0/16, gateIP: 172.23.0.53}
   trust: {caFiles: [/usr/local/share/ca-certificates]}  # this machine's TLS interception
+  gate: {trust: [$home/ca/ca.pem]}  # the stand-in's CA, for the gate's verification alone
 ---
 apiVersion: acctl/v1alpha1
 kind: EgressPolicy
@@ -273,6 +284,97 @@ left=$(grep -rlsF -- "$token" "$home/instances" "$home/run" 2>/dev/null | head -
 nested ps -a --format '{{.Names}}' | grep -qx ac-sb-vault1 && bad "clean left the container" ||
   { [[ -z $left ]] && ok "after clean no copy of the token is left (instances/, run/, the container)" ||
     bad "token left after clean: $left"; }
+
+# --- delivery gate: the token stays at the gate, the sandbox never holds it -----------------------
+# A second instance, its GitHub credential delivered by the gate (the default) and limited to
+# o/r: the gate terminates github.com's TLS with a leaf from the Host's CA (init-guard made the
+# agent trust it), verifies the stand-in against spec.gate.trust, and adds the token itself.
+mkdir -p "$home/instances/gate1/workspace"
+chown -R 1000:1000 "$home/instances/gate1/workspace"
+run_gate1() {
+  "$acctl" run base gate1 --host "$host" --credential github=env:E2E_GITHUB_TOKEN \
+    --repository o/r -- -c 'sleep infinity'
+}
+gate_agent() { "$acctl" shell gate1 >"$home/$1.out" 2>"$home/$1.err"; }
+E2E_GITHUB_TOKEN=$token run_gate1 >"$home/gate-run.out" 2>&1 ||
+  { bad "run with a gate-delivered credential"; show "$home/gate-run.out"; }
+has_token "$home/gate-run.out" && bad "run's output shows the token" || ok "run with delivery gate; its output has no token"
+: >"$home/srv/requests.log"
+gate_agent gclone <<'EOS'
+cd /tmp && git clone -q https://github.com/o/r.git r && cat r/README
+EOS
+grep -qx "hello from the stand-in" "$home/gclone.out" && grep -q "auth=ok" "$home/srv/requests.log" &&
+  ! grep -q "auth=missing\|auth=wrong" "$home/srv/requests.log" &&
+  ok "delivery gate: git clone works, and the server saw the token the gate added" ||
+  { bad "git clone through the gate"; show "$home/gclone.out" "$home/gclone.err" "$home/srv/requests.log"; }
+gate_agent gsearch <<EOS
+env | grep -c -F -- "$token"
+for f in /proc/[0-9]*/environ; do grep -lsF -- "$token" "\$f"; done
+grep -rlsF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr -- "$token" / | head -5
+echo searched
+EOS
+if grep -qx searched "$home/gsearch.out" && [[ $(head -1 "$home/gsearch.out") == 0 ]] &&
+  [[ $(wc -l <"$home/gsearch.out") -eq 2 ]]; then
+  ok "delivery gate, as uid 1000: the token is in no environment, /proc/*/environ or file"
+else
+  bad "delivery gate: the token is readable by the agent"; show "$home/gsearch.out" "$home/gsearch.err"
+fi
+# Not even root in the sandbox finds it: it never entered. (The token comes on stdin, so the
+# search's own command lines do not hold it; the loop skips its own shell.)
+printf '%s\n' "$token" | nested exec -i -u 0 ac-sb-gate1 sh -c '
+  read -r t
+  grep -rlsF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -- "$t" / | head -3
+  for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do
+    case $f in /proc/$$/*) continue ;; esac
+    grep -qsF -- "$t" "$f" && echo "$f"
+  done' >"$home/groot.out" 2>&1
+[[ ! -s $home/groot.out ]] && ok "delivery gate, as root in the sandbox: no file and no process holds the token" ||
+  { bad "delivery gate: root in the sandbox finds the token"; show "$home/groot.out"; }
+nested inspect ac-sb-gate1 >"$home/ginspect.json" 2>&1
+has_token "$home/ginspect.json" "$home/instances/gate1" && bad "the token is in the container's spec or instances/gate1" ||
+  ok "delivery gate: no token in docker inspect or instances/gate1"
+[[ $(stat -c '%U %a' "$home/run/hosts/$host/gate/secrets/gate1/github" 2>/dev/null) == "root 600" ]] &&
+  ok "the gate's copy is run/hosts/$host/gate/secrets/gate1/github, root's, 0600" || bad "the gate's token file owner/mode"
+
+gate_agent gpush <<'EOS'
+cd /tmp/r && echo more >> README && git -c user.name=a -c user.email=a@a commit -qam more &&
+  git push origin HEAD:refs/heads/main; echo rc=$?
+EOS
+grep -q "rc=[1-9]" "$home/gpush.out" && grep -q "403" "$home/gpush.err" && ! grep -q "receive-pack" "$home/srv/requests.log" &&
+  ok "git push is refused by the gate (403, allowPush false); the server never saw receive-pack" ||
+  { bad "push through the gate"; show "$home/gpush.out" "$home/gpush.err" "$home/srv/requests.log"; }
+gate_agent gother <<'EOS'
+cd /tmp && git clone -q https://github.com/o/other.git other; echo rc=$?
+EOS
+grep -q "rc=[1-9]" "$home/gother.out" && ! grep -q "/o/other" "$home/srv/requests.log" &&
+  ok "a repository outside git.repositories is refused at the gate" ||
+  { bad "o/other through the gate"; show "$home/gother.out" "$home/gother.err" "$home/srv/requests.log"; }
+"$acctl" policy log gate1 >"$home/glog.out" 2>&1
+grep -q '"reason":"push-not-allowed"' "$home/glog.out" && grep -q '"reason":"repository-not-listed o/other"' "$home/glog.out" &&
+  ok "policy log gate1 names both refusals" || { bad "policy log gate1"; show "$home/glog.out"; }
+has_token "$home/glog.out" && bad "the gate's audit shows the token" || ok "no token in the gate's audit lines"
+
+# An upstream whose certificate the gate cannot verify: the stand-in again, self-signed.
+$docker rm -f "$server" >/dev/null 2>&1
+$docker run -d --name "$server" --network "$egress" --user 0:0 -v "$home/srv:/srv" \
+  --entrypoint python3 acctl/agent-base:latest /srv/git_server.py /srv/repos /srv/self.pem \
+  /srv/self.key "$token" /srv/requests.log >/dev/null || bad "cannot start the self-signed server"
+server_ip=$($docker inspect -f "{{(index .NetworkSettings.Networks \"$egress\").IPAddress}}" "$server")
+write_manifest "$server_ip"
+E2E_GITHUB_TOKEN=$token run_gate1 >"$home/gate-run2.out" 2>&1 || { bad "run after the server moved"; show "$home/gate-run2.out"; }
+sleep 1
+: >"$home/srv/requests.log"
+gate_agent gbad <<'EOS'
+git ls-remote https://github.com/o/r.git; echo rc=$?
+EOS
+"$acctl" policy log gate1 >"$home/glog2.out" 2>&1
+grep -q "rc=[1-9]" "$home/gbad.out" && [[ ! -s $home/srv/requests.log ]] &&
+  grep -q "upstream-tls: upstream certificate not trusted" "$home/glog2.out" &&
+  ok "an upstream the gate cannot verify is refused before any request reaches it" ||
+  { bad "unverifiable upstream"; show "$home/gbad.out" "$home/gbad.err" "$home/glog2.out"; }
+"$acctl" clean gate1 >"$home/gclean.out" 2>&1 || { bad "clean gate1"; show "$home/gclean.out"; }
+left=$(grep -rlsF -- "$token" "$home/instances" "$home/run" 2>/dev/null | head -3)
+[[ -z $left ]] && ok "after clean no copy of the gate's token is left" || bad "token left after clean: $left"
 
 echo "# $failures failed"
 ((failures == 0))
