@@ -223,7 +223,8 @@ void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
       f.file.mode = 0600;
       f.file.private_base = options.state_dir;
       f.file.private_folder = "instances/" + s.meta.name + "/secrets";
-      f.file.explain = [provider](const std::string&) {
+      // An init-capture: clang does not capture structured bindings.
+      f.file.explain = [provider = provider](const std::string&) {
         return token_changed("", provider, false);
       };
       o.depends_on.push_back(f.name);
@@ -253,7 +254,7 @@ void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
       f.file.private_base = paths.gate_dir();
       f.file.private_folder = "secrets/" + s.meta.name;
       f.file.reload_container = gate_container_name(host.meta.name);
-      f.file.explain = [name = s.meta.name, provider](const std::string&) {
+      f.file.explain = [name = s.meta.name, provider = provider](const std::string&) {
         return token_changed(name, provider, true);
       };
       files.push_back(std::move(f));

@@ -429,4 +429,21 @@ std::string rewrite_head_with_token(std::string_view raw_head, const HttpRequest
   return out;
 }
 
+std::string what_would_allow_request(const CredentialVerdict& refused, std::string_view sandbox) {
+  if (refused.allowed) return "";
+  const std::string who = "Sandbox/" + std::string(sandbox);
+  const std::string_view reason = refused.reason;
+  if (reason == "push-not-allowed") return "set git.allowPush: true on " + who;
+  if (reason.starts_with("repository-not-listed ")) {
+    return "add " + std::string(reason.substr(22)) + " to " + who + " git.repositories";
+  }
+  if (reason == "graphql-can-reach-any-repository" ||
+      reason == "api-path-outside-listed-repositories" ||
+      reason.starts_with("project-id-not-matchable")) {
+    return "git.repositories on " + who +
+           " limits the API to those repositories; leave it empty to allow this";
+  }
+  return "";
+}
+
 }  // namespace acctl::gate

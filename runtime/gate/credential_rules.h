@@ -82,4 +82,9 @@ CredentialVerdict judge_credential_request(const HttpRequestHead& head, std::str
 std::string rewrite_head_with_token(std::string_view raw_head, const HttpRequestHead& head,
                                     std::string_view host, const CredentialGrant& grant);
 
+// What would allow a request judge_credential_request refused, for the agent and its operator
+// ("set git.allowPush: true on Sandbox/dev"); "" when no setting can (an ambiguous path, a
+// request that is not git's or the API's).
+std::string what_would_allow_request(const CredentialVerdict& refused, std::string_view sandbox);
+
 }  // namespace acctl::gate

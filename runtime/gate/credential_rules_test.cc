@@ -473,5 +473,19 @@ TEST(GateCredentialRules, RewriteForAnotherHostAddsNothing) {
             head_text("GET", "/", "evil.com"));
 }
 
+TEST(GateCredentialRules, RefusalsSayWhatWouldAllowThem) {
+  EXPECT_EQ(what_would_allow_request({false, "push-not-allowed", "git-receive-pack", "o/r"}, "dev"),
+            "set git.allowPush: true on Sandbox/dev");
+  EXPECT_EQ(what_would_allow_request(
+                {false, "repository-not-listed o/other", "git-upload-pack", "o/other"}, "dev"),
+            "add o/other to Sandbox/dev git.repositories");
+  EXPECT_NE(what_would_allow_request({false, "graphql-can-reach-any-repository", "api", ""}, "dev")
+                .find("leave it empty"),
+            std::string::npos);
+  EXPECT_EQ(what_would_allow_request({false, "ambiguous-path", "other", ""}, "dev"), "");
+  EXPECT_EQ(
+      what_would_allow_request({true, "git-upload-pack o/r", "git-upload-pack", "o/r"}, "dev"), "");
+}
+
 }  // namespace
 }  // namespace acctl::gate

@@ -109,10 +109,14 @@ class InterceptConnection final : public PollTarget,
     if (verdict.reason.empty()) verdict = judge_credential_request(head, name_, *grant_);
     r.allowed = verdict.allowed;
     r.reason = verdict.reason;
+    r.to_allow = what_would_allow_request(verdict, record_.sandbox);
     gate_.metrics().decision(record_.protocol, verdict.allowed, verdict.reason);
     gate_.audit(r);
     ++requests_judged_;
-    if (!verdict.allowed) return verdict.reason;
+    if (!verdict.allowed) {
+      refused_hint_ = r.to_allow;
+      return verdict.reason;
+    }
     bytes = rewrite_head_with_token(bytes, head, name_, *grant_);
     return std::nullopt;
   }
@@ -236,8 +240,10 @@ class InterceptConnection final : public PollTarget,
     }
     const TlsSession::State s = server_->advance();
     if (s == TlsSession::State::kOpen) {
-      const std::string body = "acctl gate: refused " + header_safe(name_) + " for Sandbox/" +
-                               header_safe(record_.sandbox) + ": " + header_safe(reason) + "\n";
+      std::string body = "acctl gate: refused " + header_safe(name_) + " for Sandbox/" +
+                         header_safe(record_.sandbox) + ": " + header_safe(reason) + "\n";
+      if (status == 403 && !refused_hint_.empty())
+        body += "to allow it: " + header_safe(refused_hint_) + "\n";
       server_->write(http_response(
           status, body,
           "X-Acctl-Gate-Reason: " + header_safe(reason) + "\r\nConnection: close\r\n"));
@@ -376,8 +382,9 @@ class InterceptConnection final : public PollTarget,
   std::unique_ptr<TlsSession> server_;        // towards the client, with the minted leaf
   std::unique_ptr<TlsSession> upstream_tls_;  // towards the real upstream, verified
   std::unique_ptr<RequestStream> requests_;
-  std::string response_;  // the upstream's plaintext on its way to the client
-  size_t progress_ = 0;   // bytes moved anywhere, to know when a round did nothing
+  std::string response_;      // the upstream's plaintext on its way to the client
+  std::string refused_hint_;  // what would allow the refused request, for its 403
+  size_t progress_ = 0;       // bytes moved anywhere, to know when a round did nothing
   uint64_t bytes_up_ = 0, bytes_down_ = 0, requests_judged_ = 0;
   bool closing_ = false, finished_ = false, refused_ = false;
   std::string closed_by_;

@@ -29,6 +29,14 @@ EgressCheck check_egress(const GateConfig& config, const std::string& client, st
   }
   if (!out.allowed) return out;
   const std::string normalized = netpolicy::normalize_name(lowered).value_or(lowered);
+  if (const CredentialGrant* grant = policy.credential_for(normalized)) {
+    out.rules.push_back(
+        std::string("credential host: over TLS the gate terminates it and adds the ") +
+        (grant->provider == Provider::kGithub ? "github" : "gitlab") +
+        " token to each request it allows (git: " +
+        (grant->allow_push ? "push allowed" : "no push") +
+        (grant->repositories.empty() ? "" : ", listed repositories only") + ")");
+  }
   auto pinned = policy.records.find(normalized);
   if (pinned == policy.records.end()) {
     out.resolved_later = true;
