@@ -305,6 +305,13 @@ Result<ConvergeResult> converge(const Model& model, const ConvergeOptions& opt,
     if (!apply) continue;
     if (!s.plan.errors.empty()) break;  // nothing is changed on a plan with errors
     if (s.plan.empty()) continue;
+    // The outer stage waits for a nested engine it starts; one that still does not answer is
+    // an error here, not a plan carried out against nothing.
+    if (!s.api) {
+      return Error{0, "the nested engine at " + s.options.host + " of Host/" +
+                          (s.nested_of ? s.nested_of->meta.name : std::string("?")) +
+                          " does not answer; see `acctl status` and the Host container's log"};
+    }
     if (auto r = check_runsc(s); !r) return with_engine_state(r.error(), s.api.get());
 
     StepContext context;

@@ -413,11 +413,18 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
              {}};
     reloads.push_back(r);
   }
-  // Nested engines that do not answer yet: their stage waits for them.
+  // Nested engines that do not answer yet, or whose host container this plan makes or starts
+  // again (the engine that answered is going away): their stage waits for them.
+  std::set<std::string> restarted = recreated;
+  for (const Action& a : changes)
+    if (a.type == ActionType::kStart) restarted.insert(a.name);
   for (const DesiredObject& d : desired.objects) {
     if (d.type != ObjectType::kEngine) continue;
     auto ready = observed.engines_ready.find(d.nested.endpoint);
-    if (ready != observed.engines_ready.end() && ready->second) {
+    const bool host_restarts =
+        std::any_of(d.depends_on.begin(), d.depends_on.end(),
+                    [&](const std::string& c) { return restarted.count(c); });
+    if (ready != observed.engines_ready.end() && ready->second && !host_restarts) {
       ++plan.in_sync;
       continue;
     }
@@ -427,7 +434,7 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
                      d.owner,
                      d.host,
                      false,
-                     {"not answering yet"},
+                     {host_restarts ? "restarting with its host container" : "not answering yet"},
                      d,
                      "",
                      {}});

@@ -260,6 +260,45 @@ TEST(Plan, ImagesFilesReloadsAndWaitsAreStepsWithStableText) {
                                                     "acctl/debian:bookworm", "acctl/host:latest"}));
 }
 
+// The engine that answered while the plan was made belongs to the host container it replaces
+// or starts again: the stage waits for the new one, after the host container.
+TEST(Plan, ANestedEngineIsWaitedForWhenItsHostContainerStartsAnew) {
+  DesiredObject host = container("h");
+  host.name = "ac-dind-host-h";
+  host.owner = "Host/h";
+  host.keep_running = true;
+  DesiredObject engine;
+  engine.type = ObjectType::kEngine;
+  engine.name = "unix:///run/h/docker.sock";
+  engine.owner = "Host/h";
+  engine.nested = {engine.name, host.name, "", "h"};
+  engine.depends_on = {host.name};
+  DesiredState want{{network("h"), host, engine}, {"h"}};
+
+  ObservedObject changed = seen(host);
+  changed.labels[kLabelSpecHash] = "old";
+  changed.labels[kLabelSpecFields] = "env:e0,image:i1";
+  ObservedState s = observed_of({seen(want.objects[0]), changed});
+  s.engines_ready[engine.name] = true;
+  Plan replaced = plan_changes(want, s, {});
+  ASSERT_EQ(replaced.actions.size(), 3u);
+  EXPECT_EQ(replaced.actions[2].type, ActionType::kWait);
+  EXPECT_EQ(replaced.actions[2].reasons,
+            std::vector<std::string>{"restarting with its host container"});
+  EXPECT_EQ(replaced.actions[2].after, std::vector<size_t>{1});
+
+  s = observed_of({seen(want.objects[0]), seen(host, "exited")});
+  s.engines_ready[engine.name] = true;
+  Plan started = plan_changes(want, s, {});
+  ASSERT_EQ(started.actions.size(), 2u);
+  EXPECT_EQ(started.actions[0].type, ActionType::kStart);
+  EXPECT_EQ(started.actions[1].type, ActionType::kWait);
+
+  s = observed_of({seen(want.objects[0]), seen(host)});
+  s.engines_ready[engine.name] = true;
+  EXPECT_TRUE(plan_changes(want, s, {}).empty());
+}
+
 // A gate re-reads every file it was given at once: two changed files are one reload, after
 // both writes, with both reasons.
 TEST(Plan, OneReloadPerGateAfterEveryFileItReads) {
