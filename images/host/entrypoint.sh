@@ -259,7 +259,7 @@ write_daemon_json() {
   local args_json
   args_json=$(printf '%s\n' "${args[@]}" | jq -R . | jq -sc .)
   jq -n --argjson args "$args_json" '{
-      runtimes: {runsc: {path: "/usr/bin/runsc", runtimeArgs: $args}},
+      runtimes: {runsc: {path: "/usr/local/sbin/ac-runsc", runtimeArgs: $args}},
       "default-runtime": "runc",
       "storage-driver": "overlay2",
       "log-driver": "json-file",

@@ -278,7 +278,8 @@ void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
   }
   if (host.spec.isolation == Isolation::kDind) {
     // In the nested engine, after the gate; names resolve at the gate only (the engine's
-    // embedded DNS would answer other containers' names and forward the rest).
+    // embedded DNS would answer other containers' names: the Host's runtime closes it,
+    // images/host/runsc.sh).
     o.engine = host_paths(options.state_dir, host.meta.name).endpoint();
     const HostPaths paths = host_paths(options.state_dir, host.meta.name);
     o.depends_on.push_back(gate_container_name(host.meta.name));

@@ -190,27 +190,51 @@ for user in 1000 0; do
   sed 's/^/    /' "$home/forge-$user.log"
 done
 # Nor learn b's address or decisions: names resolve only through the gate, which knows no
-# sandbox names; Docker's embedded DNS is not reachable under gVisor; the gate's control port
-# and audit log are not the sandboxes'.
+# sandbox names; Docker's embedded DNS is closed to sandboxes; the gate's control port and
+# audit log are not the sandboxes'.
 in_sandbox a getent hosts ac-sb-b >/dev/null 2>&1
 rc=$?
 ((rc == 2)) && ok "a cannot resolve b's container name through the gate" || bad "ac-sb-b in a: getent exit $rc"
-embedded=$(in_sandbox a python3 -c '
-import socket, struct
+# Docker's embedded DNS server (127.0.0.11) would answer b's container name: with runsc on
+# --network=host the engine's DNAT to it works in a sandbox's namespace. The Host's runtime
+# (images/host/runsc.sh) closes 127.0.0.11 there before the sandbox starts: asked at port 53
+# and at the resolver's own ports (read from the DNAT rules in a's namespace), over UDP and
+# TCP, as uid 1000 and as root in a, nothing answers.
+# Asks the embedded DNS for b's name from sandbox $1, as uid 1000 and as root: one ok or not ok
+# line for the resolver's DNAT found in its namespace, then one per user.
+embedded_dns_closed() { # embedded_dns_closed SANDBOX WHEN
+  local sb=$1 when=$2 pid resolver_ports embedded user
+  pid=$($docker exec "ac-dind-host-$host" docker inspect -f '{{.State.Pid}}' "ac-sb-$sb")
+  resolver_ports=$($docker exec "ac-dind-host-$host" nsenter --net="/proc/$pid/ns/net" iptables -t nat -S DOCKER_OUTPUT 2>/dev/null |
+    sed -n 's/.*-p \(tcp\|udp\) .*--to-destination 127\.0\.0\.11:\([0-9]*\).*/\1:\2/p' | tr '\n' ' ')
+  [[ -n $resolver_ports ]] && ok "$when: the embedded resolver runs in $sb's namespace (ports $resolver_ports)" ||
+    bad "$when: no DNAT to the embedded resolver found in $sb's namespace"
+  for user in 1000 0; do
+    # shellcheck disable=SC2086 # one argument per port
+    embedded=$(nested exec -u "$user" "ac-sb-$sb" python3 -c '
+import socket, struct, sys
 q = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\x07ac-sb-b\x00" + struct.pack(">HH", 1, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-try:
-    s.sendto(q, ("127.0.0.11", 53)); r = s.recv(512); print("answers", struct.unpack(">H", r[6:8])[0])
-except OSError as e:
-    print("no answer:", e)' 2>&1)
-# Measured: it answers (runsc runs with --network=host on this kernel, so the nested engine's
-# DNAT to its embedded resolver works inside the sandbox's namespace). A known gap, reported as
-# TAP's TODO (not counted): a sandbox can map another's container name to its address.
-if [[ $embedded == "no answer"* || $embedded == "answers 0" ]]; then
-  ok "Docker's embedded DNS gives a nothing for b ($embedded)"
-else
-  printf 'not ok - Docker'"'"'s embedded DNS (127.0.0.11) answers a for ac-sb-b (%s) # TODO known gap under runsc --network=host\n' "$embedded"
-fi
+for target in ["udp:53", "tcp:53"] + sys.argv[1:]:
+    proto, port = target.split(":")
+    try:
+        if proto == "udp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+            s.sendto(q, ("127.0.0.11", int(port))); r = s.recv(512)
+        else:
+            s = socket.create_connection(("127.0.0.11", int(port)), timeout=3)
+            s.sendall(struct.pack(">H", len(q)) + q); r = s.recv(514)[2:]
+        print("answered", target, struct.unpack(">H", r[6:8])[0])
+    except OSError as e:
+        print("refused", target, e)' $resolver_ports 2>&1)
+    if grep -q "^refused" <<<"$embedded" && ! grep -qv "^refused" <<<"$embedded"; then
+      ok "$when: uid $user in $sb gets no answer from the embedded DNS ($(wc -l <<<"$embedded") ways tried)"
+    else
+      bad "$when: uid $user in $sb reaches the embedded DNS"
+    fi
+    sed 's/^/    /' <<<"$embedded"
+  done
+}
+embedded_dns_closed a "first start"
 tcp_connect a "$gate_ip" 9099
 rc=$?
 ((rc != 0)) && ok "the gate's control port is unreachable from a (exit $rc)" || bad "a reaches the gate's control port"
@@ -298,6 +322,18 @@ c_ip=$(nested inspect -f '{{(index .NetworkSettings.Networks "ac-net-e2e").IPAdd
 python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); sys.exit(c["sandboxes"][sys.argv[2]]["name"] != "c")' \
   "$home/run/hosts/$host/gate/config.json" "$c_ip" 2>/dev/null &&
   ok "the gate's config names sandbox c at the address acctl gave it ($c_ip)" || bad "sandbox c ($c_ip) is not in the gate's config"
+
+# A Host container replaced under running sandboxes (here: runsc's network mode set instead of
+# probed): apply waits for the new nested engine, starts the sandboxes again, and the new
+# namespaces are closed to the embedded DNS as well.
+host_before=$($docker inspect -f '{{.Id}}' "ac-dind-host-$host")
+sed -i 's/^  isolation: dind$/  isolation: dind\n  runtime: {runsc: {network: host}}/' "$manifest"
+check "apply replaces the Host container and starts its sandboxes again" "$acctl" apply -f "$manifest" --wait
+[[ $($docker inspect -f '{{.Id}}' "ac-dind-host-$host") != "$host_before" ]] && ok "the Host container is a new one" ||
+  bad "the Host container was not replaced"
+grep -q "restarting with its host container" "$home/check.log" && ok "the plan waited for the new nested engine" ||
+  bad "no wait for the new nested engine: $(grep -m3 engine "$home/check.log")"
+embedded_dns_closed a "after the Host's replacement"
 
 # --- logs -------------------------------------------------------------------------------------------
 "$acctl" logs proxy "$host" >"$home/proxy.log" 2>&1
