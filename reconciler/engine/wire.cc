@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
+
 namespace acctl::engine {
 
 std::string url_encode(std::string_view text) {
@@ -219,8 +221,7 @@ ResponseHeadReader::State ResponseHeadReader::parse(std::string_view text) {
         name.find_first_of(" \t") != std::string::npos) {
       return fail("malformed header line: " + std::string(line));
     }
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    name = ascii_lower(name);
     std::string_view value = trim(line.substr(colon + 1));
     auto [it, fresh] = head_.headers.try_emplace(name, value);
     if (!fresh) it->second.append(", ").append(value);

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
 #include "common/parallel.h"
 #include "manifest/cross_checks.h"
 #include "manifest/quantity.h"
@@ -179,11 +180,6 @@ std::vector<std::string> resolve_ca_files(
 
 std::string folder_of(const std::string& file);
 
-std::string lower_case(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // Per-document checks; the document has passed its schema and has its defaults filled in.
 class DocumentChecker {
  public:
@@ -247,7 +243,7 @@ class DocumentChecker {
       std::vector<std::string> parts;
       std::stringstream ss(r);
       for (std::string part; std::getline(ss, part, '/');) parts.push_back(part);
-      const std::string lowered = lower_case(r);
+      const std::string lowered = ascii_lower(r);
       if (std::any_of(parts.begin(), parts.end(),
                       [](const std::string& p) { return p == "." || p == ".."; })) {
         error(item, "repository " + q(r) + " has a \".\" or \"..\" part");
@@ -665,7 +661,7 @@ void add_to_model(const Document& doc, Model& model) {
     s.spec.github_hosts = strings(git["githubHosts"]);
     s.spec.gitlab_hosts = strings(git["gitlabHosts"]);
     for (const std::string& r : strings(git["repositories"]))
-      s.spec.git_repositories.push_back(lower_case(r));
+      s.spec.git_repositories.push_back(ascii_lower(r));
     s.spec.workspace = spec["workspace"].contains("path")
                            ? *normalize_relative(spec["workspace"]["path"].get<std::string>())
                            : "instances/" + s.meta.name + "/workspace";

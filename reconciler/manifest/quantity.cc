@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
+
 namespace acctl {
 
 std::variant<int64_t, std::string> parse_size(const nlohmann::json& value) {
@@ -34,7 +36,7 @@ std::variant<int64_t, std::string> parse_size(const nlohmann::json& value) {
   std::string unit;
   for (size_t k = i; k < s.size(); ++k) {
     char c = s[k];
-    unit += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    unit += ascii_lower(c);
   }
   double multiplier = 1;
   if (unit.ends_with("ib") && unit.size() == 3) unit.resize(1);

@@ -7,20 +7,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
 #include "manifest/schema_files.h"
 
 namespace acctl {
 namespace {
 
 using nlohmann::json;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 json parse_embedded(std::string_view name) {
   for (const EmbeddedSchema& s : embedded_schemas()) {
@@ -54,7 +47,7 @@ struct KindSpec {
 
 KindSpec load_kind(std::string_view kind) {
   KindSpec out;
-  out.spec = parse_embedded(lower(kind));
+  out.spec = parse_embedded(ascii_lower(kind));
   namespace_refs(out.spec, std::string(kind));
   out.definitions = json::object();
   if (out.spec.contains("definitions")) {
@@ -157,9 +150,9 @@ void defaults_at(const json& root, const json* schema, json& instance) {
 }  // namespace
 
 std::string canonical_kind(std::string_view typed) {
-  std::string t = lower(typed);
+  std::string t = ascii_lower(typed);
   for (std::string_view kind : kKinds) {
-    std::string k = lower(kind);
+    std::string k = ascii_lower(kind);
     if (t == k || t == k + "s" || t == k + "es" || (k == "egresspolicy" && t == "egresspolicies")) {
       return std::string(kind);
     }

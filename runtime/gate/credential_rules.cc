@@ -8,28 +8,14 @@
 #include <optional>
 #include <variant>
 
+#include "common/ascii.h"
+
 namespace acctl::gate {
 namespace {
 
-char lower_char(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), lower_char);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower_char(x) == lower_char(y);
-         });
-}
-
 std::string normal_host(std::string_view host) {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  return lower(host);
+  return ascii_lower(host);
 }
 
 bool has_host(const std::vector<std::string>& hosts, const std::string& host) {
@@ -43,7 +29,7 @@ bool is_hex(char c) {
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  return lower_char(c) - 'a' + 10;
+  return ascii_lower(c) - 'a' + 10;
 }
 
 bool all_digits(std::string_view text) {
@@ -190,7 +176,7 @@ bool host_field_names(const HttpRequestHead& head, const std::string& host) {
 bool listed(const CredentialGrant& grant, const std::string& repository) {
   if (grant.repositories.empty()) return true;
   return std::any_of(grant.repositories.begin(), grant.repositories.end(),
-                     [&](const std::string& r) { return lower(r) == repository; });
+                     [&](const std::string& r) { return ascii_lower(r) == repository; });
 }
 
 CredentialVerdict refuse(std::string reason, std::string operation = "other",
@@ -214,7 +200,7 @@ std::string git_repository(const std::vector<std::string_view>& segments, size_t
   std::string repository;
   for (size_t i = 0; i < count; ++i) {
     if (i > 0) repository += '/';
-    repository += lower(segments[i]);
+    repository += ascii_lower(segments[i]);
   }
   if (repository.ends_with(".git")) repository.resize(repository.size() - 4);
   if (repository.ends_with('/')) return "";  // the last segment was only ".git"
@@ -249,7 +235,7 @@ CredentialVerdict judge_git(const HttpRequestHead& head, const Target& target,
     // LFS lives under "<repo>.git/info/lfs" (git-lfs adds the .git to a remote without one).
     size_t k = 2;
     while (k + 1 < n && !(segments[k] == "info" && segments[k + 1] == "lfs" &&
-                          lower(segments[k - 1]).ends_with(".git"))) {
+                          ascii_lower(segments[k - 1]).ends_with(".git"))) {
       ++k;
     }
     if (k + 1 >= n) return refuse("not-a-git-request");
@@ -285,7 +271,7 @@ CredentialVerdict judge_github_rest(const HttpRequestHead& head, std::string_vie
                                     const CredentialGrant& grant) {
   const std::vector<std::string_view> segments = split_path(path);
   if (segments.size() >= 3 && segments[0] == "repos") {
-    const std::string repository = lower(segments[1]) + "/" + lower(segments[2]);
+    const std::string repository = ascii_lower(segments[1]) + "/" + ascii_lower(segments[2]);
     if (!listed(grant, repository)) {
       return refuse("repository-not-listed " + repository, "api", repository);
     }
@@ -307,7 +293,7 @@ CredentialVerdict judge_gitlab_api(const HttpRequestHead& head, std::string_view
       if (grant.repositories.empty()) return allow("api");
       return refuse("project-id-not-matchable " + std::string(id), "api");
     }
-    const std::string repository = lower(percent_decode(id));
+    const std::string repository = ascii_lower(percent_decode(id));
     if (!listed(grant, repository)) {
       return refuse("repository-not-listed " + repository, "api", repository);
     }
@@ -370,7 +356,7 @@ std::optional<std::string> authorization_for(const HttpRequestHead& head, std::s
 
 bool client_credential_field(std::string_view line) {
   const std::string_view name = line.substr(0, line.find(':'));
-  return iequals(name, "authorization") || iequals(name, "proxy-authorization");
+  return ascii_iequals(name, "authorization") || ascii_iequals(name, "proxy-authorization");
 }
 
 }  // namespace

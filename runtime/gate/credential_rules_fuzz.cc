@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/ascii.h"
 #include "gate/credential_rules.h"
 
 namespace {
@@ -24,19 +25,9 @@ void check(bool condition) {
   if (!condition) std::abort();
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool credential_field(const HttpHeaderField& field) {
-  return iequals(field.name, "authorization") || iequals(field.name, "proxy-authorization");
+  return acctl::ascii_iequals(field.name, "authorization") ||
+         acctl::ascii_iequals(field.name, "proxy-authorization");
 }
 
 struct Case {
@@ -80,7 +71,7 @@ std::string pick_host(uint8_t selector, const HttpRequestHead& head) {
 
 bool is_credential_host(const CredentialGrant& grant, std::string host) {
   if (!host.empty() && host.back() == '.') host.pop_back();
-  for (char& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  host = acctl::ascii_lower(host);
   for (const auto* hosts : {&grant.git_hosts, &grant.api_hosts}) {
     for (const std::string& h : *hosts) {
       if (h == host) return true;
@@ -133,8 +124,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t authorizations = 0;
   size_t first_other = 0;
   for (const HttpHeaderField& field : again.head.fields) {
-    if (iequals(field.name, "proxy-authorization")) std::abort();
-    if (iequals(field.name, "authorization")) ++authorizations;
+    if (acctl::ascii_iequals(field.name, "proxy-authorization")) std::abort();
+    if (acctl::ascii_iequals(field.name, "authorization")) ++authorizations;
   }
   if (is_credential_host(c.grant, host)) {
     check(authorizations == 1);

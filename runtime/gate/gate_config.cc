@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/ascii.h"
 #include "gate/config_file.h"
 #include "gate/http_head.h"
 #include "netpolicy/domain.h"
@@ -87,11 +88,7 @@ void compile_credentials(const PolicyFile& spec, const std::string& at, bool top
     if (grant.git_hosts.empty() && grant.api_hosts.empty())
       problems.add(path, "names no host (gitHosts or apiHosts)");
     grant.allow_push = c.allow_push;
-    for (const std::string& r : c.repositories) {
-      std::string lowered = r;
-      for (char& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      grant.repositories.push_back(lowered);
-    }
+    for (const std::string& r : c.repositories) grant.repositories.push_back(ascii_lower(r));
     if (c.token_file.empty()) {
       problems.add(path + ".tokenFile", "required");
     } else if (read) {

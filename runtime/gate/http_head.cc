@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/ascii.h"
 #include "netpolicy/address.h"
 
 namespace acctl::gate {
@@ -44,25 +45,6 @@ std::string_view trim_ows(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
   return text;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 HttpHeadParse failure(HttpHeadStatus status, std::string reason) {
@@ -142,7 +124,8 @@ HttpHeadParse parse_complete_head(std::string_view head) {
     if (request.fields.size() >= kMaxHeaderFields) {
       return failure(HttpHeadStatus::kTooLarge, "more than 128 header fields");
     }
-    if (iequals(name, "host") && ++host_fields > 1) return malformed("more than one Host field");
+    if (ascii_iequals(name, "host") && ++host_fields > 1)
+      return malformed("more than one Host field");
     request.fields.push_back({std::string(name), std::string(value)});
   }
   if (request.minor_version == 1 && host_fields == 0) return malformed("HTTP/1.1 without Host");
@@ -164,7 +147,7 @@ std::optional<uint16_t> parse_port(std::string_view text) {
 bool same_host(const HostPort& a, const HostPort& b) {
   auto bare = [](std::string_view host) {
     if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-    return lower(host);
+    return ascii_lower(host);
   };
   if (a.ipv6_literal || b.ipv6_literal) {
     if (a.ipv6_literal != b.ipv6_literal) return false;
@@ -177,7 +160,7 @@ bool same_host(const HostPort& a, const HostPort& b) {
 
 std::optional<std::string_view> HttpRequestHead::host() const {
   for (const HttpHeaderField& field : fields) {
-    if (iequals(field.name, "host")) return field.value;
+    if (ascii_iequals(field.name, "host")) return field.value;
   }
   return std::nullopt;
 }
@@ -261,7 +244,7 @@ std::variant<AbsoluteTarget, std::string> parse_absolute_target(std::string_view
   const size_t scheme_end = target.find("://");
   if (scheme_end == std::string_view::npos) return "not scheme://authority";
   AbsoluteTarget out;
-  out.scheme = lower(target.substr(0, scheme_end));
+  out.scheme = ascii_lower(target.substr(0, scheme_end));
   uint16_t default_port = 0;
   if (out.scheme == "http") {
     default_port = 80;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/ascii.h"
 #include "gate/credential_rules.h"
 #include "gate/gate_log.h"
 #include "gate/http_response.h"
@@ -32,13 +33,6 @@ constexpr size_t kHighWater = 256 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 // How long a closing connection may take to hand over what is queued.
 constexpr auto kCloseLinger = std::chrono::seconds(2);
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 class InterceptConnection final : public PollTarget,
                                   public std::enable_shared_from_this<InterceptConnection> {
@@ -104,7 +98,8 @@ class InterceptConnection final : public PollTarget,
     CredentialVerdict verdict;
     for (const HttpHeaderField& field : head.fields) {
       // After an upgrade the stream would no longer be HTTP, and no longer judged.
-      if (iequals(field.name, "upgrade")) verdict = {false, "upgrade-not-allowed", "other", ""};
+      if (ascii_iequals(field.name, "upgrade"))
+        verdict = {false, "upgrade-not-allowed", "other", ""};
     }
     if (verdict.reason.empty()) verdict = judge_credential_request(head, name_, *grant_);
     r.allowed = verdict.allowed;

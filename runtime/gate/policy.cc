@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/ascii.h"
 #include "netpolicy/domain.h"
 
 namespace acctl::gate {
@@ -101,10 +102,7 @@ std::variant<EgressPolicy, std::vector<std::string>> EgressPolicy::compile(
 }
 
 Decision EgressPolicy::decide_name(std::string_view name) const {
-  std::string lowered(name);
-  for (char& c : lowered) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  const std::string lowered = ascii_lower(name);
   if (is_ip_literal(lowered)) return {false, "ip-literal"};
   const std::optional<std::string> normalized = netpolicy::normalize_name(lowered);
   if (!normalized) return {false, "invalid-name"};

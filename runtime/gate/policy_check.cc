@@ -1,6 +1,7 @@
 // The gate's decision for a client and a destination, step by step, as the proxy takes it.
 #include "gate/policy_check.h"
 
+#include "common/ascii.h"
 #include "netpolicy/domain.h"
 
 namespace acctl::gate {
@@ -12,10 +13,7 @@ EgressCheck check_egress(const GateConfig& config, const std::string& client, st
   const PolicySource source =
       sandbox ? PolicySource{sandbox->egress_policy, sandbox->blueprint} : PolicySource{};
   const ClientPolicy& policy = config.policy_for(client);
-  std::string lowered(name);
-  for (char& c : lowered) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  const std::string lowered = ascii_lower(name);
   const Decision by_name = policy.rules->decide_name(lowered);
   const Decision by_port = policy.rules->decide_port(port);
   out.rules.push_back(by_name.reason);

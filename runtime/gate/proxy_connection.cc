@@ -13,6 +13,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "common/ascii.h"
 #include "common/syscall.h"
 #include "gate/gate_log.h"
 #include "gate/http_head.h"
@@ -33,14 +34,6 @@ constexpr size_t kMaxHelloBytes = kMaxClientHelloLength + 5 * kMaxClientHelloRec
 // How long a refused HTTP client may keep sending before the gate closes on it (so the 403 is
 // not lost to a reset caused by unread bytes).
 constexpr auto kRefusalLinger = std::chrono::seconds(2);
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // Its sockets live in the ConnectionPoller, which owns it from start() to finish().
 class ProxyConnection final : public PollTarget,
@@ -330,7 +323,7 @@ class ProxyConnection final : public PollTarget,
     record_.port = port;
     const Decision name = policy_->rules->decide_name(host);
     if (!name.allowed) {
-      refuse_by_policy(name, lower(host));
+      refuse_by_policy(name, ascii_lower(host));
       return;
     }
     const Decision port_ok = policy_->rules->decide_port(port);
@@ -339,7 +332,7 @@ class ProxyConnection final : public PollTarget,
       return;
     }
     // decide_name accepted it, so it normalises.
-    name_ = netpolicy::normalize_name(lower(host)).value_or(lower(host));
+    name_ = netpolicy::normalize_name(ascii_lower(host)).value_or(ascii_lower(host));
     record_.name = name_;
     allow_reason_ = name.reason;
     phase_ = Phase::kResolving;
@@ -498,7 +491,7 @@ class ProxyConnection final : public PollTarget,
           refuse(0, "ech");
           return false;
         }
-        const std::optional<std::string> sni = netpolicy::normalize_name(lower(scan.sni));
+        const std::optional<std::string> sni = netpolicy::normalize_name(ascii_lower(scan.sni));
         if (!sni || *sni != name_) {
           refuse(0, "sni-mismatch: " + header_safe(scan.sni));
           return false;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/ascii.h"
 #include "netpolicy/domain.h"
 
 namespace acctl::gate {
@@ -12,16 +13,6 @@ namespace {
 
 // Longest chunk-size line (with extensions) accepted.
 constexpr size_t kMaxChunkLine = 4096;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return lower(a) == lower(b);
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -33,12 +24,12 @@ std::string_view trim(std::string_view s) {
 std::vector<std::string> list_items(const HttpRequestHead& head, std::string_view name) {
   std::vector<std::string> out;
   for (const HttpHeaderField& f : head.fields) {
-    if (!iequals(f.name, name)) continue;
+    if (!ascii_iequals(f.name, name)) continue;
     std::string_view v = f.value;
     while (true) {
       const size_t comma = v.find(',');
       const std::string_view item = trim(v.substr(0, comma));
-      out.push_back(lower(item));
+      out.push_back(ascii_lower(item));
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);
     }
@@ -55,7 +46,7 @@ std::variant<BodyFraming, std::string> request_body_framing(const HttpRequestHea
   const std::vector<std::string> connection = list_items(head, "connection");
   const bool has_upgrade =
       std::any_of(head.fields.begin(), head.fields.end(),
-                  [](const HttpHeaderField& h) { return iequals(h.name, "upgrade"); });
+                  [](const HttpHeaderField& h) { return ascii_iequals(h.name, "upgrade"); });
   f.upgrade =
       has_upgrade && std::find(connection.begin(), connection.end(), "upgrade") != connection.end();
   if (!codings.empty()) {
@@ -111,7 +102,7 @@ LaterRequest judge_later_request(const HttpRequestHead& head, std::string& bytes
   out.host = target.host;
   out.port = target.port;
   const std::string normal =
-      netpolicy::normalize_name(lower(target.host)).value_or(lower(target.host));
+      netpolicy::normalize_name(ascii_lower(target.host)).value_or(ascii_lower(target.host));
   if (normal != name || target.port != port) {
     out.refusal = "another-host-on-keep-alive: " + target.host + ":" + std::to_string(target.port) +
                   " on a connection to " + name + ":" + std::to_string(port);
@@ -250,7 +241,7 @@ bool RequestStream::advance_chunked() {
   uint64_t size = 0;
   while (digits < line.size() && std::isxdigit(static_cast<unsigned char>(line[digits]))) {
     if (digits == 15) return fail("bad-framing: a chunk size is too large");
-    const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(line[digits])));
+    const char c = ascii_lower(line[digits]);
     size = size * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
     ++digits;
   }

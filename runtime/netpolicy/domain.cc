@@ -1,6 +1,7 @@
 // Domain-name syntax checks and wildcard matching (RFC 1035 LDH labels, RFC 3492 punycode form).
 #include "netpolicy/domain.h"
 
+#include "common/ascii.h"
 namespace acctl::netpolicy {
 namespace {
 
@@ -72,10 +73,7 @@ bool domain_matches(std::string_view pattern, std::string_view name) {
 
 std::optional<std::string> normalize_name(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  std::string out(name);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  std::string out = ascii_lower(name);
   if (check_name(out, /*wildcard=*/false)) return std::nullopt;
   return out;
 }

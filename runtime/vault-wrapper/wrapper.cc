@@ -8,6 +8,8 @@
 #include <csignal>
 #include <initializer_list>
 
+#include "common/ascii.h"
+
 namespace acctl::wrapper {
 
 namespace {
@@ -23,13 +25,6 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 
 bool one_of(std::string_view s, std::initializer_list<std::string_view> words) {
   return std::find(words.begin(), words.end(), s) != words.end();
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
 }
 
 // Every value `name` has in `env` (a variable can appear twice; which one a program reads is
@@ -437,7 +432,7 @@ std::optional<std::string> git_trace_refusal(const std::vector<std::string>& env
        {"GIT_TRACE", "GIT_TRACE_CURL", "GIT_TRACE_PACKET", "GIT_TRACE2", "GIT_TRACE2_EVENT",
         "GIT_TRACE2_PERF", "GIT_TRACE_SETUP", "GIT_TRACE_PACK_ACCESS"}) {
     for (std::string_view v : values_of(env, name)) {
-      if (!v.empty() && v != "0" && lower(v) != "false")
+      if (!v.empty() && v != "0" && ascii_lower(v) != "false")
         return std::string("refusing to hand git a credential while ") + name +
                " is set (git would trace it)";
     }
@@ -449,7 +444,7 @@ std::optional<std::string> git_trace_refusal(const std::vector<std::string>& env
         "would trace it)");
   // git_env_bool(): only a true value keeps redaction on; "" and 0/false/no/off turn it off.
   for (std::string_view v : values_of(env, "GIT_TRACE_REDACT")) {
-    if (!one_of(lower(v), {"1", "true", "yes", "on"}))
+    if (!one_of(ascii_lower(v), {"1", "true", "yes", "on"}))
       return std::string("refusing to hand git a credential while GIT_TRACE_REDACT=") +
              printable(v) + " (git would trace it unredacted)";
   }

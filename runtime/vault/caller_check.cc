@@ -5,6 +5,8 @@
 #include <array>
 #include <cctype>
 
+#include "common/ascii.h"
+
 namespace acctl::vault {
 
 namespace {
@@ -30,12 +32,6 @@ constexpr std::array<std::string_view, 4> kToolDebugVariables = {"GH_DEBUG", "GH
 
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool contains(const std::vector<std::string>& list, std::string_view s) {
@@ -67,12 +63,12 @@ std::optional<std::string> git_tracing(const ProcessInfo& p) {
   for (std::string_view name : kGitTraceVariables) {
     const auto v = p.getenv(name);
     if (!v || v->empty()) continue;
-    const std::string value = lower(*v);
+    const std::string value = ascii_lower(*v);
     if (value != "0" && value != "false") return std::string(name);
   }
   // Git reads this as a boolean; anything but a plain "true" might be read as false.
   if (const auto v = p.getenv("GIT_TRACE_REDACT")) {
-    const std::string value = lower(*v);
+    const std::string value = ascii_lower(*v);
     if (value != "1" && value != "true" && value != "yes" && value != "on")
       return std::string("GIT_TRACE_REDACT=") + *v;
   }
