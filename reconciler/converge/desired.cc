@@ -99,12 +99,38 @@ void cover_blocked_paths(const Sandbox& s, DesiredObject& o, const std::string& 
   }
 }
 
-// The text of a credential's reasons in the plan: what changed, never the value.
-std::vector<std::string> token_changed(const std::string& sandbox, const std::string& provider,
-                                       bool gate) {
-  if (!gate) return {"the " + provider + " token changed"};
-  return {"the " + provider + " token of sandbox " + sandbox +
-          " changed (the gate adds it to requests: the sandbox is not replaced)"};
+// Where a sandbox's token files go: the vault's folder (the instance's secrets/) or the gate's.
+struct TokenFolder {
+  std::string path;            // the folder
+  std::string label;           // its name in the plan
+  std::string private_base;    // the folder it is private under...
+  std::string private_folder;  // ...and its path below that
+  std::string gate;            // the gate container that reads it ("": the vault's)
+  std::string sandbox;
+};
+
+// One token file (root, 0600). The plan's reason says what changed, never the value.
+DesiredObject token_file(const DesiredObject& sandbox, const TokenFolder& where,
+                         const std::string& provider, const std::string& token) {
+  DesiredObject f;
+  f.type = ObjectType::kFile;
+  f.name = where.path + "/" + provider;
+  f.owner = sandbox.owner;
+  f.host = sandbox.host;
+  f.file.path = f.name;
+  f.file.label = where.label + "/" + provider;
+  f.file.content = token;
+  f.file.mode = 0600;
+  f.file.private_base = where.private_base;
+  f.file.private_folder = where.private_folder;
+  f.file.reload_container = where.gate;
+  const std::string reason =
+      where.gate.empty()
+          ? "the " + provider + " token changed"
+          : "the " + provider + " token of sandbox " + where.sandbox +
+                " changed (the gate adds it to requests: the sandbox is not replaced)";
+  f.file.explain = [reason](const std::string&) { return std::vector<std::string>{reason}; };
+  return f;
 }
 
 // `gate_ca`: the certificate of its Host's gate's CA, when the Host is dind.
@@ -211,22 +237,10 @@ void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
     hc.tmpfs[kInsideRunDir] = "rw,nosuid,nodev,noexec,size=1m,mode=0755";
     const InstancePaths ip = instance_paths(options.state_dir, s.meta.name);
     hc.binds.push_back(ip.secrets() + ":" + kSecretsMount + ":ro");
+    const std::string folder = "instances/" + s.meta.name + "/secrets";
+    const TokenFolder where{ip.secrets(), folder, options.state_dir, folder, "", s.meta.name};
     for (const auto& [provider, token] : *tokens) {
-      DesiredObject f;
-      f.type = ObjectType::kFile;
-      f.name = ip.secrets() + "/" + provider;
-      f.owner = o.owner;
-      f.host = o.host;
-      f.file.path = f.name;
-      f.file.label = "instances/" + s.meta.name + "/secrets/" + provider;
-      f.file.content = token;
-      f.file.mode = 0600;
-      f.file.private_base = options.state_dir;
-      f.file.private_folder = "instances/" + s.meta.name + "/secrets";
-      // An init-capture: clang does not capture structured bindings.
-      f.file.explain = [provider = provider](const std::string&) {
-        return token_changed("", provider, false);
-      };
+      DesiredObject f = token_file(o, where, provider, token);
       o.depends_on.push_back(f.name);
       credential_digests[provider] = credential_digest(s.meta.name, provider, token);
       files.push_back(std::move(f));
@@ -241,23 +255,11 @@ void render_sandbox(const Sandbox& s, const Blueprint& bp, const Host& host,
     hc.tmpfs[kInsideRunDir] = "rw,nosuid,nodev,noexec,size=1m,uid=1000,gid=1000,mode=0755";
     hc.binds.push_back(std::string(kHostRunDir) + "/gate/tls/ca.pem:" + kGateCaInside + ":ro");
     o.depends_on.push_back(paths.gate_ca_cert());
+    const TokenFolder where{
+        paths.gate_secrets(s.meta.name), "gate/secrets/" + s.meta.name,       paths.gate_dir(),
+        "secrets/" + s.meta.name,        gate_container_name(host.meta.name), s.meta.name};
     for (const auto& [provider, token] : *tokens) {
-      DesiredObject f;
-      f.type = ObjectType::kFile;
-      f.name = paths.gate_secrets(s.meta.name) + "/" + provider;
-      f.owner = o.owner;
-      f.host = o.host;
-      f.file.path = f.name;
-      f.file.label = "gate/secrets/" + s.meta.name + "/" + provider;
-      f.file.content = token;
-      f.file.mode = 0600;
-      f.file.private_base = paths.gate_dir();
-      f.file.private_folder = "secrets/" + s.meta.name;
-      f.file.reload_container = gate_container_name(host.meta.name);
-      f.file.explain = [name = s.meta.name, provider = provider](const std::string&) {
-        return token_changed(name, provider, true);
-      };
-      files.push_back(std::move(f));
+      files.push_back(token_file(o, where, provider, token));
     }
   }
   if (!s.spec.blocked_paths.empty()) {
