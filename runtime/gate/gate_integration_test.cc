@@ -28,6 +28,7 @@
 
 #include "gate/gate_config.h"
 #include "gate/policy_check.h"
+#include "support/run_command.h"
 
 namespace {
 
@@ -38,25 +39,11 @@ using acctl::gate::EgressCheck;
 using acctl::gate::GateConfig;
 using acctl::gate::parse_gate_config;
 
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult sh(const std::string& command) {
-  CommandResult result;
-  std::FILE* pipe = ::popen(("(" + command + ") 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using acctl::test_support::CommandResult;
+using acctl::test_support::run_command;
 
 bool have(const char* tool) {
-  return sh(std::string("command -v ") + tool).status == 0;
+  return run_command(std::string("command -v ") + tool).status == 0;
 }
 
 uint16_t free_port() {
@@ -234,17 +221,17 @@ class GateTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(pattern), nullptr);
     dir_ = pattern;
     // A test CA and a server certificate for tls.test and other.test.
-    const CommandResult ca =
-        sh("cd " + dir_ +
-           " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
-           "ca.key -out ca.pem -days 1"
-           " -subj /CN=gate-test-ca"
-           " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
-           "server.key -out server.csr"
-           " -subj /CN=tls.test"
-           " && printf 'subjectAltName=DNS:tls.test,DNS:other.test\\n' > san.ext"
-           " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
-           " -out server.pem -days 1 -extfile san.ext");
+    const CommandResult ca = run_command(
+        "cd " + dir_ +
+        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
+        "ca.key -out ca.pem -days 1"
+        " -subj /CN=gate-test-ca"
+        " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
+        "server.key -out server.csr"
+        " -subj /CN=tls.test"
+        " && printf 'subjectAltName=DNS:tls.test,DNS:other.test\\n' > san.ext"
+        " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+        " -out server.pem -days 1 -extfile san.ext");
     ASSERT_EQ(ca.status, 0) << ca.output;
     tls_port_ = free_port();
     tls_server_.start({"openssl", "s_server", "-accept", std::to_string(tls_port_), "-cert",
@@ -263,7 +250,7 @@ class GateTest : public ::testing::Test {
   void TearDown() override {
     gate_.stop();
     tls_server_.stop();
-    if (!dir_.empty() && !HasFailure()) sh("rm -rf " + dir_);
+    if (!dir_.empty() && !HasFailure()) run_command("rm -rf " + dir_);
     if (HasFailure()) std::fprintf(stderr, "gate test files kept in %s\n", dir_.c_str());
   }
 
@@ -302,11 +289,12 @@ class GateTest : public ::testing::Test {
   void start_gate(const json& config) {
     write_config(config);
     gate_.start({ACCTL_GATE_BINARY, "--config", config_path_}, dir_ + "/gate.log");
-    ASSERT_TRUE(wait_for_port(control_port_)) << sh("cat " + dir_ + "/gate.log").output;
+    ASSERT_TRUE(wait_for_port(control_port_)) << run_command("cat " + dir_ + "/gate.log").output;
   }
 
   std::string dig(const std::string& args) const {
-    return sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +time=2 +tries=1 " + args)
+    return run_command("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +time=2 +tries=1 " +
+                       args)
         .output;
   }
 
@@ -321,14 +309,14 @@ class GateTest : public ::testing::Test {
 
   // curl, printing the body then the status code on the last line.
   CommandResult curl(const std::string& args) const {
-    return sh("curl -sS -m 10 -w '\\n%{http_code}' " + args);
+    return run_command("curl -sS -m 10 -w '\\n%{http_code}' " + args);
   }
   static std::string status_of(const CommandResult& result) {
     return result.output.substr(result.output.rfind('\n') + 1);
   }
   // The reason header of a refusal.
   std::string refusal_reason(const std::string& args) const {
-    const CommandResult result = sh("curl -sS -m 10 -o /dev/null -D - " + args);
+    const CommandResult result = run_command("curl -sS -m 10 -o /dev/null -D - " + args);
     const size_t at = result.output.find("X-Acctl-Gate-Reason: ");
     if (at == std::string::npos) return "(no reason header) " + result.output;
     const size_t start = at + std::string("X-Acctl-Gate-Reason: ").size();
@@ -343,8 +331,8 @@ class GateTest : public ::testing::Test {
   }
 
   CommandResult control(const std::string& method, const std::string& path) const {
-    return sh("curl -sS -m 10 -X " + method +
-              " -w '\\n%{http_code}' http://127.0.0.1:" + std::to_string(control_port_) + path);
+    return run_command("curl -sS -m 10 -X " + method + " -w '\\n%{http_code}' http://127.0.0.1:" +
+                       std::to_string(control_port_) + path);
   }
 
   HttpUpstream upstream_;
@@ -357,13 +345,14 @@ class GateTest : public ::testing::Test {
 
 TEST_F(GateTest, CheckConfigValidatesAndReportsEveryProblem) {
   write_config(base_config());
-  EXPECT_EQ(sh(std::string(ACCTL_GATE_BINARY) + " --check-config " + config_path_).status, 0);
+  EXPECT_EQ(run_command(std::string(ACCTL_GATE_BINARY) + " --check-config " + config_path_).status,
+            0);
   json bad = base_config();
   bad["policy"]["allow"].push_back("Bad Name");
   bad["gateIP"] = "nope";
   write_config(bad);
   const CommandResult result =
-      sh(std::string(ACCTL_GATE_BINARY) + " --check-config " + config_path_);
+      run_command(std::string(ACCTL_GATE_BINARY) + " --check-config " + config_path_);
   EXPECT_EQ(result.status, 2);
   EXPECT_NE(result.output.find("Bad Name"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("gateIP"), std::string::npos) << result.output;
@@ -373,17 +362,20 @@ TEST_F(GateTest, StartupFailsWithExit2WhenAListenerCannotBind) {
   json config = base_config();
   config["listen"]["http"] = "127.0.0.1:" + std::to_string(upstream_.port());  // taken
   write_config(config);
-  const CommandResult result = sh(std::string(ACCTL_GATE_BINARY) + " --config " + config_path_);
+  const CommandResult result =
+      run_command(std::string(ACCTL_GATE_BINARY) + " --config " + config_path_);
   EXPECT_EQ(result.status, 2);
   EXPECT_NE(result.output.find("listen.http"), std::string::npos) << result.output;
 }
 
 TEST_F(GateTest, DnsAnswersAllowedNamesWithTheGateAndNothingElse) {
   start_gate(base_config());
-  EXPECT_EQ(sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +short plain.test").output,
-            std::string(kGateIp) + "\n");
-  EXPECT_EQ(sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +short A.WILD.test").output,
-            std::string(kGateIp) + "\n");
+  EXPECT_EQ(
+      run_command("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +short plain.test").output,
+      std::string(kGateIp) + "\n");
+  EXPECT_EQ(
+      run_command("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +short A.WILD.test").output,
+      std::string(kGateIp) + "\n");
   EXPECT_NE(dig("evil.test").find("status: NXDOMAIN"), std::string::npos);
   EXPECT_NE(dig("bad.wild.test").find("status: NXDOMAIN"), std::string::npos);
   EXPECT_NE(dig("127.0.0.1").find("status: NXDOMAIN"), std::string::npos);
@@ -393,8 +385,10 @@ TEST_F(GateTest, DnsAnswersAllowedNamesWithTheGateAndNothingElse) {
   const std::string txt = dig("plain.test TXT");
   EXPECT_NE(txt.find("ANSWER: 0"), std::string::npos) << txt;
   EXPECT_NE(dig("-c CH plain.test").find("status: REFUSED"), std::string::npos);
-  EXPECT_EQ(sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +tcp +short plain.test").output,
-            std::string(kGateIp) + "\n");
+  EXPECT_EQ(
+      run_command("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +tcp +short plain.test")
+          .output,
+      std::string(kGateIp) + "\n");
   EXPECT_NE(dig("+tcp evil.test").find("status: NXDOMAIN"), std::string::npos);
 }
 
@@ -443,14 +437,15 @@ TEST_F(GateTest, HttpsListenerDecidesOnSniWithoutTerminatingTls) {
   const CommandResult denied = curl("-k" + to_gate + tls_url("evil.test"));
   EXPECT_EQ(status_of(denied), "000") << denied.output;  // closed during the handshake
   const std::string gate = "127.0.0.1:" + std::to_string(https_port_);
-  const CommandResult allowed = sh("echo | openssl s_client -connect " + gate +
-                                   " -servername tls.test -CAfile " + dir_ + "/ca.pem");
+  const CommandResult allowed = run_command("echo | openssl s_client -connect " + gate +
+                                            " -servername tls.test -CAfile " + dir_ + "/ca.pem");
   EXPECT_NE(allowed.output.find("Verify return code: 0 (ok)"), std::string::npos) << allowed.output;
   const CommandResult blocked =
-      sh("echo | openssl s_client -connect " + gate + " -servername evil.test");
+      run_command("echo | openssl s_client -connect " + gate + " -servername evil.test");
   EXPECT_EQ(blocked.output.find("BEGIN CERTIFICATE"), std::string::npos);
   EXPECT_EQ(blocked.output.find("Server certificate"), std::string::npos) << blocked.output;
-  const CommandResult no_sni = sh("echo | openssl s_client -connect " + gate + " -noservername");
+  const CommandResult no_sni =
+      run_command("echo | openssl s_client -connect " + gate + " -noservername");
   EXPECT_EQ(no_sni.output.find("Server certificate"), std::string::npos) << no_sni.output;
 }
 
@@ -471,8 +466,8 @@ TEST_F(GateTest, ProxyAbsoluteFormAndConnect) {
   EXPECT_EQ(refusal_reason(proxy() + " http://meta.test:" + port + "/"),
             "link-local 169.254.0.0/16");
   // CONNECT to a denied name is answered 403 before any tunnel exists.
-  const CommandResult denied = sh("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " + proxy() +
-                                  " " + tls_url("evil.test"));
+  const CommandResult denied = run_command("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " +
+                                           proxy() + " " + tls_url("evil.test"));
   EXPECT_EQ(denied.output.substr(denied.output.size() - 3), "403") << denied.output;
 
   // A tunnel must carry TLS for the CONNECT name: plain HTTP inside one (with another Host) is
@@ -506,9 +501,9 @@ TEST_F(GateTest, NameHostConnectAndSniMustAgree) {
   const std::string connect = "openssl s_client -proxy 127.0.0.1:" + std::to_string(proxy_port_) +
                               " -connect tls.test:" + std::to_string(tls_port_) + " -CAfile " +
                               dir_ + "/ca.pem";
-  const CommandResult mismatch = sh("echo | " + connect + " -servername other.test");
+  const CommandResult mismatch = run_command("echo | " + connect + " -servername other.test");
   EXPECT_EQ(mismatch.output.find("Server certificate"), std::string::npos) << mismatch.output;
-  const CommandResult match = sh("echo | " + connect + " -servername tls.test");
+  const CommandResult match = run_command("echo | " + connect + " -servername tls.test");
   EXPECT_NE(match.output.find("Verify return code: 0 (ok)"), std::string::npos) << match.output;
   bool logged = false;
   for (const json& line : audit_lines()) {
@@ -526,8 +521,8 @@ TEST_F(GateTest, LoopbackAndMetadataNeedAllowCidrs) {
   EXPECT_EQ(refusal_reason(proxy() + " " + plain_url()).rfind("loopback", 0), 0u);
   EXPECT_EQ(refusal_reason(proxy() + " http://meta.test:" + port + "/"),
             "link-local 169.254.0.0/16");
-  const CommandResult tls =
-      sh("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " + proxy() + " " + tls_url());
+  const CommandResult tls = run_command("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " +
+                                        proxy() + " " + tls_url());
   EXPECT_EQ(tls.output.substr(tls.output.size() - 3), "403") << tls.output;
 }
 
@@ -695,7 +690,7 @@ TEST_F(GateTest, AFloodOfRefusalsIsCountedNotLoggedLineByLine) {
   EXPECT_LT(denied, 300u);  // the burst (200) and what the rate let through meanwhile
   EXPECT_EQ(denied + suppressed, 500u);
   const CommandResult metrics =
-      sh("curl -sS http://127.0.0.1:" + std::to_string(control_port_) + "/metrics");
+      run_command("curl -sS http://127.0.0.1:" + std::to_string(control_port_) + "/metrics");
   EXPECT_NE(metrics.output.find("acctl_gate_audit_suppressed_total " + std::to_string(suppressed)),
             std::string::npos)
       << metrics.output;
@@ -781,7 +776,8 @@ TEST_F(GateTest, AClientThatConnectsAndLeavesAtOnceStallsNothing) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_NE(dig("plain.test").find("status: NOERROR"), std::string::npos);
   EXPECT_EQ(
-      sh("curl -s -m 3 http://127.0.0.1:" + std::to_string(control_port_) + "/healthz").output,
+      run_command("curl -s -m 3 http://127.0.0.1:" + std::to_string(control_port_) + "/healthz")
+          .output,
       "ok\n");
 }
 
@@ -862,8 +858,8 @@ TEST_F(GateTest, EachSandboxIsJudgedByItsOwnPolicyFromItsAddress) {
 
   // DNS too: each client's names, nobody else's.
   auto dig_from = [&](const char* source, const std::string& name) {
-    return sh("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " -b " + source +
-              " +time=2 +tries=1 " + name)
+    return run_command("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " -b " + source +
+                       " +time=2 +tries=1 " + name)
         .output;
   };
   EXPECT_NE(dig_from("127.0.0.2", "plain.test").find("status: NOERROR"), std::string::npos);
@@ -980,7 +976,7 @@ class GitUpstream {
         " git -C repos/o/$r.git symbolic-ref HEAD refs/heads/main; done; rm -rf $seed\n"
         "printf '%s\\n' '" +
         token + "' > token\n";
-    const CommandResult made = sh(script);
+    const CommandResult made = run_command(script);
     ok_ = made.status == 0;
     if (!ok_) std::fprintf(stderr, "%s\n", made.output.c_str());
   }
@@ -997,7 +993,9 @@ class GitUpstream {
   }
   void stop() { server_.stop(); }
   uint16_t port() const { return port_; }
-  std::string requests() const { return sh("cat " + dir_ + "/requests.log 2>/dev/null").output; }
+  std::string requests() const {
+    return run_command("cat " + dir_ + "/requests.log 2>/dev/null").output;
+  }
 
  private:
   std::string dir_;
@@ -1035,9 +1033,9 @@ TEST_F(GateTest, CredentialHostsAreTerminatedJudgedAndGivenTheToken) {
       "/gate-ca.pem git -c http.proxy=" + "http://127.0.0.1:" + std::to_string(proxy_port_) + " ";
   const std::string url = "https://github.com:" + std::to_string(upstream.port()) + "/o/";
 
-  const CommandResult cloned = sh(git + "clone -q " + url + "r.git clone-r");
-  ASSERT_EQ(cloned.status, 0) << cloned.output << sh("cat " + dir_ + "/gate.log").output;
-  EXPECT_EQ(sh("cat " + dir_ + "/clone-r/README").output, "hello\n");
+  const CommandResult cloned = run_command(git + "clone -q " + url + "r.git clone-r");
+  ASSERT_EQ(cloned.status, 0) << cloned.output << run_command("cat " + dir_ + "/gate.log").output;
+  EXPECT_EQ(run_command("cat " + dir_ + "/clone-r/README").output, "hello\n");
   const std::string seen = upstream.requests();
   EXPECT_NE(seen.find("GET /o/r.git/info/refs?service=git-upload-pack auth=ok"), std::string::npos)
       << seen;
@@ -1045,22 +1043,23 @@ TEST_F(GateTest, CredentialHostsAreTerminatedJudgedAndGivenTheToken) {
   EXPECT_EQ(seen.find("auth=missing"), std::string::npos) << seen;
 
   // A placeholder the client sends is replaced, not forwarded.
-  const CommandResult placeholder =
-      sh(git + "-c 'http.extraHeader=Authorization: Basic eDp5' " + "ls-remote " + url + "r.git");
+  const CommandResult placeholder = run_command(
+      git + "-c 'http.extraHeader=Authorization: Basic eDp5' " + "ls-remote " + url + "r.git");
   EXPECT_EQ(placeholder.status, 0) << placeholder.output;
   EXPECT_EQ(upstream.requests().find("auth=wrong"), std::string::npos) << upstream.requests();
 
   // Push is refused at the gate (allowPush false): the upstream never sees receive-pack.
-  sh("cd " + dir_ + "/clone-r && echo more >> README && git -c user.name=t -c user.email=t@t " +
-     "commit -qam more");
+  run_command("cd " + dir_ +
+              "/clone-r && echo more >> README && git -c user.name=t -c user.email=t@t " +
+              "commit -qam more");
   const CommandResult pushed =
-      sh(git + "-C " + dir_ + "/clone-r push -q origin HEAD:refs/heads/main");
+      run_command(git + "-C " + dir_ + "/clone-r push -q origin HEAD:refs/heads/main");
   EXPECT_NE(pushed.status, 0) << pushed.output;
   EXPECT_NE(pushed.output.find("403"), std::string::npos) << pushed.output;
   EXPECT_EQ(upstream.requests().find("receive-pack"), std::string::npos) << upstream.requests();
 
   // A repository outside the list is refused.
-  const CommandResult other = sh(git + "clone -q " + url + "other.git clone-other");
+  const CommandResult other = run_command(git + "clone -q " + url + "other.git clone-other");
   EXPECT_NE(other.status, 0) << other.output;
   EXPECT_EQ(upstream.requests().find("/o/other"), std::string::npos) << upstream.requests();
 
@@ -1083,12 +1082,12 @@ TEST_F(GateTest, CredentialHostsAreTerminatedJudgedAndGivenTheToken) {
   EXPECT_TRUE(other_refused);
   EXPECT_TRUE(terminated);
   // The token is in no audit line.
-  EXPECT_EQ(sh("cat " + audit_path_).output.find(token), std::string::npos);
+  EXPECT_EQ(run_command("cat " + audit_path_).output.find(token), std::string::npos);
 
   // An upstream whose certificate the gate cannot verify is refused before any request.
   const size_t before = upstream.requests().size();
   upstream.start(token, /*self_signed=*/true);
-  const CommandResult unverified = sh(git + "ls-remote " + url + "r.git");
+  const CommandResult unverified = run_command(git + "ls-remote " + url + "r.git");
   EXPECT_NE(unverified.status, 0) << unverified.output;
   EXPECT_EQ(upstream.requests().size(), before) << upstream.requests();
   bool refused_upstream = false;
@@ -1211,7 +1210,7 @@ TEST_F(GateTest, ResolvesThroughUpstreamDnsWithCares) {
   const std::string via = "-x http://127.0.0.1:" + std::to_string(second_proxy) + " ";
   const std::string port = std::to_string(upstream_.port());
   const CommandResult ok = curl(via + "http://via-dns.test:" + port + "/x");
-  EXPECT_EQ(status_of(ok), "200") << ok.output << sh("cat " + dir_ + "/gate2.log").output;
+  EXPECT_EQ(status_of(ok), "200") << ok.output << run_command("cat " + dir_ + "/gate2.log").output;
   // Allowed by the second gate, NXDOMAIN from the first: refused with the resolver's reason.
   EXPECT_EQ(refusal_reason(via + "http://evil.test:" + port + "/").rfind("resolve-failed", 0), 0u);
 }
@@ -1373,8 +1372,8 @@ TEST_F(GateTest, RecordsChangedByReloadAreCheckedAgain) {
   EXPECT_EQ(refusal_reason(" --connect-to ::127.0.0.1:" + std::to_string(http_port_) + " " +
                            plain_url("/after")),
             "link-local 169.254.0.0/16");
-  const CommandResult tunnel = sh("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " + proxy() +
-                                  " https://plain.test:" + port + "/");
+  const CommandResult tunnel = run_command("curl -sS -m 10 -o /dev/null -w '%{http_connect}' -k " +
+                                           proxy() + " https://plain.test:" + port + "/");
   EXPECT_EQ(tunnel.output.substr(tunnel.output.size() - 3), "403") << tunnel.output;
   bool logged = false;
   for (const json& line : audit_lines()) {
@@ -1413,7 +1412,7 @@ TEST_F(GateTest, UpstreamAnswerThatTurnsToMetadataIsRefusedAfterItsTtl) {
   ASSERT_TRUE(wait_for_port(second_control));
   const std::string via = "-x http://127.0.0.1:" + std::to_string(second_proxy) + " ";
   const std::string url = "http://rebind.test:" + std::to_string(upstream_.port()) + "/";
-  ASSERT_EQ(status_of(curl(via + url)), "200") << sh("cat " + dir_ + "/gate2.log").output;
+  ASSERT_EQ(status_of(curl(via + url)), "200") << run_command("cat " + dir_ + "/gate2.log").output;
 
   first["gateIP"] = "169.254.169.254";
   write_config(first);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/fd.h"
+#include "support/run_command.h"
 
 namespace {
 
@@ -33,15 +34,10 @@ acctl::UniqueFd listen_on(const char* ip, unsigned port, unsigned* bound = nullp
 
 // The probe's stdout and stderr, run with the hook preloaded.
 std::string probe(const std::string& gate, const std::string& args) {
-  std::string cmd = std::string("env -i LD_PRELOAD=") + AC_NET_HOOK +
-                    (gate.empty() ? "" : " ACCTL_GATE_ADDR=" + gate) + " " + NET_HOOK_PROBE + " " +
-                    args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (p && ::fgets(buf, sizeof buf, p)) out += buf;
-  if (p) ::pclose(p);
-  return out;
+  return acctl::test_support::run_command(std::string("env -i LD_PRELOAD=") + AC_NET_HOOK +
+                                          (gate.empty() ? "" : " ACCTL_GATE_ADDR=" + gate) + " " +
+                                          NET_HOOK_PROBE + " " + args)
+      .output;
 }
 
 // Each test has a gate address of its own: ctest runs them side by side.

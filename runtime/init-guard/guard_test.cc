@@ -14,6 +14,7 @@
 
 #include "init-guard/gate_trust.h"
 #include "init-guard/vault_setup.h"
+#include "support/run_command.h"
 
 namespace acctl::guard {
 namespace {
@@ -405,40 +406,30 @@ TEST(Guard, ExitStatusIsAShells) {
 }
 
 // The real binary, as PID 1 of a new PID namespace; as root it drops to 1000 for real.
-std::string sh(const std::string& cmd, int* status) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[256];
-  while (p && ::fgets(buf, sizeof buf, p)) out += buf;
-  *status = p ? ::pclose(p) : -1;
-  return out;
-}
+using acctl::test_support::run_command;
 
 TEST(GuardBinary, DropsToTheAgentAndPassesTheExitStatusOnAsPid1) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (drops to uid 1000 for real)";
-  int status = 0;
-  std::string out = sh(std::string(INIT_GUARD) + " -- sh -c 'id -u; id -g; id -G'", &status);
-  EXPECT_EQ(out, "1000\n1000\n1000\n");
-  out = sh(std::string("unshare --pid --fork ") + INIT_GUARD +
-               " -- sh -c 'echo pid $$; sleep 0.2 & exit 4'",
-           &status);
-  EXPECT_EQ(out, "pid 2\n");  // init-guard is 1, the command its child
-  EXPECT_EQ(WEXITSTATUS(status), 4);
-  out = sh(std::string(INIT_GUARD) + " -- /nonexistent/cmd", &status);
-  EXPECT_EQ(WEXITSTATUS(status), kExitNotFound);
-  EXPECT_NE(out.find("cannot run /nonexistent/cmd"), std::string::npos) << out;
+  auto r = run_command(std::string(INIT_GUARD) + " -- sh -c 'id -u; id -g; id -G'");
+  EXPECT_EQ(r.output, "1000\n1000\n1000\n");
+  r = run_command(std::string("unshare --pid --fork ") + INIT_GUARD +
+                  " -- sh -c 'echo pid $$; sleep 0.2 & exit 4'");
+  EXPECT_EQ(r.output, "pid 2\n");  // init-guard is 1, the command its child
+  EXPECT_EQ(r.status, 4);
+  r = run_command(std::string(INIT_GUARD) + " -- /nonexistent/cmd");
+  EXPECT_EQ(r.status, kExitNotFound);
+  EXPECT_NE(r.output.find("cannot run /nonexistent/cmd"), std::string::npos) << r.output;
 }
 
 TEST(GuardBinary, ForwardsSigtermToTheCommandAsPid1) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (unshare --pid)";
-  int status = 0;
   // unshare forwards nothing itself: the TERM goes to init-guard (pid 1 inside) from outside.
   const std::string out =
-      sh(std::string("unshare --pid --fork --kill-child=TERM sh -c 'exec ") + INIT_GUARD +
-             " -- sh -c \"trap \\\"echo got TERM; exit 9\\\" TERM; echo ready; while :; do "
-             "sleep 0.05; done\"' & p=$!; sleep 0.5; pkill -TERM -f '^" +
-             INIT_GUARD + "'; wait $p; echo rc $?",
-         &status);
+      run_command(std::string("unshare --pid --fork --kill-child=TERM sh -c 'exec ") + INIT_GUARD +
+                  " -- sh -c \"trap \\\"echo got TERM; exit 9\\\" TERM; echo ready; while :; do "
+                  "sleep 0.05; done\"' & p=$!; sleep 0.5; pkill -TERM -f '^" +
+                  INIT_GUARD + "'; wait $p; echo rc $?")
+          .output;
   EXPECT_NE(out.find("got TERM"), std::string::npos) << out;
   EXPECT_NE(out.find("rc 9"), std::string::npos) << out;
 }

@@ -25,6 +25,7 @@
 #include "images/image_build.h"
 #include "images/image_copy.h"
 #include "manifest/manifest.h"
+#include "support/run_command.h"
 
 namespace acctl {
 namespace {
@@ -260,17 +261,7 @@ TEST_F(ImageIntegration, UnreachableVendorInstallerFailsNamingItsHost) {
 constexpr const char* kDockerCli = "/usr/bin/docker";  // /usr/local/bin/docker may be another
 constexpr const char* kBusybox = "acctl-test/busybox:latest";
 
-// What a shell command printed, and its exit status.
-std::pair<int, std::string> shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test_support::run_command;
 
 // A dockerd of the test's own: its socket, exec root (so its own containerd), data root and
 // cgroup parent, in a network namespace of its own (started with --bridge=none it would delete
@@ -288,8 +279,9 @@ class PrivateEngine {
   engine::CurlEngine& api() { return *api_; }
   // The docker CLI against this engine, with its output and exit status.
   std::pair<int, std::string> docker(const std::string& args) const {
-    return shell("DOCKER_BUILDKIT=0 " + std::string(kDockerCli) + " -H " + host() + " " + args +
-                 " 2>&1");
+    auto r =
+        run_command("DOCKER_BUILDKIT=0 " + std::string(kDockerCli) + " -H " + host() + " " + args);
+    return {r.status, r.output};
   }
 
   engine::Status start() {
@@ -313,7 +305,7 @@ class PrivateEngine {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // dockerd has no ready fd
     }
     return Error{0, "the private dockerd " + name_ + " did not come up:\n" +
-                        shell("tail -5 " + (run_dir_ / "dockerd.log").string()).second};
+                        run_command("tail -5 " + (run_dir_ / "dockerd.log").string()).output};
   }
 
   // Stops the engine and everything it started, and removes its folders.
@@ -377,7 +369,7 @@ class ImageCopyIntegration : public ::testing::Test {
   static void SetUpTestSuite() {
     if (geteuid() != 0) return skip("not root: the test starts dockerds of its own");
     for (const char* tool : {"dockerd", "unshare", "setsid", kDockerCli}) {
-      if (shell(std::string("command -v ") + tool + " >/dev/null").first != 0)
+      if (run_command(std::string("command -v ") + tool + " >/dev/null").status != 0)
         return skip(std::string(tool) + " is missing (apt-get install docker.io util-linux)");
     }
     // The busybox image comes from the machine's engine: a save, which changes nothing there.

@@ -21,6 +21,7 @@
 #include "gate/tls/gate_ca.h"
 #include "gate/tls/tls_session.h"
 #include "gate/tls/tls_test_support.h"
+#include "support/run_command.h"
 
 namespace acctl::gate {
 namespace {
@@ -33,25 +34,11 @@ using State = TlsSession::State;
 
 constexpr int kTimeoutMs = 10000;
 
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult result;
-  std::FILE* pipe = ::popen(("(" + command + ") 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using acctl::test_support::CommandResult;
+using acctl::test_support::run_command;
 
 bool have_openssl() {
-  return run("command -v openssl").status == 0;
+  return run_command("command -v openssl").status == 0;
 }
 
 // Waits up to kTimeoutMs for bytes; appends them. False on end of stream, error or timeout.
@@ -285,9 +272,9 @@ class SClientTest : public InteropTest {
   std::pair<CommandResult, Served> s_client(const std::string& flags) {
     Served served;
     std::thread server([&] { served = serve_one(listener_.get(), *server_context_); });
-    CommandResult result =
-        run("timeout 20 openssl s_client -connect 127.0.0.1:" + std::to_string(port_) +
-            " -CAfile " + ca_file_ + " -verify_return_error -brief " + flags + " </dev/null");
+    CommandResult result = run_command(
+        "timeout 20 openssl s_client -connect 127.0.0.1:" + std::to_string(port_) + " -CAfile " +
+        ca_file_ + " -verify_return_error -brief " + flags + " </dev/null");
     server.join();
     return {result, served};
   }
