@@ -35,6 +35,22 @@ nested() { $docker -H "unix://$home/run/hosts/$host/docker.sock" "$@"; }
 # Runs stdin as uid 1000's shell in the sandbox, the way an agent's shell runs: out, err files.
 agent() { "$acctl" shell vault1 >"$home/$1.out" 2>"$home/$1.err"; }
 has_token() { grep -rqsF -- "$token" "$@"; }
+# As uid 1000 in INSTANCE (through acctl shell, as an agent's shell runs): the token in no
+# environment, no readable /proc/*/environ, no readable file. One ok/not ok line saying WHAT.
+agent_finds_no_token() { # agent_finds_no_token INSTANCE LOG WHAT
+  "$acctl" shell "$1" >"$home/$2.out" 2>"$home/$2.err" <<EOF
+env | grep -c -F -- "$token"
+for f in /proc/[0-9]*/environ; do grep -lsF -- "$token" "\$f"; done
+grep -rlsF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr -- "$token" / | head -5
+echo searched
+EOF
+  if grep -qx searched "$home/$2.out" && [[ $(head -1 "$home/$2.out") == 0 ]] &&
+    [[ $(wc -l <"$home/$2.out") -eq 2 ]]; then
+    ok "$3"
+  else
+    bad "$3: the agent finds the token"; show "$home/$2.out" "$home/$2.err"
+  fi
+}
 
 cleanup() {
   $docker rm -f "$server" >/dev/null 2>&1 || true
@@ -146,18 +162,7 @@ grep -qx "hello from the stand-in" "$home/clone.out" && grep -q "auth=ok" "$home
   { bad "git clone through the vault"; show "$home/clone.out" "$home/clone.err" "$home/srv/requests.log"; }
 
 # --- where the token must not be -------------------------------------------------------------
-agent search <<EOF
-env | grep -c -F -- "$token"
-for f in /proc/[0-9]*/environ; do grep -lsF -- "$token" "\$f"; done
-grep -rlsF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr -- "$token" / | head -5
-echo searched
-EOF
-if grep -qx searched "$home/search.out" && [[ $(head -1 "$home/search.out") == 0 ]] &&
-  [[ $(wc -l <"$home/search.out") -eq 2 ]]; then
-  ok "as uid 1000: the token is in no environment, no readable /proc/*/environ, no readable file"
-else
-  bad "the token is readable by the agent"; show "$home/search.out" "$home/search.err"
-fi
+agent_finds_no_token vault1 search "as uid 1000: the token is in no environment, no readable /proc/*/environ, no readable file"
 nested inspect ac-sb-vault1 >"$home/inspect.json" 2>&1
 has_token "$home/inspect.json" && bad "docker inspect shows the token" ||
   ok "docker inspect of the sandbox (labels included) has no token"
@@ -307,18 +312,7 @@ grep -qx "hello from the stand-in" "$home/gclone.out" && grep -q "auth=ok" "$hom
   ! grep -q "auth=missing\|auth=wrong" "$home/srv/requests.log" &&
   ok "delivery gate: git clone works, and the server saw the token the gate added" ||
   { bad "git clone through the gate"; show "$home/gclone.out" "$home/gclone.err" "$home/srv/requests.log"; }
-gate_agent gsearch <<EOS
-env | grep -c -F -- "$token"
-for f in /proc/[0-9]*/environ; do grep -lsF -- "$token" "\$f"; done
-grep -rlsF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=usr -- "$token" / | head -5
-echo searched
-EOS
-if grep -qx searched "$home/gsearch.out" && [[ $(head -1 "$home/gsearch.out") == 0 ]] &&
-  [[ $(wc -l <"$home/gsearch.out") -eq 2 ]]; then
-  ok "delivery gate, as uid 1000: the token is in no environment, /proc/*/environ or file"
-else
-  bad "delivery gate: the token is readable by the agent"; show "$home/gsearch.out" "$home/gsearch.err"
-fi
+agent_finds_no_token gate1 gsearch "delivery gate, as uid 1000: the token is in no environment, /proc/*/environ or file"
 # Not even root in the sandbox finds it: it never entered. (The token comes on stdin, so the
 # search's own command lines do not hold it; the loop skips its own shell.)
 printf '%s\n' "$token" | nested exec -i -u 0 ac-sb-gate1 sh -c '
