@@ -106,7 +106,9 @@ metric() {  # name: ac-gate's value of a Prometheus metric
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # "OVER TARGET" when value < target (higher is better).
 mark() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "n/a" || v + 0 < t + 0) print "OVER TARGET" }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : 0) }'; }
+median() {  # of an even count: the mean of the middle two
+  sort -g | awk '{ v[NR] = $1 } END { if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
 helper=$work/gate_bench_client
 cc -O2 -o "$helper" "$root/tests/bench/gate_bench_client.c" || die "cannot compile the helper"
@@ -301,10 +303,17 @@ policy_qps() {  # config: dnsperf queries/s of an ac-gate started with it
   : >"$work/audit-many.jsonl"
 }
 say "DNS: one sandbox's policy vs $many sandboxes' policies, alternating"
+# In ABBA order (one, many, many, one, ...), so that a machine drifting faster or slower over
+# the runs weighs on both sides alike.
 one_qps=() many_qps=()
-for ((i = 0; i < (smoke ? 1 : 3); i++)); do
-  one_qps+=("$(policy_qps "$work/gate-one.json")")
-  many_qps+=("$(policy_qps "$work/gate-many.json")")
+for ((i = 0; i < (smoke ? 1 : 4); i++)); do
+  if ((i % 2 == 0)); then
+    one_qps+=("$(policy_qps "$work/gate-one.json")")
+    many_qps+=("$(policy_qps "$work/gate-many.json")")
+  else
+    many_qps+=("$(policy_qps "$work/gate-many.json")")
+    one_qps+=("$(policy_qps "$work/gate-one.json")")
+  fi
 done
 one_policy_qps=$(printf '%s\n' "${one_qps[@]}" | median)
 many_policy_qps=$(printf '%s\n' "${many_qps[@]}" | median)
