@@ -31,6 +31,17 @@ class PollTarget {
   std::shared_ptr<PollTarget> self_;
 };
 
+// One socket of a connection in a ConnectionPoller, and what the poller last said about it
+// (edge-triggered, so it must be kept). Resetting it closes the descriptor, which also takes it
+// out of the epoll set.
+struct PolledSocket {
+  UniqueFd fd;
+  uint32_t registered = 0;  // the events it was last given to the poller with
+  bool in_poller = false;   // added: by this connection, or by the one that handed it over
+  bool readable = false;    // an edge arrived and reads have not come up empty since
+  bool blocked = false;     // a write would block: wait for EPOLLOUT
+};
+
 // A second epoll set for the proxy listeners and their connections, nested in the event loop as
 // one descriptor. Each socket is added once (edge-triggered) and only modified to add EPOLLOUT
 // when a write would block; all I/O is direct non-blocking calls. Asio's reactor, by contrast,
@@ -55,6 +66,23 @@ class ConnectionPoller {
   }
   bool modify(int fd, uint32_t events, PollTarget* target, unsigned tag) {
     return control(EPOLL_CTL_MOD, fd, events, target, tag);
+  }
+
+  // Edge-triggered reads, and writes once `want_out` or a write has blocked (EPOLLOUT then
+  // stays: one epoll_ctl, not one per blocked write). Adds the socket, or modifies it, which
+  // also points a handed-over socket's events at `target`. False (errno set) when the kernel
+  // refuses; the caller fails that connection.
+  static constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+  bool watch(PolledSocket& socket, PollTarget* target, unsigned tag, bool want_out = false) {
+    const bool out = want_out || socket.blocked || (socket.registered & EPOLLOUT);
+    const uint32_t events = kReadEvents | (out ? uint32_t{EPOLLOUT} : 0u);
+    if (socket.in_poller && socket.registered == events) return true;
+    const bool ok = socket.in_poller ? modify(socket.fd.get(), events, target, tag)
+                                     : add(socket.fd.get(), events, target, tag);
+    if (!ok) return false;
+    socket.in_poller = true;
+    socket.registered = events;
+    return true;
   }
 
   // Owns `target` until release().

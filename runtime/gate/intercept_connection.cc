@@ -26,7 +26,6 @@ using Steady = std::chrono::steady_clock;
 
 constexpr unsigned kClientTag = 0;
 constexpr unsigned kUpstreamTag = 1;
-constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 // Stop reading a side while this much is queued toward the other: memory follows the slower
 // peer's pace, not the faster one's.
 constexpr size_t kHighWater = 256 * 1024;
@@ -60,8 +59,9 @@ class InterceptConnection final : public PollTarget,
     requests_ = std::make_unique<RequestStream>(
         std::string(), 0, BodyFraming{},
         [this](const HttpRequestHead& head, std::string& bytes) { return judge(head, bytes); });
-    // Both descriptors are in the poller for the proxy connection that handed them over:
-    // registered stays 0 so that the first watch() re-points them here.
+    // Both descriptors are in the poller for the proxy connection that handed them over: the
+    // first watch() re-points them here.
+    client_.in_poller = upstream_.in_poller = true;
     client_.readable = upstream_.readable = true;
     if (!watch(client_) || !watch(upstream_, true)) return;
     server_->feed(pending_client_bytes_);
@@ -80,11 +80,7 @@ class InterceptConnection final : public PollTarget,
   }
 
  private:
-  struct Peer {
-    UniqueFd fd;
-    uint32_t registered = 0;
-    bool readable = false;
-    bool blocked = false;
+  struct Peer : PolledSocket {
     bool eof = false;
     std::string out;      // ciphertext to send it, from out_sent on
     size_t out_sent = 0;  // sent from the front of out: erasing each time would be quadratic
@@ -208,15 +204,17 @@ class InterceptConnection final : public PollTarget,
       bytes_down_ += response_.size();
       progress_ += response_.size();
     }
-    const bool client_done = client_.eof || server_->advance() == TlsSession::State::kClosed;
-    const bool upstream_done =
-        upstream_.eof || upstream_tls_->advance() == TlsSession::State::kClosed;
+    // Where both sessions stand after this round's reads and writes.
+    const TlsSession::State client_now = server_->advance();
+    const TlsSession::State upstream_now = upstream_tls_->advance();
+    const bool client_done = client_.eof || client_now == TlsSession::State::kClosed;
+    const bool upstream_done = upstream_.eof || upstream_now == TlsSession::State::kClosed;
     if (client_done || upstream_done) {
       // What one side sent before it closed is already queued for the other.
-      if (server_->advance() == TlsSession::State::kOpen ||
-          server_->advance() == TlsSession::State::kClosed)
+      if (client_now == TlsSession::State::kOpen || client_now == TlsSession::State::kClosed)
         server_->shutdown();
-      if (upstream_open || upstream_state == TlsSession::State::kClosed) upstream_tls_->shutdown();
+      if (upstream_now == TlsSession::State::kOpen || upstream_now == TlsSession::State::kClosed)
+        upstream_tls_->shutdown();
       start_closing(client_done ? "client" : "upstream");
     }
   }
@@ -295,17 +293,11 @@ class InterceptConnection final : public PollTarget,
   }
 
   bool watch(Peer& peer, bool want_out = false) {
-    const uint32_t events = kReadEvents | (want_out || peer.blocked ? uint32_t{EPOLLOUT} : 0u);
-    if (peer.registered == events) return true;
     const unsigned tag = &peer == &upstream_ ? kUpstreamTag : kClientTag;
-    // MOD re-points the descriptor here and re-arms its edge.
-    if (!gate_.poller().modify(peer.fd.get(), events, this, tag)) {
-      log_warn(std::string("epoll_ctl: ") + std::strerror(errno));
-      finish();
-      return false;
-    }
-    peer.registered = events;
-    return true;
+    if (gate_.poller().watch(peer, this, tag, want_out)) return true;
+    log_warn(std::string("epoll_ctl: ") + std::strerror(errno));
+    finish();
+    return false;
   }
 
   void arm_timer(Steady::duration delay) {

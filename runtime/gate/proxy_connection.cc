@@ -126,17 +126,11 @@ class ProxyConnection final : public PollTarget,
   };
   static constexpr unsigned kClientTag = 0;
   static constexpr unsigned kUpstreamTag = 1;
-  static constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
   // Relay chunks per wakeup before yielding to other connections.
   static constexpr int kRelayRounds = 8;
 
-  // One socket and what the poller last said about it (edge-triggered, so it must be kept).
-  struct Peer {
-    UniqueFd fd;
-    uint32_t registered = 0;  // the events it is in the poller for; 0 while not in it
-    bool readable = false;    // an edge arrived and reads have not come up empty since
-    bool fin = false;         // the peer's FIN has arrived: after the queued bytes comes EOF
-    bool blocked = false;     // a write would block: wait for EPOLLOUT
+  struct Peer : PolledSocket {
+    bool fin = false;  // the peer's FIN has arrived: after the queued bytes comes EOF
   };
 
   struct Direction {
@@ -154,19 +148,11 @@ class ProxyConnection final : public PollTarget,
   // Registers the socket, or adds EPOLLOUT once a write has blocked. Fails the connection
   // (closed, not left hanging) when the kernel refuses.
   bool watch(Peer& peer, bool want_out = false) {
-    const bool out = want_out || peer.blocked || (peer.registered & EPOLLOUT);
-    const uint32_t events = kReadEvents | (out ? uint32_t{EPOLLOUT} : 0u);
-    if (peer.registered == events) return true;
     const unsigned tag = &peer == &upstream_ ? kUpstreamTag : kClientTag;
-    const bool ok = peer.registered == 0 ? gate_.poller().add(peer.fd.get(), events, this, tag)
-                                         : gate_.poller().modify(peer.fd.get(), events, this, tag);
-    if (!ok) {
-      log_warn(std::string("epoll_ctl: ") + std::strerror(errno));
-      finish();
-      return false;
-    }
-    peer.registered = events;
-    return true;
+    if (gate_.poller().watch(peer, this, tag, want_out)) return true;
+    log_warn(std::string("epoll_ctl: ") + std::strerror(errno));
+    finish();
+    return false;
   }
 
   static void close_peer(Peer& peer) {
