@@ -264,6 +264,15 @@ std::variant<AbsoluteTarget, std::string> parse_absolute_target(std::string_view
   return out;
 }
 
+std::variant<OriginFormLine, std::string> origin_form_line(const HttpRequestHead& head) {
+  auto target = parse_absolute_target(head.target);
+  if (auto* error = std::get_if<std::string>(&target)) return "malformed-request: " + *error;
+  const AbsoluteTarget& absolute = std::get<AbsoluteTarget>(target);
+  if (absolute.scheme != "http") return std::string("https-needs-connect");
+  return OriginFormLine{head.method + " " + absolute.path + " HTTP/1." +
+                        std::to_string(head.minor_version)};
+}
+
 std::variant<HostPort, std::string> request_destination(const HttpRequestHead& head,
                                                         uint16_t default_port) {
   const std::optional<std::string_view> host_field = head.host();

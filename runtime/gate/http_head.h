@@ -89,6 +89,15 @@ struct AbsoluteTarget {
 // Parses an absolute-form target; only http and https are accepted.
 std::variant<AbsoluteTarget, std::string> parse_absolute_target(std::string_view target);
 
+// The request line an origin server is sent for a proxy's absolute-form http:// request
+// (RFC 9112 3.2.1: origin-form; only the line changes), without its CRLF.
+struct OriginFormLine {
+  std::string line;
+};
+// Or why it is refused: "malformed-request: ..." or "https-needs-connect" (the gate never
+// originates TLS: an https:// target must come as CONNECT).
+std::variant<OriginFormLine, std::string> origin_form_line(const HttpRequestHead& head);
+
 // Where a request is headed and whether its parts agree: the target's authority for absolute
 // and authority form (a Host field, if present, must name the same host and port), otherwise
 // the Host field. `default_port` applies to a Host without a port in origin form.

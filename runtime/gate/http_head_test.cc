@@ -148,6 +148,19 @@ TEST(GateHttpHead, AbsoluteForm) {
   malformed("GET a.com/x HTTP/1.1\r\nHost: a.com\r\n\r\n");
 }
 
+// What an origin server is sent for a proxy's request, or why there is nothing to send.
+TEST(GateHttpHead, OriginFormLineOfAProxyRequest) {
+  auto line = [](const std::string& text) {
+    auto l = origin_form_line(complete(text));
+    if (auto* refusal = std::get_if<std::string>(&l)) return "refused: " + *refusal;
+    return std::get<OriginFormLine>(l).line;
+  };
+  EXPECT_EQ(line("GET http://a.com/x?y=1 HTTP/1.1\r\nHost: a.com\r\n\r\n"), "GET /x?y=1 HTTP/1.1");
+  EXPECT_EQ(line("HEAD http://a.com HTTP/1.0\r\n\r\n"), "HEAD / HTTP/1.0");
+  EXPECT_EQ(line("GET https://a.com/ HTTP/1.1\r\nHost: a.com\r\n\r\n"),
+            "refused: https-needs-connect");
+}
+
 TEST(GateHttpHead, ConnectAuthorityForm) {
   const std::string text = "CONNECT github.com:443 HTTP/1.1\r\nHost: github.com:443\r\n\r\n";
   EXPECT_EQ(complete(text).form, TargetForm::kAuthority);

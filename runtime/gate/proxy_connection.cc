@@ -252,18 +252,13 @@ class ProxyConnection final : public PollTarget,
         record_.protocol = "connect";
         head_len_ = head.length;
       } else if (head.form == TargetForm::kAbsolute) {
-        auto target = parse_absolute_target(head.target);
-        if (auto* error = std::get_if<std::string>(&target)) {
-          refuse(400, "malformed-request: " + *error);
-          return;
-        }
-        // The gate never originates TLS: an https:// target must come as CONNECT.
-        if (std::get<AbsoluteTarget>(target).scheme != "http") {
-          refuse(400, "https-needs-connect");
+        auto line = origin_form_line(head);
+        if (auto* refusal = std::get_if<std::string>(&line)) {
+          refuse(400, *refusal);
           return;
         }
         const size_t before = in_len_;
-        rewrite_to_origin_form(head, std::get<AbsoluteTarget>(target).path);
+        replace_request_line(std::get<OriginFormLine>(line).line);
         first_head_len_ = head.length + in_len_ - before;
       } else {
         refuse(400, "not-a-proxy-request");
@@ -292,16 +287,14 @@ class ProxyConnection final : public PollTarget,
     decide(target.host, target.port);
   }
 
-  // RFC 9112 3.2.1: an origin server is sent origin-form. Only the request line changes; the
-  // fields are forwarded exactly as the strict parser accepted them.
-  void rewrite_to_origin_form(const HttpRequestHead& head, const std::string& path) {
+  // The first request's line, in origin-form now; the fields are forwarded exactly as the
+  // strict parser accepted them.
+  void replace_request_line(const std::string& line) {
     const std::string_view received(reinterpret_cast<const char*>(in_.data()), in_len_);
     const size_t line_end = received.find("\r\n");
-    const std::string line =
-        head.method + " " + path + " HTTP/1." + std::to_string(head.minor_version) + "\r\n";
-    in_.erase(in_.begin(), in_.begin() + static_cast<ptrdiff_t>(line_end + 2));
+    in_.erase(in_.begin(), in_.begin() + static_cast<ptrdiff_t>(line_end));
     in_.insert(in_.begin(), line.begin(), line.end());
-    in_len_ = in_len_ - (line_end + 2) + line.size();
+    in_len_ = in_len_ - line_end + line.size();
   }
 
   void decide(const std::string& host, uint16_t port) {

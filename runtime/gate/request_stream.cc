@@ -76,20 +76,13 @@ LaterRequest judge_later_request(const HttpRequestHead& head, std::string& bytes
       out.refusal = "not-a-proxy-request";
       return out;
     }
-    auto target = parse_absolute_target(head.target);
-    if (auto* error = std::get_if<std::string>(&target)) {
-      out.refusal = "malformed-request: " + *error;
+    auto line = origin_form_line(head);
+    if (auto* refusal = std::get_if<std::string>(&line)) {
+      out.refusal = *refusal;
       return out;
     }
-    if (std::get<AbsoluteTarget>(target).scheme != "http") {
-      out.refusal = "https-needs-connect";
-      return out;
-    }
-    // Origin-form upstream, as for the first request: only the request line changes.
-    const size_t line_end = bytes.find("\r\n");
-    bytes.replace(0, line_end,
-                  head.method + " " + std::get<AbsoluteTarget>(target).path + " HTTP/1." +
-                      std::to_string(head.minor_version));
+    // Origin-form upstream, as for the first request.
+    bytes.replace(0, bytes.find("\r\n"), std::get<OriginFormLine>(line).line);
     default_port = 80;
   }
   auto destination = request_destination(head, default_port);
