@@ -577,7 +577,7 @@ Result<ImageRecipe> agent_base_image_recipe(const std::string& project_root,
     for (char& c : name) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
     }
-    char prefix[8];
+    char prefix[24];
     std::snprintf(prefix, sizeof prefix, "%02zu-", i);
     r.files.push_back({"ca/" + std::string(prefix) + name + ".crt", ca_files[i], "", 0644});
   }

@@ -47,7 +47,9 @@ CredentialVerdict judge_text(const std::string& text, std::string_view host,
                              const CredentialGrant& grant) {
   CredentialVerdict verdict = judge_credential_request(parsed(text), host, grant);
   for (const std::string* part : {&verdict.reason, &verdict.operation, &verdict.repository}) {
-    if (!grant.token.empty()) EXPECT_EQ(part->find(grant.token), std::string::npos) << *part;
+    if (!grant.token.empty()) {
+      EXPECT_EQ(part->find(grant.token), std::string::npos) << *part;
+    }
     EXPECT_EQ(part->find("SECRET"), std::string::npos) << *part;
   }
   return verdict;

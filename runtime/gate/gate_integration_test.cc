@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -46,16 +48,36 @@ bool have(const char* tool) {
   return run_command(std::string("command -v ") + tool).status == 0;
 }
 
+// Whether `port` on loopback can be bound now, for TCP and for UDP (the gate's DNS has both).
+bool bindable(uint16_t port) {
+  for (int type : {SOCK_STREAM, SOCK_DGRAM}) {
+    const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// A port for a listener the test starts. Below the kernel's ephemeral range: a port the kernel
+// handed out and the test let go would be any client's next source port (curl's, dig's, those
+// of the tests running beside this one), and the listener would then find it taken.
 uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  static std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  unsigned low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
+  const unsigned top = std::max(low, 12000u);
+  std::uniform_int_distribution<unsigned> pick(10000, top - 1);
+  for (int tries = 0; tries < 1000; ++tries) {
+    const auto port = static_cast<uint16_t>(pick(random));
+    if (bindable(port)) return port;
+  }
+  ADD_FAILURE() << "no free loopback port below " << top;
+  return 0;
 }
 
 int connect_to(uint16_t port) {
