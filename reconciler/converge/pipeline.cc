@@ -182,20 +182,12 @@ Status plan_stage(Stage& s, const ConvergeEnv& env, const ConvergeOptions& opt,
   if (!observed) return observed.error();
   // Containers this plan prunes lose their gate entries now (clean, destroy: the token files
   // that entry names go next), not at some later converge.
-  std::set<std::string> leaving;
-  if (po.prune) {
-    std::set<std::string> wanted;
-    for (const DesiredObject& d : s.desired.objects)
-      if (d.type == ObjectType::kContainer) wanted.insert(d.name);
-    for (const ObservedObject& o : observed->objects) {
-      auto host = o.labels.find(kLabelHost);
-      if (o.type != ObjectType::kContainer || wanted.count(o.name) || host == o.labels.end() ||
-          !po.prune_hosts.count(host->second) ||
-          (!po.prune_only.empty() && !po.prune_only.count(o.name)))
-        continue;
+  std::set<std::string> wanted, leaving;
+  for (const DesiredObject& d : s.desired.objects)
+    if (d.type == ObjectType::kContainer) wanted.insert(d.name);
+  for (const ObservedObject& o : observed->objects)
+    if (o.type == ObjectType::kContainer && prunes(o, wanted.count(o.name) > 0, po))
       leaving.insert(o.name);
-    }
-  }
   if (auto f = finish_render(s.desired, *observed, leaving); !f) return f;
   s.plan = plan_changes(s.desired, *observed, po);
   if (s.api) {

@@ -221,6 +221,11 @@ ImagePlan plan_images(const DesiredState& desired, const ObservedState& observed
 
 }  // namespace
 
+bool prunes(const ObservedObject& o, bool wanted, const PlanOptions& options) {
+  return options.prune && !wanted && options.prune_hosts.count(host_of(o)) &&
+         (options.prune_only.empty() || options.prune_only.count(o.name));
+}
+
 Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
                   const PlanOptions& options) {
   Plan plan;
@@ -357,10 +362,8 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
     }
     ++plan.in_sync;
   }
-  if (options.prune) {
-    for (const ObservedObject& o : observed.objects) {
-      if (wanted.count({o.type, o.name}) || !options.prune_hosts.count(host_of(o))) continue;
-      if (!options.prune_only.empty() && !options.prune_only.count(o.name)) continue;
+  for (const ObservedObject& o : observed.objects) {
+    if (prunes(o, wanted.count({o.type, o.name}) > 0, options)) {
       deletes.push_back({ActionType::kDelete,
                          o.type,
                          o.name,

@@ -68,6 +68,11 @@ struct Plan {
   std::string text() const;
 };
 
+// Whether a plan with `options` deletes the observed object `o` (`wanted`: the desired state
+// has it): with prune, an object of a pruned Host that is not wanted and, when the prune is
+// limited, one it names.
+bool prunes(const ObservedObject& o, bool wanted, const PlanOptions& options);
+
 Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
                   const PlanOptions& options);
 
