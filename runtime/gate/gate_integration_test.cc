@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -1126,6 +1127,54 @@ TEST_F(GateTest, CredentialHostsAreTerminatedJudgedAndGivenTheToken) {
     if (!refused_upstream) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(refused_upstream);
+  upstream.stop();
+}
+
+// A ClientHello that is already waiting when the gate accepts is read at once, before the
+// client's socket ever had to be added to the poller; the terminating connection it is handed
+// to must then add it, not modify it. The gate is stopped while curl connects and sends, so
+// that the whole ClientHello is queued by the time it accepts.
+TEST_F(GateTest, AClientHelloQueuedBeforeTheGateAcceptsIsTerminatedAllTheSame) {
+  if (!have("git") || !have("python3")) GTEST_SKIP() << "needs git and python3";
+  const std::string token = "ghp_queuedHelloToken123456789";
+  GitUpstream upstream(dir_, token);
+  ASSERT_TRUE(upstream.ok());
+  upstream.start(token);
+  json config = base_config();
+  json gh = config["policy"];
+  gh["allow"] = {"github.com"};
+  gh["ports"] = {upstream.port()};
+  gh["dns"]["records"] = {{"github.com", {"127.0.0.1"}}};
+  gh["credentials"] = {{{"provider", "github"},
+                        {"gitHosts", {"github.com"}},
+                        {"apiHosts", json::array()},
+                        {"tokenFile", dir_ + "/token"},
+                        {"allowPush", false},
+                        {"repositories", json::array()}}};
+  config["policies"] = {{"gh", gh}};
+  config["sandboxes"] = {{"127.0.0.1", {{"name", "sb-gh"}, {"policy", "gh"}}}};
+  config["tls"] = {{"caCert", dir_ + "/gate-ca.pem"},
+                   {"caKey", dir_ + "/gate-ca.key"},
+                   {"trust", {dir_ + "/up/ca.pem"}}};
+  config["tuning"]["httpsPort"] = upstream.port();  // the https listener's upstream port
+  start_gate(config);
+  const std::string https = std::to_string(https_port_);
+  const std::string fetch = "curl -sS -m 20 -o /dev/null -w '%{http_code}' --cacert " + dir_ +
+                            "/gate-ca.pem --resolve github.com:" + https +
+                            ":127.0.0.1 'https://github.com:" + https +
+                            "/o/r.git/info/refs?service=git-upload-pack'";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    gate_.signal(SIGSTOP);
+    auto fetched = std::async(std::launch::async, [&] { return run_command(fetch); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // connect + ClientHello
+    gate_.signal(SIGCONT);
+    const CommandResult result = fetched.get();
+    EXPECT_EQ(result.output, "200") << "attempt " << attempt << ": " << result.output
+                                    << run_command("cat " + dir_ + "/gate.log").output;
+  }
+  EXPECT_NE(upstream.requests().find("GET /o/r.git/info/refs?service=git-upload-pack auth=ok"),
+            std::string::npos)
+      << upstream.requests();
   upstream.stop();
 }
 

@@ -46,8 +46,12 @@ class InterceptConnection final : public PollTarget,
         leaf_(std::move(start.leaf)),
         timer_(gate.loop().make_timer()),
         started_(Steady::now()) {
-    client_.fd = std::move(start.client);
-    upstream_.fd = std::move(start.upstream);
+    // Only the descriptor and whether the poller has it: registered stays 0, so that the first
+    // watch() re-points the socket's events here even when they are the same events.
+    client_.fd = std::move(start.client.fd);
+    client_.in_poller = start.client.in_poller;
+    upstream_.fd = std::move(start.upstream.fd);
+    upstream_.in_poller = start.upstream.in_poller;
     pending_client_bytes_ = std::move(start.client_bytes);
     record_.protocol = "tls-credential";
   }
@@ -59,9 +63,8 @@ class InterceptConnection final : public PollTarget,
     requests_ = std::make_unique<RequestStream>(
         std::string(), 0, BodyFraming{},
         [this](const HttpRequestHead& head, std::string& bytes) { return judge(head, bytes); });
-    // Both descriptors are in the poller for the proxy connection that handed them over: the
-    // first watch() re-points them here.
-    client_.in_poller = upstream_.in_poller = true;
+    // Read both before waiting: what arrived while the other connection had them raised edges
+    // that connection took.
     client_.readable = upstream_.readable = true;
     if (!watch(client_) || !watch(upstream_, true)) return;
     server_->feed(pending_client_bytes_);

@@ -8,16 +8,19 @@
 
 #include "common/fd.h"
 #include "gate/audit_log.h"
+#include "gate/connection_poller.h"
 #include "gate/gate_context.h"
 
 namespace acctl::gate {
 
 // What a proxy connection hands over once the name is allowed and the upstream's TCP connection
-// is up: both descriptors (already in the poller, re-pointed here), the client's bytes read so
-// far (its ClientHello, and anything after it), and the grant in `config` to inject.
+// is up: both sockets, with whether each is in the poller already (then re-pointed here, else
+// added: a client whose ClientHello was read before it ever had to wait was never added), the
+// client's bytes read so far (its ClientHello, and anything after it), and the grant in
+// `config` to inject.
 struct InterceptStart {
-  UniqueFd client;
-  UniqueFd upstream;
+  PolledSocket client;
+  PolledSocket upstream;
   std::string client_bytes;
   std::string name;  // normalised: the SNI, which the CONNECT name (if any) matched
   std::shared_ptr<const GateConfig> config;

@@ -535,8 +535,8 @@ class ProxyConnection final : public PollTarget,
       return;
     }
     InterceptStart start;
-    start.client = std::move(client_.fd);
-    start.upstream = std::move(upstream_.fd);
+    start.client = std::move(static_cast<PolledSocket&>(client_));
+    start.upstream = std::move(static_cast<PolledSocket&>(upstream_));
     if (from < in_len_)
       start.client_bytes.assign(reinterpret_cast<const char*>(in_.data()) + from, in_len_ - from);
     start.name = name_;
