@@ -427,7 +427,8 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
     const bool host_restarts =
         std::any_of(d.depends_on.begin(), d.depends_on.end(),
                     [&](const std::string& c) { return restarted.count(c); });
-    if (ready != observed.engines_ready.end() && ready->second && !host_restarts) {
+    const bool answered = ready != observed.engines_ready.end() && ready->second;
+    if (answered && !host_restarts) {
       ++plan.in_sync;
       continue;
     }
@@ -437,7 +438,7 @@ Plan plan_changes(const DesiredState& desired, const ObservedState& observed,
                      d.owner,
                      d.host,
                      false,
-                     {host_restarts ? "restarting with its host container" : "not answering yet"},
+                     {answered ? "restarting with its host container" : "not answering yet"},
                      d,
                      "",
                      {}});

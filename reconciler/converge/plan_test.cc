@@ -286,6 +286,11 @@ TEST(Plan, ANestedEngineIsWaitedForWhenItsHostContainerStartsAnew) {
   EXPECT_EQ(replaced.actions[2].reasons,
             std::vector<std::string>{"restarting with its host container"});
   EXPECT_EQ(replaced.actions[2].after, std::vector<size_t>{1});
+  // An engine that did not answer before is not said to be restarting.
+  s.engines_ready[engine.name] = false;
+  EXPECT_EQ(plan_changes(want, s, {}).actions[2].reasons,
+            std::vector<std::string>{"not answering yet"});
+  s.engines_ready[engine.name] = true;
 
   s = observed_of({seen(want.objects[0]), seen(host, "exited")});
   s.engines_ready[engine.name] = true;
