@@ -359,15 +359,16 @@ EOF
 intercept_mbps() {  # MB/s of one transfer of big.bin through the terminating gate
   local out
   out=$(curl -sS -m 300 --cacert "$work/gate-ca.pem" --resolve "big.test:${ports[11]}:127.0.0.1" \
-    -o /dev/null -w '%{size_download} %{speed_download}' "https://big.test:${ports[11]}/big.bin") ||
-    { echo 0; return; }
+    -o /dev/null -w '%{size_download} %{speed_download}' "https://big.test:${ports[11]}/big.bin" \
+    2>>"$work/intercept-curl.log") || { echo 0; return; }
   read -r size speed <<<"$out"
   if [[ $size != $((mib * 1024 * 1024)) ]]; then echo 0; return; fi
   awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1e6 }'
 }
 start ac-gate-intercept "$gate_bin" --config "$work/gate-intercept.json"
 intercept_pid=$last_pid
-wait_tcp "${ports[10]}" || die "ac-gate (intercepting) did not start: $(cat "$work/ac-gate-intercept.log")"
+wait_tcp "${ports[10]}" && wait_tcp "${ports[11]}" ||
+  die "ac-gate (intercepting) did not start: $(cat "$work/ac-gate-intercept.log")"
 say "HTTPS through TLS termination: $https_runs × $mib MiB, alternating with direct"
 intercept_tls=() direct_tls2=() nginx_term_tls=()
 for ((i = 0; i < https_runs; i++)); do
@@ -551,6 +552,11 @@ positive "http req/s direct" "$direct_rps"
   failed+=("ac-gate held $active_relayed relayed connections, not $relayed_idle")
 if ((${#failed[@]})); then
   printf 'FAILED: %s\n' "${failed[@]}"
+  for log in ac-gate ac-gate-intercept intercept-curl audit-intercept; do  # the work dir goes
+    for f in "$work/$log".log "$work/$log".jsonl; do  # with the exit
+      [[ -s $f ]] && { printf -- '--- last lines of %s\n' "${f##*/}"; tail -n 20 "$f"; }
+    done
+  done
   exit 1
 fi
 exit 0

@@ -5,7 +5,8 @@
  *                              then keep them open until stdin closes or SECONDS pass.
  *   latency PORT N HOST        N sequential connections, each: connect, GET for HOST with
  *                              "Connection: close", read to EOF; print "p50_us p99_us failures".
- *   ports N                    print N distinct loopback ports that are free for TCP and UDP.
+ *   ports N                    print N distinct loopback ports below the ephemeral range that
+ *                              are free for TCP and UDP.
  * Plain C and libc only, so the benchmark does not depend on python. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -142,28 +143,45 @@ static int latency(int port, int n, const char* host) {
   return 0;
 }
 
+/* The first port of the kernel's ephemeral range (32768 when it cannot be read). */
+static int ephemeral_low(void) {
+  int low = 32768;
+  FILE* range = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (range) {
+    if (fscanf(range, "%d", &low) != 1) low = 32768;
+    fclose(range);
+  }
+  return low;
+}
+
+/* Ports for the benchmark's listeners, chosen below the ephemeral range. A port the kernel hands
+ * out for bind(0) and the benchmark lets go can become any client's source port in the minutes
+ * of load that follow (wrk, dnsperf and curl open hundreds of thousands of connections), and a
+ * listener started later then finds it taken. */
 static int ports(int n) {
   int* held = calloc((size_t)n * 2, sizeof *held);
+  int top = ephemeral_low();
+  if (top < 12000) top = 12000;
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
   int found = 0;
   for (int attempt = 0; found < n && attempt < 100 * n; ++attempt) {
-    int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (tcp < 0 || bind(tcp, (struct sockaddr*)&addr, sizeof addr) != 0 ||
-        getsockname(tcp, (struct sockaddr*)&addr, &len) != 0) {
+    addr.sin_port = htons((unsigned short)(10000 + rand() % (top - 10000)));
+    int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (tcp < 0 || bind(tcp, (struct sockaddr*)&addr, sizeof addr) != 0) {
       if (tcp >= 0) close(tcp);
       continue;
     }
-    int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // DNS listens on both
+    int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* DNS listens on both */
     if (udp < 0 || bind(udp, (struct sockaddr*)&addr, sizeof addr) != 0) {
       if (udp >= 0) close(udp);
       close(tcp);
       continue;
     }
-    held[2 * found] = tcp;  // held until all are chosen, so they are distinct
+    held[2 * found] = tcp; /* held until all are chosen, so they are distinct */
     held[2 * found + 1] = udp;
     printf("%d\n", ntohs(addr.sin_port));
     ++found;
