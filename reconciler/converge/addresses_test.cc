@@ -33,7 +33,7 @@ std::string address_of(const DesiredState& s, const std::string& name) {
 }
 
 TEST(Addresses, NewOnesGetTheLowestFreeInNameOrder) {
-  DesiredState want{{sandbox("c"), sandbox("a"), sandbox("b")}, {"h"}};
+  DesiredState want{{sandbox("c"), sandbox("a"), sandbox("b")}, {"h"}, {}};
   ObservedState seen;
   seen.addresses_in_use["ac-net-h"] = {"172.20.0.4"};  // someone else's
   ASSERT_TRUE(assign_addresses(want, seen).ok());
@@ -44,7 +44,7 @@ TEST(Addresses, NewOnesGetTheLowestFreeInNameOrder) {
 }
 
 TEST(Addresses, HeldAddressesStayWhateverComesNew) {
-  DesiredState want{{sandbox("a"), sandbox("z")}, {"h"}};
+  DesiredState want{{sandbox("a"), sandbox("z")}, {"h"}, {}};
   ObservedState seen;
   seen.objects = {holding("z", "172.20.0.3")};
   seen.addresses_in_use["ac-net-h"] = {"172.20.0.3"};
@@ -55,7 +55,7 @@ TEST(Addresses, HeldAddressesStayWhateverComesNew) {
 
 TEST(Addresses, AFullSubnetIsAnErrorNamingTheSandbox) {
   // A /30 has two host addresses: the gateway and one more, which the gate holds here.
-  DesiredState want{{sandbox("a", "172.20.0.0/30")}, {"h"}};
+  DesiredState want{{sandbox("a", "172.20.0.0/30")}, {"h"}, {}};
   auto r = assign_addresses(want, {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "Sandbox/a: no free address left in 172.20.0.0/30 for ac-sb-a");

@@ -58,7 +58,7 @@ ObservedState observed_of(std::vector<ObservedObject> objects) {
 }
 
 TEST(Plan, FreshEngineCreatesNetworkBeforeContainers) {
-  DesiredState want{{network("h"), container("b"), container("a")}, {"h"}};
+  DesiredState want{{network("h"), container("b"), container("a")}, {"h"}, {}};
   Plan p = plan_changes(want, observed_of({}), {});
   ASSERT_EQ(p.actions.size(), 3u);
   EXPECT_EQ(p.actions[0].name, "ac-net-h");
@@ -74,7 +74,7 @@ TEST(Plan, FreshEngineCreatesNetworkBeforeContainers) {
 }
 
 TEST(Plan, InSyncIsEmptyAndIdempotent) {
-  DesiredState want{{network("h"), container("a")}, {"h"}};
+  DesiredState want{{network("h"), container("a")}, {"h"}, {}};
   Plan p = plan_changes(want, observed_of({seen(want.objects[0]), seen(want.objects[1])}),
                         {true, {"h"}});
   EXPECT_TRUE(p.empty());
@@ -82,7 +82,7 @@ TEST(Plan, InSyncIsEmptyAndIdempotent) {
 }
 
 TEST(Plan, LiveLimitsUpdateInPlace) {
-  DesiredState want{{container("a")}, {"h"}};
+  DesiredState want{{container("a")}, {"h"}, {}};
   ObservedObject o = seen(want.objects[0]);
   o.live = {500000000, 1LL << 30, 1024};
   Plan p = plan_changes(want, observed_of({o}), {});
@@ -94,7 +94,7 @@ TEST(Plan, LiveLimitsUpdateInPlace) {
 }
 
 TEST(Plan, SpecChangeReplacesAndNamesTheFields) {
-  DesiredState want{{network("h"), container("a")}, {"h"}};
+  DesiredState want{{network("h"), container("a")}, {"h"}, {}};
   ObservedObject o = seen(want.objects[1]);
   o.labels[kLabelSpecHash] = "old";
   o.labels[kLabelSpecFields] = "env:e0,image:i1";
@@ -111,7 +111,7 @@ TEST(Plan, SpecChangeReplacesAndNamesTheFields) {
 }
 
 TEST(Plan, RebuiltImageReplaces) {
-  DesiredState want{{container("a")}, {"h"}};
+  DesiredState want{{container("a")}, {"h"}, {}};
   ObservedState s = observed_of({seen(want.objects[0])});
   s.image_ids["img"] = "sha-new";
   Plan p = plan_changes(want, s, {});
@@ -120,7 +120,7 @@ TEST(Plan, RebuiltImageReplaces) {
 }
 
 TEST(Plan, ReplacedNetworkCascadesToItsContainers) {
-  DesiredState want{{network("h"), container("a")}, {"h"}};
+  DesiredState want{{network("h"), container("a")}, {"h"}, {}};
   ObservedObject n = seen(want.objects[0]);
   n.labels[kLabelSpecHash] = "old";
   Plan p = plan_changes(want, observed_of({n, seen(want.objects[1])}), {});
@@ -136,7 +136,7 @@ TEST(Plan, ReplacedNetworkCascadesToItsContainers) {
 }
 
 TEST(Plan, StoppedContainersStartOnlyWhenTheyShouldRun) {
-  DesiredState want{{container("idle"), container("job"), container("fresh")}, {"h"}};
+  DesiredState want{{container("idle"), container("job"), container("fresh")}, {"h"}, {}};
   want.objects[1].keep_running = false;
   want.objects[2].keep_running = false;
   Plan p =
@@ -152,7 +152,7 @@ TEST(Plan, StoppedContainersStartOnlyWhenTheyShouldRun) {
 }
 
 TEST(Plan, PruneIsScopedToTheManifestsHostsAndOrdersDeletes) {
-  DesiredState want{{}, {"h"}};
+  DesiredState want{{}, {"h"}, {}};
   DesiredObject gone_net = network("h");
   DesiredObject gone = container("x");
   DesiredObject other = container("y", "elsewhere");
@@ -166,7 +166,7 @@ TEST(Plan, PruneIsScopedToTheManifestsHostsAndOrdersDeletes) {
 }
 
 TEST(Plan, ConflictsAndMissingImagesAreErrors) {
-  DesiredState want{{container("a"), container("b")}, {"h"}};
+  DesiredState want{{container("a"), container("b")}, {"h"}, {}};
   want.objects[1].container.image = "absent";
   ObservedState s = observed_of({});
   s.unmanaged_names.insert("ac-sb-a");
@@ -229,7 +229,8 @@ TEST(Plan, ImagesFilesReloadsAndWaitsAreStepsWithStableText) {
       {image("acctl/debian:bookworm", ImageSource::kImport),
        image("acctl/host:latest", ImageSource::kBuild, "acctl/debian:bookworm"),
        image("acctl/blueprint-a:latest", ImageSource::kCopy), config, gate, sb, engine},
-      {"h"}};
+      {"h"},
+      {}};
   ObservedState s = observed_of({seen(gate)});
   s.image_ids["acctl/debian:bookworm"] = "";
   s.source_image_ids["acctl/blueprint-a:latest"] = "sha-src";
@@ -273,7 +274,7 @@ TEST(Plan, ANestedEngineIsWaitedForWhenItsHostContainerStartsAnew) {
   engine.owner = "Host/h";
   engine.nested = {engine.name, host.name, "", "h"};
   engine.depends_on = {host.name};
-  DesiredState want{{network("h"), host, engine}, {"h"}};
+  DesiredState want{{network("h"), host, engine}, {"h"}, {}};
 
   ObservedObject changed = seen(host);
   changed.labels[kLabelSpecHash] = "old";
@@ -323,7 +324,8 @@ TEST(Plan, OneReloadPerGateAfterEveryFileItReads) {
   gate.owner = "Host/h";
   DesiredState want{{file("/gate/config.json", "Host/h", "sandbox a added"),
                      file("/gate/secrets/a/github", "Sandbox/a", "the token changed"), gate},
-                    {"h"}};
+                    {"h"},
+                    {}};
   ObservedState s = observed_of({seen(gate)});
   s.files["/gate/config.json"] = std::string("old");
   s.files["/gate/secrets/a/github"] = std::string("old");
@@ -343,7 +345,7 @@ TEST(Plan, CurrentImagesAndFilesAreInSync) {
   file.type = ObjectType::kFile;
   file.name = file.file.path = "/f";
   file.file.content = "same";
-  DesiredState want{{built, file}, {"h"}};
+  DesiredState want{{built, file}, {"h"}, {}};
   ObservedState s;
   s.image_ids = {{"base", "sha-base"}, {"acctl/host:latest", "sha-host"}};
   s.image_labels["acctl/host:latest"] = {
