@@ -311,7 +311,8 @@ class ProxyConnection final : public PollTarget,
       return;
     }
     // decide_name accepted it, so it normalises.
-    name_ = netpolicy::normalize_name(ascii_lower(host)).value_or(ascii_lower(host));
+    const std::string lowered = ascii_lower(host);
+    name_ = netpolicy::normalize_name(lowered).value_or(lowered);
     record_.name = name_;
     allow_reason_ = name.reason;
     phase_ = Phase::kResolving;
