@@ -175,13 +175,13 @@ static int ports(int n) {
       if (tcp >= 0) close(tcp);
       continue;
     }
-    int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* DNS listens on both */
+    int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // DNS listens on both
     if (udp < 0 || bind(udp, (struct sockaddr*)&addr, sizeof addr) != 0) {
       if (udp >= 0) close(udp);
       close(tcp);
       continue;
     }
-    held[2 * found] = tcp; /* held until all are chosen, so they are distinct */
+    held[2 * found] = tcp;  // held until all are chosen, so they are distinct
     held[2 * found + 1] = udp;
     printf("%d\n", ntohs(addr.sin_port));
     ++found;
